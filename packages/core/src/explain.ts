@@ -1,0 +1,108 @@
+/** Explain a plan: a plain-text table (node → processes, GPUs, ports) and a stable JSON form. */
+import type { Plan, PlannedStep } from "./plan.js";
+import { type PortRef, showArg } from "./word.js";
+
+const showPort = (p: PortRef) => (p.kind === "fixed" ? String(p.port) : `+${p.offset}`);
+
+function gpuRange(gpus: readonly number[]): string {
+  if (gpus.length === 0) return "-";
+  const first = gpus[0] as number;
+  const last = gpus[gpus.length - 1] as number;
+  return gpus.length === 1 ? String(first) : `${first}-${last}`;
+}
+
+function nodesOf(step: PlannedStep): string {
+  const first = step.nodes[0] as number;
+  const last = step.nodes[step.nodes.length - 1] as number;
+  return step.nodes.length === 1 ? String(first) : `${first}-${last}`;
+}
+
+export function explainPlan(plan: Plan): string {
+  const s = plan.spec;
+  const lines: string[] = [];
+  lines.push(
+    `backend ${plan.backend} · ${plan.nodes} node${plan.nodes > 1 ? "s" : ""} × ${plan.gpusPerNode} GPUs · model ${s.model.path ?? "(backend default)"}`,
+  );
+  for (const g of plan.groups) {
+    lines.push(
+      `  ${g.role}: ${g.workers} worker${g.workers === 1 ? "" : "s"} × ${g.gpusPerWorker} GPU${g.gpusPerWorker > 1 ? "s" : ""}` +
+        `${g.nodesPerWorker > 1 ? ` (${g.nodesPerWorker} nodes each)` : ""} — ${g.alias} → ${g.dynamo}, registers as "${g.component}"`,
+    );
+  }
+  const rows = plan.steps.map((step) => [
+    nodesOf(step),
+    step.id,
+    step.role,
+    gpuRange(step.gpus),
+    Object.entries(step.ports)
+      .map(([name, p]) => `${name}=${showPort(p)}`)
+      .join(" ") || "-",
+  ]);
+  const header = ["NODE", "PROCESS", "ROLE", "GPUS", "PORTS"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] as number))
+      .join("  ")
+      .trimEnd();
+  lines.push("", fmt(header), ...rows.map(fmt), "");
+  lines.push(
+    `ports: +N = offset in the job's window ${s.ports.base} + (SLURM_JOB_ID mod ${s.ports.slots}) × ${s.ports.slot}`,
+    `ready when /health lists ${Object.entries(plan.expected)
+      .map(([c, n]) => `${n} × ${c}`)
+      .join(", ")} (timeout ${s.readiness.timeoutSeconds} s)`,
+  );
+  return lines.join("\n");
+}
+
+export interface PlanJson {
+  readonly format: "dyn.plan/v1";
+  readonly backend: string;
+  readonly nodes: number;
+  readonly gpusPerNode: number;
+  readonly groups: Plan["groups"];
+  readonly expected: Plan["expected"];
+  readonly ports: { readonly base: number; readonly slot: number; readonly slots: number };
+  readonly frontend: { readonly node: number; readonly port: string };
+  readonly processes: ReadonlyArray<{
+    id: string;
+    role: string;
+    worker: number;
+    rank: number;
+    nodes: readonly number[];
+    gpus: readonly number[];
+    ports: Record<string, string>;
+    command: string[];
+    env: Record<string, string>;
+    registers: string | null;
+    log: string;
+  }>;
+  readonly spec: Plan["spec"];
+}
+
+export function planToJson(plan: Plan): PlanJson {
+  return {
+    format: "dyn.plan/v1",
+    backend: plan.backend,
+    nodes: plan.nodes,
+    gpusPerNode: plan.gpusPerNode,
+    groups: plan.groups,
+    expected: plan.expected,
+    ports: { base: plan.spec.ports.base, slot: plan.spec.ports.slot, slots: plan.spec.ports.slots },
+    frontend: { node: plan.frontend.node, port: showPort(plan.frontend.port) },
+    processes: plan.steps.map((s) => ({
+      id: s.id,
+      role: s.role,
+      worker: s.worker,
+      rank: s.rank,
+      nodes: s.nodes,
+      gpus: s.gpus,
+      ports: Object.fromEntries(Object.entries(s.ports).map(([k, p]) => [k, showPort(p)])),
+      command: s.argv.map(showArg),
+      env: Object.fromEntries(Object.entries(s.env).map(([k, v]) => [k, showArg(v)])),
+      registers: s.registers ?? null,
+      log: s.log,
+    })),
+    spec: plan.spec,
+  };
+}

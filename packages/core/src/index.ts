@@ -1,0 +1,18 @@
+/**
+ * @dyn/core — the deployment model, planner, port plan, sbatch renderer and backend contract for
+ * running NVIDIA Dynamo on SLURM. Pure: no file, process or network I/O.
+ */
+export { z } from "zod";
+export * from "./backend.js";
+export * from "./errors.js";
+export * from "./explain.js";
+export * from "./frontend.js";
+export type * from "./plan.js";
+export { nodeIpVar, plan } from "./planner.js";
+export { portBaseExpression } from "./ports.js";
+export { shellQuote } from "./quote.js";
+export { type RenderOptions, renderScript } from "./render/script.js";
+export * from "./spec.js";
+export * from "./status.js";
+export * from "./validate.js";
+export * from "./word.js";

@@ -1,0 +1,59 @@
+/** The Plan: every process of a deployment, where it runs and what it runs. Pure data (JSON-able). */
+import type { ProcessRole } from "./backend.js";
+import type { DeploymentSpec, WorkerRole } from "./spec.js";
+import type { Arg, PortRef } from "./word.js";
+
+export type StepRole = ProcessRole | "etcd" | "nats";
+
+/** One srun step. */
+export interface PlannedStep {
+  /** Unique, filesystem-safe: `etcd`, `frontend-0`, `prefill-w1`, `decode-w0-r1`. */
+  readonly id: string;
+  readonly role: StepRole;
+  /** Worker (or frontend) index within its role. */
+  readonly worker: number;
+  /** Node rank within a multi-node worker launched per node; 0 otherwise. */
+  readonly rank: number;
+  /** Node indices (0-based into the allocation's node list) the step spans. */
+  readonly nodes: readonly number[];
+  /** srun tasks per node: 1, or one per GPU for MPI steps. */
+  readonly tasksPerNode: number;
+  /** GPU indices used on each of its nodes. */
+  readonly gpus: readonly number[];
+  /** Named ports of this process. */
+  readonly ports: Readonly<Record<string, PortRef>>;
+  readonly argv: readonly Arg[];
+  readonly env: Readonly<Record<string, Arg>>;
+  readonly cwd?: string | undefined;
+  readonly mpi: boolean;
+  /** The /health component this step registers as (leaders only), counted for readiness. */
+  readonly registers?: string | undefined;
+  /** Log file, relative to the run directory. */
+  readonly log: string;
+  /** Files (relative to the run directory) the script writes before starting the step. */
+  readonly files?: Readonly<Record<string, string>> | undefined;
+}
+
+export interface WorkerGroupPlan {
+  readonly role: WorkerRole;
+  readonly workers: number;
+  readonly gpusPerWorker: number;
+  readonly nodesPerWorker: number;
+  readonly component: string;
+  readonly alias: string;
+  readonly dynamo: string;
+}
+
+export interface Plan {
+  readonly backend: string;
+  readonly nodes: number;
+  readonly gpusPerNode: number;
+  readonly groups: readonly WorkerGroupPlan[];
+  readonly steps: readonly PlannedStep[];
+  /** Node that hosts etcd/NATS and the first frontend. */
+  readonly infraNode: number;
+  readonly frontend: { readonly node: number; readonly port: PortRef };
+  /** /health component → instances that must register before the deployment is ready. */
+  readonly expected: Readonly<Record<string, number>>;
+  readonly spec: DeploymentSpec;
+}

@@ -1,0 +1,394 @@
+/**
+ * The planner: spec + backend → Plan. Decides the worker groups (explicit, or the original guide's
+ * default split), lays them out on nodes (layout.ts), gives every process its ports (ports.ts), and
+ * asks the backend for each process's argv and env.
+ */
+import {
+  type Backend,
+  type CommandContext,
+  type ComponentInfo,
+  type ProcessRole,
+  resolveOptions,
+} from "./backend.js";
+import { DynError } from "./errors.js";
+import { frontendCommand } from "./frontend.js";
+import { etcdStep, infraEnv, natsStep } from "./infra.js";
+import { type GroupRequest, type Layout, layOut, nodesPerWorker, type PlacedWorker } from "./layout.js";
+import type { Plan, PlannedStep, WorkerGroupPlan } from "./plan.js";
+import { PortAllocator } from "./ports.js";
+import { type DeploymentSpec, WORKER_ROLES, type WorkerGroup, type WorkerRole } from "./spec.js";
+import { type Arg, type PortRef, port, variable, type Word } from "./word.js";
+
+/** Runtime variable holding node k's routable IPv4 address (set by the rendered script). */
+export const nodeIpVar = (k: number): Word => variable(`DYN_NODE_IP_${k}`);
+
+interface ResolvedGroup extends GroupRequest {
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly info: ComponentInfo;
+}
+
+export function plan(spec: DeploymentSpec, backend: Backend): Plan {
+  const options = resolveOptions(backend, spec.backend.options);
+  const components = backend.components(options);
+  const hosted = backend.colocatedWithFrontend?.(options);
+  const model = resolveModel(spec, backend);
+  const gpn = spec.slurm.gpusPerNode;
+
+  const groups = resolveGroups(spec, backend, components);
+  const summaries = Object.fromEntries(
+    groups.map((g) => [
+      g.role,
+      {
+        workers: g.workers,
+        gpusPerWorker: g.gpusPerWorker,
+        nodesPerWorker: nodesPerWorker(g.gpusPerWorker, gpn, g.role),
+      },
+    ]),
+  );
+  const veto = backend.check?.(options, summaries);
+  if (veto) throw new DynError("DYN_UNSUPPORTED", `${veto.key}: ${veto.reason}`, { key: veto.key });
+  for (const g of groups) {
+    if (nodesPerWorker(g.gpusPerWorker, gpn, g.role) > 1) {
+      const how = backend.multiNode(g.role, options);
+      if (typeof how === "object") {
+        throw new DynError("DYN_UNSUPPORTED", `roles.${g.role}.gpusPerWorker: ${how.unsupported}`, {
+          key: `roles.${g.role}.gpusPerWorker`,
+        });
+      }
+    }
+  }
+  if (hosted && !groups.some((g) => g.role === hosted && g.workers > 0)) {
+    throw new DynError(
+      "DYN_PLAN_INVALID",
+      `roles.${hosted}.workers: the legacy graph runs one ${hosted} worker in the frontend process, so at least one is needed`,
+      { key: `roles.${hosted}.workers` },
+    );
+  }
+
+  const layout = layOut({
+    groups,
+    gpusPerNode: gpn,
+    frontendCount: spec.roles.frontend.count,
+    frontendPlacement: spec.roles.frontend.placement,
+    colocate: spec.roles.colocate,
+    hosted,
+  });
+  checkNodeCount(spec, layout, groups);
+
+  const ports = new PortAllocator(spec.ports.slot);
+  const steps: PlannedStep[] = [];
+  const infraNode = layout.frontends[0] ?? 0;
+  const infraPorts = ports.take([infraNode], infraPortNames(spec));
+  if (spec.infra.etcd.mode === "managed") steps.push(etcdStep(infraNode, infraPorts));
+  if (spec.infra.nats.mode === "managed")
+    steps.push(natsStep(infraNode, infraPorts, spec.infra.natsMaxPayloadMb));
+
+  const commonEnv = { ...infraEnv(spec), ...spec.env };
+  const frontendPorts = layout.frontends.map((n, i) => frontendPort(spec, ports, n, i));
+  const hostedWorker = layout.workers.find((w) => w.hostedByFrontend);
+
+  const build = (
+    role: ProcessRole,
+    worker: number,
+    rank: number,
+    placed: { nodes: readonly number[]; gpus: readonly number[] },
+    group: ResolvedGroup | undefined,
+    extraPorts: Record<string, PortRef>,
+  ) => {
+    const stepNodes = placed.nodes;
+    const portNames = backend.ports({ role, rank, nnodes: stepNodes.length, options });
+    const own = {
+      ...extraPorts,
+      ...ports.take(
+        stepNodes,
+        portNames.filter((p) => !(p in extraPorts)),
+      ),
+    };
+    const ctx: CommandContext<unknown> = {
+      options,
+      role,
+      worker,
+      rank,
+      nnodes: stepNodes.length,
+      gpus: placed.gpus,
+      gpusPerWorker: group?.gpusPerWorker ?? 0,
+      model,
+      args: role === "frontend" ? spec.roles.frontend.args : (group?.args ?? []),
+      nodeIp: nodeIpVar(stepNodes[0] ?? 0),
+      leaderIp: nodeIpVar(stepNodes[0] ?? 0),
+      port: (name: string) => {
+        const ref = own[name];
+        if (!ref)
+          throw new DynError(
+            "DYN_INTERNAL",
+            `backend ${backend.name} used port "${name}" it did not declare`,
+          );
+        return port(ref);
+      },
+      frontendPort: port(frontendPorts[0] as PortRef),
+      hosted: role === "frontend" ? hosted : undefined,
+    };
+    return { ctx, own };
+  };
+
+  layout.frontends.forEach((n, i) => {
+    const gpus = hostedWorker && i === 0 ? hostedWorker.gpus : [];
+    const hostedGroup = hostedWorker ? groups.find((g) => g.role === hostedWorker.role) : undefined;
+    const { ctx, own } = build("frontend", i, 0, { nodes: [n], gpus }, hostedGroup, {
+      http: frontendPorts[i] as PortRef,
+    });
+    const cmd = backend.command({ ...ctx, frontendPort: port(frontendPorts[i] as PortRef) });
+    const hostedEnv = i === 0 && hostedGroup ? hostedGroup.env : {};
+    steps.push({
+      id: `frontend-${i}`,
+      role: "frontend",
+      worker: i,
+      rank: 0,
+      nodes: [n],
+      tasksPerNode: 1,
+      gpus,
+      ports: own,
+      argv: cmd.argv,
+      env: withGpus({ ...commonEnv, ...spec.roles.frontend.env, ...hostedEnv, ...cmd.env }, gpus, gpn),
+      cwd: cmd.cwd,
+      mpi: false,
+      registers: i === 0 && hostedGroup ? hostedGroup.info.health : undefined,
+      log: `logs/frontend-${i}.log`,
+    });
+  });
+
+  for (const placed of layout.workers) {
+    if (placed.hostedByFrontend) continue;
+    const group = groups.find((g) => g.role === placed.role) as ResolvedGroup;
+    steps.push(...workerSteps(placed, group));
+  }
+
+  function workerSteps(placed: PlacedWorker, group: ResolvedGroup): PlannedStep[] {
+    const multi = placed.nodes.length > 1;
+    const launch = multi ? backend.multiNode(placed.role, options) : "per-node";
+    const base = `${placed.role}-w${placed.worker}`;
+    const env = { ...commonEnv, ...group.env };
+    if (launch === "mpi") {
+      const { ctx, own } = build(placed.role, placed.worker, 0, placed, group, {});
+      const cmd = backend.command(ctx);
+      return [
+        {
+          id: base,
+          role: placed.role,
+          worker: placed.worker,
+          rank: 0,
+          nodes: placed.nodes,
+          tasksPerNode: placed.gpus.length,
+          gpus: placed.gpus,
+          ports: own,
+          argv: cmd.argv,
+          env: { ...env, ...cmd.env },
+          cwd: cmd.cwd,
+          mpi: true,
+          registers: group.info.health,
+          log: `logs/${base}.log`,
+        },
+      ];
+    }
+    // One step per node; ranks share the leader's port offsets (same offsets on every node).
+    let shared: Record<string, PortRef> = {};
+    return placed.nodes.map((n, rank) => {
+      const { ctx, own } = build(
+        placed.role,
+        placed.worker,
+        rank,
+        { nodes: [n], gpus: placed.gpus },
+        group,
+        shared,
+      );
+      if (rank === 0) shared = own;
+      const cmd = backend.command({
+        ...ctx,
+        nnodes: placed.nodes.length,
+        leaderIp: nodeIpVar(placed.nodes[0] ?? n),
+      });
+      const id = multi ? `${base}-r${rank}` : base;
+      return {
+        id,
+        role: placed.role,
+        worker: placed.worker,
+        rank,
+        nodes: [n],
+        tasksPerNode: 1,
+        gpus: placed.gpus,
+        ports: own,
+        argv: cmd.argv,
+        env: withGpus({ ...env, ...cmd.env }, placed.gpus, gpn),
+        cwd: cmd.cwd,
+        mpi: false,
+        registers: rank === 0 ? group.info.health : undefined,
+        log: `logs/${id}.log`,
+      };
+    });
+  }
+
+  const expected: Record<string, number> = {};
+  for (const g of groups)
+    if (g.workers > 0) expected[g.info.health] = (expected[g.info.health] ?? 0) + g.workers;
+
+  return {
+    backend: backend.name,
+    nodes: layout.nodes,
+    gpusPerNode: gpn,
+    groups: groups.map(
+      (g): WorkerGroupPlan => ({
+        role: g.role,
+        workers: g.workers,
+        gpusPerWorker: g.gpusPerWorker,
+        nodesPerWorker: nodesPerWorker(g.gpusPerWorker, gpn, g.role),
+        component: g.info.health,
+        alias: g.info.alias,
+        dynamo: g.info.dynamo,
+      }),
+    ),
+    steps,
+    infraNode,
+    frontend: { node: infraNode, port: frontendPorts[0] as PortRef },
+    expected,
+    spec: {
+      ...spec,
+      model,
+      backend: { name: spec.backend.name, options: options as Record<string, unknown> },
+    },
+  };
+}
+
+/** CUDA_VISIBLE_DEVICES only when a process uses part of a node: whole-node processes see all GPUs. */
+function withGpus(
+  env: Record<string, Arg>,
+  gpus: readonly number[],
+  gpusPerNode: number,
+): Record<string, Arg> {
+  if (gpus.length === 0 || gpus.length === gpusPerNode) return env;
+  return { ...env, CUDA_VISIBLE_DEVICES: gpus.join(",") };
+}
+
+function infraPortNames(spec: DeploymentSpec): string[] {
+  const names: string[] = [];
+  if (spec.infra.etcd.mode === "managed") names.push("etcd", "etcdPeer");
+  if (spec.infra.nats.mode === "managed") names.push("nats", "natsMonitor");
+  return names;
+}
+
+function frontendPort(spec: DeploymentSpec, ports: PortAllocator, node: number, i: number): PortRef {
+  const pinned = spec.roles.frontend.httpPort;
+  if (pinned === undefined) return (ports.take([node], ["http"]) as { http: PortRef }).http;
+  // Pinned: frontends sharing a node take consecutive ports from the pinned one.
+  return { kind: "fixed", port: spec.roles.frontend.placement === "shared" ? pinned + i : pinned };
+}
+
+function resolveModel(spec: DeploymentSpec, backend: Backend): { path: string; servedName: string } {
+  const path = spec.model.path ?? backend.defaults?.model;
+  if (!path) {
+    throw new DynError("DYN_SPEC_INVALID", "model.path: no model given and the backend has no default", {
+      key: "model.path",
+      hint: "pass --model <hf-id or path>",
+    });
+  }
+  return { path, servedName: spec.model.servedName ?? path };
+}
+
+function resolveGroups(
+  spec: DeploymentSpec,
+  backend: Backend,
+  components: Partial<Record<WorkerRole, ComponentInfo>>,
+): ResolvedGroup[] {
+  const gpn = spec.slurm.gpusPerNode;
+  const given = WORKER_ROLES.filter((r) => spec.roles[r] !== undefined);
+  let requests: Array<{ role: WorkerRole; group: WorkerGroup }>;
+  if (given.length === 0) {
+    requests = defaultSplit(spec).map(([role, workers]) => ({
+      role,
+      group: { workers, gpusPerWorker: gpn, args: [], env: {} },
+    }));
+  } else if (given.includes("aggregated")) {
+    requests = [{ role: "aggregated", group: spec.roles.aggregated as WorkerGroup }];
+  } else {
+    const missing = (["prefill", "decode"] as const).find((r) => spec.roles[r] === undefined);
+    if (missing) {
+      throw new DynError(
+        "DYN_SPEC_INVALID",
+        `roles.${missing}: a disaggregated deployment needs both prefill and decode workers`,
+        {
+          key: `roles.${missing}`,
+          hint: `set roles.${missing}.workers, or use roles.aggregated`,
+        },
+      );
+    }
+    requests = (["prefill", "decode"] as const).map((role) => ({
+      role,
+      group: spec.roles[role] as WorkerGroup,
+    }));
+  }
+  return requests.map(({ role, group }) => {
+    const info = components[role];
+    if (!info) {
+      throw new DynError(
+        "DYN_UNSUPPORTED",
+        `roles.${role}: backend ${backend.name} has no ${role} component`,
+        {
+          key: `roles.${role}`,
+        },
+      );
+    }
+    const gpusPerWorker = group.gpusPerWorker ?? backend.defaults?.gpusPerWorker?.[role] ?? gpn;
+    return { role, workers: group.workers, gpusPerWorker, args: group.args, env: group.env, info };
+  });
+}
+
+/**
+ * The original guide's default: with only a node count, half the worker nodes prefill and the rest
+ * decode, one worker per node using all its GPUs. (The guide's own odd-node split left a node that
+ * srun then rejected; here the odd node goes to decode.)
+ */
+function defaultSplit(spec: DeploymentSpec): Array<[WorkerRole, number]> {
+  const dedicated = spec.roles.frontend.placement === "dedicated" ? spec.roles.frontend.count : 0;
+  if (spec.slurm.nodes === "auto")
+    return [
+      ["prefill", 1],
+      ["decode", 1],
+    ];
+  const workerNodes = spec.slurm.nodes - dedicated;
+  if (workerNodes < 2) {
+    throw new DynError(
+      "DYN_PLAN_INVALID",
+      `slurm.nodes: ${spec.slurm.nodes} node${spec.slurm.nodes === 1 ? "" : "s"} cannot hold the default split (one prefill and one decode worker of ${spec.slurm.gpusPerNode} GPUs each${dedicated ? `, plus ${dedicated} dedicated frontend node` : ""})`,
+      {
+        key: "slurm.nodes",
+        hint: "use --nodes 2 or more, or set the worker groups explicitly (e.g. --aggregated-workers 1)",
+      },
+    );
+  }
+  const prefill = Math.floor(workerNodes / 2);
+  return [
+    ["prefill", prefill],
+    ["decode", workerNodes - prefill],
+  ];
+}
+
+function checkNodeCount(spec: DeploymentSpec, layout: Layout, groups: readonly ResolvedGroup[]): void {
+  const asked = spec.slurm.nodes;
+  if (asked === "auto" || asked === layout.nodes) return;
+  const gpn = spec.slurm.gpusPerNode;
+  const needs = groups
+    .filter((g) => g.workers > 0)
+    .map((g) => {
+      const span = nodesPerWorker(g.gpusPerWorker, gpn, g.role);
+      const nodes = new Set(layout.workers.filter((w) => w.role === g.role).flatMap((w) => w.nodes)).size;
+      return `${g.role} ${g.workers} × ${g.gpusPerWorker} GPU${g.gpusPerWorker > 1 ? "s" : ""} = ${g.workers * g.gpusPerWorker} GPUs on ${nodes} node${nodes > 1 ? "s" : ""}${span > 1 ? ` (${span} per worker)` : ""}`;
+    });
+  if (spec.roles.frontend.placement === "dedicated")
+    needs.push(`frontend ${spec.roles.frontend.count} dedicated node(s)`);
+  const verdict = asked < layout.nodes ? "too few" : "too many (the rest would sit idle)";
+  throw new DynError(
+    "DYN_PLAN_INVALID",
+    `slurm.nodes: ${asked} nodes × ${gpn} GPUs is ${verdict}: the plan needs ${layout.nodes} — ${needs.join("; ")}`,
+    { key: "slurm.nodes", hint: `use --nodes ${layout.nodes} (or omit it), or change the worker counts` },
+  );
+}

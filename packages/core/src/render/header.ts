@@ -1,0 +1,30 @@
+/** The #SBATCH block: all directives first (sbatch stops reading them at the first command). */
+import type { Plan } from "../plan.js";
+
+/** Characters sbatch reads verbatim in a directive (no quoting exists inside #SBATCH lines). */
+const DIRECTIVE_SAFE = /^[A-Za-z0-9_.%@+=:,/-]+$/;
+
+export function sbatchHeader(plan: Plan, runDir: string): string[] {
+  const s = plan.spec.slurm;
+  const lines = [`--job-name=${s.jobName}`, `--nodes=${plan.nodes}`, "--ntasks-per-node=1"];
+  if (s.gpuRequest === "gpus-per-node")
+    lines.push(`--gpus-per-node=${s.gpuType ? `${s.gpuType}:` : ""}${plan.gpusPerNode}`);
+  if (s.gpuRequest === "gres")
+    lines.push(`--gres=gpu:${s.gpuType ? `${s.gpuType}:` : ""}${plan.gpusPerNode}`);
+  if (s.partition) lines.push(`--partition=${s.partition}`);
+  if (s.account) lines.push(`--account=${s.account}`);
+  if (s.qos) lines.push(`--qos=${s.qos}`);
+  if (s.time) lines.push(`--time=${s.time}`);
+  if (s.exclusive) lines.push("--exclusive");
+  const output = s.output.startsWith("/") ? s.output : `${runDir}/${s.output}`;
+  if (!DIRECTIVE_SAFE.test(output)) {
+    throw new TypeError(`run directory ${JSON.stringify(runDir)} cannot appear in an #SBATCH line`);
+  }
+  lines.push(`--output=${output}`, `--chdir=${runDir}`);
+  lines.push(...s.extraSbatch);
+  return lines.map((l) => `#SBATCH ${l}`);
+}
+
+export function isDirectiveSafe(path: string): boolean {
+  return DIRECTIVE_SAFE.test(path);
+}

@@ -1,0 +1,146 @@
+/**
+ * The static part of every rendered script: event log, step supervision (fail fast, TERM then KILL),
+ * TCP waits, node setup (routable IP, model cache) and the /health readiness probe. Plan-specific
+ * values are shell variables set before this block, so nothing here is interpolated.
+ */
+export const RUNTIME_LIBRARY = `# ---- runtime helpers (static; every plan-specific value is set above) ----
+declare -A DYN_PIDS=()
+DYN_DONE=0
+
+dyn_log() { printf '[dyn %(%H:%M:%S)T] %s\\n' -1 "$*"; }
+
+# JSON string escaping for the few script-generated texts in status events.
+dyn_json() {
+  local s=\${1//\\\\/\\\\\\\\}
+  s=\${s//\\"/\\\\\\"}
+  printf '"%s"' "$s"
+}
+
+# Append one event to the status file that \`dyn status\` and \`dyn deploy --wait\` read.
+dyn_event() {
+  local fields=""
+  while [ $# -ge 2 ]; do fields+=",\\"$1\\":$2"; shift 2; done
+  printf '{"t":%(%s)T,"event":"%s"%s}\\n' -1 "$DYN_EVENT" "$fields" >>"$DYN_STATUS"
+}
+
+dyn_emit() { DYN_EVENT=$1; shift; dyn_event "$@"; }
+
+# Stop every step: TERM (srun forwards it to the tasks), then KILL after the grace period.
+dyn_stop_steps() {
+  local pid alive deadline=$((SECONDS + DYN_GRACE))
+  for pid in "\${DYN_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  while ((SECONDS < deadline)); do
+    alive=0
+    for pid in "\${DYN_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.5
+  done
+  for pid in "\${DYN_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  DYN_PIDS=()
+}
+
+# dyn_fail <component> <message>: record, stop everything, exit non-zero.
+dyn_fail() {
+  trap - TERM INT
+  DYN_DONE=1
+  dyn_log "FAILED: $1: $2" >&2
+  dyn_emit failed component "$(dyn_json "$1")" message "$(dyn_json "$2")"
+  dyn_stop_steps
+  exit 1
+}
+
+dyn_on_signal() {
+  trap - TERM INT
+  if [ "$DYN_DONE" = 0 ]; then
+    DYN_DONE=1
+    dyn_log "received SIG$1: stopping all steps"
+    dyn_emit stopped signal "$(dyn_json "$1")"
+    dyn_stop_steps
+  fi
+  exit 143
+}
+trap 'dyn_on_signal TERM' TERM
+trap 'dyn_on_signal INT' INT
+trap 'dyn_stop_steps' EXIT
+
+# dyn_start <step-id> <command...>: run a step in the background and remember it.
+dyn_start() {
+  local id=$1
+  shift
+  "$@" </dev/null &
+  DYN_PIDS[$id]=$!
+  dyn_emit started step "$(dyn_json "$id")"
+}
+
+# Fail as soon as any step has exited: a deployment is only useful whole.
+dyn_check_steps() {
+  local id rc
+  for id in "\${!DYN_PIDS[@]}"; do
+    if ! kill -0 "\${DYN_PIDS[$id]}" 2>/dev/null; then
+      rc=0
+      wait "\${DYN_PIDS[$id]}" || rc=$?
+      unset "DYN_PIDS[$id]"
+      dyn_fail "$id" "exited with code $rc (log: logs/$id.log)"
+    fi
+  done
+}
+
+# dyn_wait_tcp <component> <host> <port> <seconds>: bounded wait for a port to accept connections.
+dyn_wait_tcp() {
+  local deadline=$((SECONDS + $4))
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  until timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$2" "$3" 2>/dev/null; do
+    dyn_check_steps
+    ((SECONDS < deadline)) || dyn_fail "$1" "port $2:$3 did not answer within $4 s (log: logs/$1.log)"
+    sleep 0.5
+  done
+}
+
+# Runs on every node (exported to srun): print "<slurm node name> <routable IPv4>" and create the
+# model cache. Interface if given, else the default route's interface, else \`hostname -I\`; never
+# loopback or link-local. No packet is sent.
+dyn_node_setup() {
+  local iface=$1 cache=$2 ip="" dev=""
+  if [ -n "$iface" ]; then
+    ip=$(ip -4 -o addr show dev "$iface" 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
+  else
+    dev=$(ip -4 route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+    if [ -n "$dev" ]; then
+      ip=$(ip -4 -o addr show dev "$dev" 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
+    fi
+    if [ -z "$ip" ]; then
+      ip=$(hostname -I 2>/dev/null | tr ' ' '\\n' | grep -Ev '^(127\\.|169\\.254\\.)' | grep -E '^[0-9]+(\\.[0-9]+){3}$' | head -n 1 || true)
+    fi
+  fi
+  case "$ip" in "" | 127.* | 169.254.* | 0.0.0.0) ip="-" ;; esac
+  mkdir -p "$cache" || ip="!cache"
+  printf '%s %s\\n' "\${SLURMD_NODENAME:-$(hostname -s)}" "$ip"
+}
+export -f dyn_node_setup
+
+# dyn_health <url> <component=count>...: prints "component=have/want ..."; status 0 once all are met.
+dyn_health() {
+  python3 - "$@" <<'PY'
+import json, sys, urllib.error, urllib.request
+url, want = sys.argv[1], dict(a.split("=", 1) for a in sys.argv[2:])
+try:
+    with urllib.request.urlopen(url, timeout=3) as r:
+        body = json.load(r)
+except urllib.error.HTTPError as e:  # some Dynamo versions answer 503 until healthy
+    try:
+        body = json.load(e)
+    except Exception:
+        body = {}
+except Exception:
+    print("frontend not answering")
+    sys.exit(2)
+have = {}
+for inst in body.get("instances") or []:
+    if inst.get("endpoint") == "generate":
+        have[inst.get("component")] = have.get(inst.get("component"), 0) + 1
+print(" ".join(f"{c}={have.get(c, 0)}/{n}" for c, n in sorted(want.items())))
+sys.exit(0 if all(have.get(c, 0) >= int(n) for c, n in want.items()) else 1)
+PY
+}
+`;

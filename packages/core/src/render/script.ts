@@ -1,0 +1,211 @@
+/**
+ * Plan → sbatch script text. The script is self-contained: `sbatch script.sh` runs the deployment,
+ * records progress in <runDir>/status.jsonl, fails fast naming the component, and cleans up on
+ * scancel or time limit. Sections: header, settings, runtime helpers, allocation check, node setup,
+ * infra, services, readiness, supervision.
+ */
+import { DynError } from "../errors.js";
+import type { Plan, PlannedStep } from "../plan.js";
+import { portBaseExpression } from "../ports.js";
+import { shellQuote } from "../quote.js";
+import { join, port, renderArg, variable } from "../word.js";
+import { isDirectiveSafe, sbatchHeader } from "./header.js";
+import { RUNTIME_LIBRARY } from "./runtime.js";
+import { containerFlags, fileLines, stepWords } from "./steps.js";
+
+export interface RenderOptions {
+  /** Absolute run directory on a filesystem shared by the nodes: logs, status file, nats.conf. */
+  readonly runDir: string;
+  /** Shown in the script's banner comment. */
+  readonly generator?: string;
+  /** Seconds between TERM and KILL when stopping steps. */
+  readonly graceSeconds?: number;
+  /** Seconds to wait for etcd/NATS ports. */
+  readonly infraTimeoutSeconds?: number;
+}
+
+export function renderScript(plan: Plan, options: RenderOptions): string {
+  if (!options.runDir.startsWith("/") || !isDirectiveSafe(options.runDir)) {
+    throw new DynError(
+      "DYN_SPEC_INVALID",
+      `run directory must be an absolute path without spaces or quotes: ${JSON.stringify(options.runDir)}`,
+      {
+        key: "--run-dir",
+      },
+    );
+  }
+  const spec = plan.spec;
+  const out: string[] = ["#!/usr/bin/env bash", ...sbatchHeader(plan, options.runDir)];
+  out.push(
+    `# Dynamo on SLURM, backend ${plan.backend}: ${summary(plan)}.`,
+    `# Rendered by ${options.generator ?? "@dyn/core"}; the plan is plan.json in the run directory.`,
+    "set -euo pipefail",
+    "",
+    "# ---- settings from the plan ----",
+    `DYN_RUN_DIR=${shellQuote(options.runDir)}`,
+    'DYN_STATUS="$DYN_RUN_DIR/status.jsonl"',
+    `DYN_PORT_BASE=${portBaseExpression(spec.ports.base, spec.ports.slot, spec.ports.slots)}`,
+    'DYN_SCRATCH="${TMPDIR:-/tmp}/dyn-${SLURM_JOB_ID}"',
+    `DYN_HF_CACHE=${spec.hfCache ? shellQuote(spec.hfCache) : '"$HOME/.cache/huggingface"'}`,
+    `DYN_GRACE=${options.graceSeconds ?? 10}`,
+    `DYN_IFACE=${shellQuote(spec.network.interface ?? "")}`,
+    "export DYN_RUN_DIR DYN_PORT_BASE DYN_SCRATCH DYN_HF_CACHE",
+    'mkdir -p "$DYN_RUN_DIR/logs"',
+    "",
+    RUNTIME_LIBRARY,
+    ...allocationCheck(plan),
+    ...nodeSetup(plan),
+    ...infra(plan, options.infraTimeoutSeconds ?? 120),
+    ...services(plan),
+    ...readiness(plan),
+  );
+  return `${out.join("\n")}\n`;
+}
+
+function summary(plan: Plan): string {
+  const groups = plan.groups.map((g) => `${g.workers} ${g.role} × ${g.gpusPerWorker} GPU`).join(", ");
+  return `${plan.nodes} node${plan.nodes > 1 ? "s" : ""}, ${groups}`;
+}
+
+function allocationCheck(plan: Plan): string[] {
+  const lines = [
+    "",
+    "# ---- allocation: must match the plan ----",
+    'dyn_emit job-started job "$(dyn_json "$SLURM_JOB_ID")" nodelist "$(dyn_json "$SLURM_JOB_NODELIST")"',
+    'mapfile -t DYN_NODES < <(scontrol show hostnames "$SLURM_JOB_NODELIST")',
+    `if [ "\${#DYN_NODES[@]}" -ne ${plan.nodes} ]; then`,
+    `  dyn_fail allocation "the job has \${#DYN_NODES[@]} nodes but the plan needs ${plan.nodes}; submit with the script's own #SBATCH --nodes"`,
+    "fi",
+  ];
+  if (plan.spec.slurm.gpuRequest !== "none") {
+    lines.push(
+      `if [ -n "\${SLURM_GPUS_ON_NODE:-}" ] && [ "$SLURM_GPUS_ON_NODE" -lt ${plan.gpusPerNode} ]; then`,
+      `  dyn_fail allocation "the job has $SLURM_GPUS_ON_NODE GPUs per node but the plan needs ${plan.gpusPerNode}"`,
+      "fi",
+    );
+  }
+  for (const name of plan.spec.secrets) {
+    // Checked by name only: the value is never printed.
+    lines.push(
+      `[ -n "\${${name}:-}" ] || dyn_fail secrets ${shellQuote(`secret ${name} is not set in the job's environment (export it before dyn deploy)`)}`,
+    );
+  }
+  return lines;
+}
+
+function nodeSetup(plan: Plan): string[] {
+  const n = plan.nodes;
+  const lines = [
+    "",
+    "# ---- node setup: routable IPs and the model cache on every node (one step) ----",
+    "declare -A DYN_IP_OF=()",
+    "while read -r name ip; do DYN_IP_OF[$name]=$ip; done < <(",
+    `  srun --overlap --nodes=${n} --ntasks=${n} --ntasks-per-node=1 --job-name=node-setup \\`,
+    `    bash -c 'dyn_node_setup "$@"' node-setup "$DYN_IFACE" "$DYN_HF_CACHE"`,
+    ")",
+    `for k in $(seq 0 ${n - 1}); do`,
+    "  node=${DYN_NODES[$k]}",
+    "  ip=${DYN_IP_OF[$node]:-}",
+    '  case "$ip" in',
+    `    "") dyn_fail node-setup "node $node did not report (is it reachable with srun?)" ;;`,
+    `    -) dyn_fail node-setup "no routable IPv4 address on $node${plan.spec.network.interface ? " for network.interface $DYN_IFACE" : " (set network.interface)"}" ;;`,
+    `    '!cache') dyn_fail node-setup "cannot create the model cache $DYN_HF_CACHE on $node" ;;`,
+    "  esac",
+    '  printf -v "DYN_HOST_$k" "%s" "$node"',
+    '  printf -v "DYN_NODE_IP_$k" "%s" "$ip"',
+    '  dyn_emit node index "$k" name "$(dyn_json "$node")" ip "$(dyn_json "$ip")"',
+    "done",
+  ];
+  const c = plan.spec.container;
+  if (c.kind === "pyxis" && c.preload) {
+    lines.push(
+      "",
+      "# Import the image once per node before the services start (named container, job-scoped).",
+      `if ! srun --overlap --nodes=${n} --ntasks=${n} --ntasks-per-node=1 --job-name=container-preload \\`,
+      '  --output="$DYN_RUN_DIR/logs/container-preload.log" \\',
+      `  ${containerFlags(plan).map(renderArg).join(" ")} true; then`,
+      '  dyn_fail container-preload "importing the container image failed (log: logs/container-preload.log)"',
+      "fi",
+      "dyn_emit container-ready",
+    );
+  }
+  return lines;
+}
+
+function startLines(plan: Plan, step: PlannedStep): string[] {
+  const { srun, env, argv } = stepWords(plan, step);
+  // srun options two per line, the env one per line, then the process on one line.
+  const rows: string[] = [];
+  for (let i = 0; i < srun.length; i += 2) rows.push(srun.slice(i, i + 2).join(" "));
+  rows.push(env[0] as string, ...env.slice(1).map((e) => `  ${e}`), argv.join(" "));
+  return [
+    ...fileLines(step),
+    `dyn_start ${step.id} \\`,
+    ...rows.map((r, i) => `  ${r}${i < rows.length - 1 ? " \\" : ""}`),
+  ];
+}
+
+function infra(plan: Plan, timeout: number): string[] {
+  const lines = ["", "# ---- infra: etcd and NATS ----"];
+  const { etcd, nats } = plan.spec.infra;
+  const ipVar = `\${DYN_NODE_IP_${plan.infraNode}}`;
+  const infraSteps = plan.steps.filter((s) => s.role === "etcd" || s.role === "nats");
+  for (const step of infraSteps) lines.push(...startLines(plan, step));
+  const portOf = (step: PlannedStep | undefined, name: string) =>
+    renderArg(port(step?.ports[name] ?? { kind: "fixed", port: 0 }));
+  const etcdStep = infraSteps.find((s) => s.role === "etcd");
+  const natsStep = infraSteps.find((s) => s.role === "nats");
+  if (etcd.mode === "managed") lines.push(`DYN_ETCD_ENDPOINTS="http://${ipVar}:"${portOf(etcdStep, "etcd")}`);
+  if (etcd.mode === "external") lines.push(`DYN_ETCD_ENDPOINTS=${shellQuote(etcd.url ?? "")}`);
+  if (nats.mode === "managed") lines.push(`DYN_NATS_SERVER="nats://${ipVar}:"${portOf(natsStep, "nats")}`);
+  if (nats.mode === "external") lines.push(`DYN_NATS_SERVER=${shellQuote(nats.url ?? "")}`);
+  if (etcdStep) lines.push(`dyn_wait_tcp etcd "${ipVar}" ${portOf(etcdStep, "etcd")} ${timeout}`);
+  if (natsStep) lines.push(`dyn_wait_tcp nats "${ipVar}" ${portOf(natsStep, "nats")} ${timeout}`);
+  const env = [
+    etcd.mode !== "off" ? "DYN_ETCD_ENDPOINTS" : "",
+    nats.mode !== "off" ? "DYN_NATS_SERVER" : "",
+  ].filter(Boolean);
+  if (env.length > 0) lines.push(`export ${env.join(" ")}`);
+  lines.push(
+    `dyn_emit infra-up${etcd.mode !== "off" ? ' etcd "$(dyn_json "$DYN_ETCD_ENDPOINTS")"' : ""}${nats.mode !== "off" ? ' nats "$(dyn_json "$DYN_NATS_SERVER")"' : ""}`,
+  );
+  return lines;
+}
+
+function services(plan: Plan): string[] {
+  const lines = ["", "# ---- services: frontend(s) and workers, one srun step each ----"];
+  for (const step of plan.steps)
+    if (step.role !== "etcd" && step.role !== "nats") lines.push(...startLines(plan, step));
+  return lines;
+}
+
+function readiness(plan: Plan): string[] {
+  const url = renderArg(
+    join("http://", variable(`DYN_NODE_IP_${plan.frontend.node}`), ":", port(plan.frontend.port)),
+  );
+  const expected = Object.entries(plan.expected)
+    .map(([c, n]) => shellQuote(`${c}=${n}`))
+    .join(" ");
+  return [
+    "",
+    "# ---- readiness: every expected instance registered at the frontend's /health ----",
+    `DYN_URL=${url}`,
+    `deadline=$((SECONDS + ${plan.spec.readiness.timeoutSeconds}))`,
+    'last=""',
+    "while :; do",
+    "  dyn_check_steps",
+    `  if counts=$(dyn_health "$DYN_URL/health" ${expected}); then break; fi`,
+    '  if [ "$counts" != "$last" ]; then dyn_emit progress registered "$(dyn_json "$counts")"; last=$counts; fi',
+    `  ((SECONDS < deadline)) || dyn_fail readiness "not ready after ${plan.spec.readiness.timeoutSeconds} s: $counts"`,
+    "  sleep 1",
+    "done",
+    'dyn_emit ready url "$(dyn_json "$DYN_URL")" registered "$(dyn_json "$counts")"',
+    'dyn_log "READY: $DYN_URL ($counts)"',
+    "",
+    "# ---- supervision: the job lives while every step does ----",
+    "while :; do",
+    "  dyn_check_steps",
+    "  sleep 1",
+    "done",
+  ];
+}

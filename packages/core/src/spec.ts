@@ -1,0 +1,195 @@
+/**
+ * The deployment model: everything `dyn` needs to plan and render one Dynamo deployment. Strict
+ * objects everywhere, so a misspelt key is an error with its path rather than silently ignored.
+ * `.prefault({})` (not `.default`) so nested defaults are applied when a whole section is omitted.
+ */
+import { z } from "zod";
+
+/** Any user text that may reach a shell: NUL cannot be passed through argv or env. */
+export const text = z.string().refine((s) => !s.includes("\0"), "must not contain a NUL byte");
+export const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+const env = z.record(envName, text);
+/** SLURM node/partition/account names and similar identifiers. */
+const slurmName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.,:+-]+$/, "must be a SLURM name (letters, digits, _ . , : + -)");
+
+export const WorkerGroup = z.strictObject({
+  /** Number of worker instances (each one engine, possibly spanning nodes). */
+  workers: z.number().int().min(0),
+  /** GPUs per worker (default: the backend's, else a whole node). Above GPUs per node the worker
+   * spans gpus / gpusPerNode whole nodes. */
+  gpusPerWorker: z.number().int().min(1).optional(),
+  /** Extra engine arguments appended verbatim (each one shell word). */
+  args: z.array(text).default([]),
+  env: env.default({}),
+});
+export type WorkerGroup = z.output<typeof WorkerGroup>;
+
+const Frontend = z.strictObject({
+  count: z.number().int().min(1).max(64).default(1),
+  /** shared: on node 0 with infra; dedicated: a node of its own with no workers. */
+  placement: z.enum(["shared", "dedicated"]).default("shared"),
+  /** Pin the HTTP port; by default it is job-scoped (see Ports) so two jobs on one node never collide. */
+  httpPort: z.number().int().min(1).max(65535).optional(),
+  args: z.array(text).default([]),
+  env: env.default({}),
+});
+
+const Pyxis = z.strictObject({
+  kind: z.literal("pyxis"),
+  /** enroot URI (nvcr.io#nvidia/ai-dynamo/vllm-runtime:0.9.0) or a .sqsh path on the nodes. */
+  image: text.pipe(z.string().min(1, "must not be empty")),
+  /** SRC:DST[:FLAGS] */
+  mounts: z
+    .array(text.pipe(z.string().regex(/^[^:,]+:[^:,]+(:[^:,]+)?$/, "must be SRC:DST[:FLAGS]")))
+    .default([]),
+  workdir: text.optional(),
+  /** Import the image once per node before services start, as a named container scoped by job id. */
+  preload: z.boolean().default(true),
+  /** Extra host env names forced into the container with --container-env (secrets are added). */
+  env: z.array(envName).default([]),
+  mountHome: z.boolean().default(false),
+  entrypoint: z.boolean().default(false),
+});
+const Bare = z.strictObject({
+  kind: z.literal("none"),
+  /** A line run before each process, e.g. `source /opt/venv/bin/activate`. Trusted shell text. */
+  setup: text.optional(),
+});
+
+const Infra = z.strictObject({
+  mode: z.enum(["managed", "external", "off"]).default("managed"),
+  /** For mode=external: http://host:2379 for etcd, nats://host:4222 for NATS. */
+  url: text.optional(),
+});
+
+export const DeploymentSpec = z
+  .strictObject({
+    backend: z.strictObject({
+      name: z.string().min(1),
+      options: z.record(z.string(), z.unknown()).default({}),
+    }),
+    model: z
+      .strictObject({
+        /** HF id or a path visible on the nodes (inside the container with pyxis). */
+        path: text.pipe(z.string().min(1, "must not be empty")).optional(),
+        servedName: text.optional(),
+      })
+      .prefault({}),
+    container: z.discriminatedUnion("kind", [Pyxis, Bare]).prefault({ kind: "none" }),
+    slurm: z
+      .strictObject({
+        jobName: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]+$/, "must be letters, digits, _ . -")
+          .default("dynamo"),
+        partition: slurmName.optional(),
+        account: slurmName.optional(),
+        qos: slurmName.optional(),
+        time: z
+          .string()
+          .regex(/^(\d+-)?\d+(:\d+){0,2}$/, "must be a SLURM time: MM, HH:MM:SS or D-HH:MM:SS")
+          .optional(),
+        nodes: z.union([z.number().int().min(1), z.literal("auto")]).default("auto"),
+        gpusPerNode: z.number().int().min(1).max(64).default(8),
+        /** How GPUs are requested in #SBATCH: --gpus-per-node, --gres=gpu[:type]:N, or not at all. */
+        gpuRequest: z.enum(["gpus-per-node", "gres", "none"]).default("gpus-per-node"),
+        gpuType: slurmName.optional(),
+        exclusive: z.boolean().default(false),
+        /** Extra `#SBATCH` options, each `--flag` or `--flag=value`. */
+        extraSbatch: z
+          .array(z.string().regex(/^--?[A-Za-z][^\n\r\0]*$/, "must be one line starting with - or --"))
+          .default([]),
+        /** sbatch --output pattern for the batch script's own log (relative to the run directory). */
+        output: z
+          .string()
+          .regex(/^[A-Za-z0-9_.%@+=:,/-]+$/, "must be a path without spaces or quotes")
+          .default("slurm-%j.out"),
+        /** srun --mpi value for MPI steps (TRT-LLM), e.g. pmix; omitted when unset. */
+        mpi: slurmName.optional(),
+      })
+      .prefault({}),
+    roles: z
+      .strictObject({
+        frontend: Frontend.prefault({}),
+        prefill: WorkerGroup.optional(),
+        decode: WorkerGroup.optional(),
+        aggregated: WorkerGroup.optional(),
+        /** Allow prefill and decode workers to share a node (off by default). */
+        colocate: z.boolean().default(false),
+      })
+      .prefault({}),
+    infra: z
+      .strictObject({
+        etcd: Infra.prefault({}),
+        nats: Infra.prefault({}),
+        /** NATS max_payload in MB (Dynamo's default 1 MB breaks long-prompt disaggregation). */
+        natsMaxPayloadMb: z.number().int().min(1).max(64).default(16),
+      })
+      .prefault({}),
+    network: z
+      .strictObject({
+        /** Interface whose IPv4 address is the node's routable address (e.g. ib0, enP6p9s0np0). */
+        interface: z
+          .string()
+          .regex(/^[A-Za-z0-9_.:-]+$/, "must be an interface name")
+          .optional(),
+      })
+      .prefault({}),
+    ports: z
+      .strictObject({
+        /** First port of the window that job slots are carved from. */
+        base: z.number().int().min(1024).max(65000).default(10000),
+        /** Ports per job slot; every process of the job on one node fits in one slot. */
+        slot: z.number().int().min(16).max(10000).default(100),
+        /** Number of slots; a job uses slot SLURM_JOB_ID mod slots. */
+        slots: z.number().int().min(1).default(227),
+      })
+      .prefault({}),
+    readiness: z
+      .strictObject({
+        timeoutSeconds: z.number().int().min(1).default(1800),
+      })
+      .prefault({}),
+    /** Host directory for the model cache (HF_HOME); default $HOME/.cache/huggingface at run time. */
+    hfCache: text.optional(),
+    /** Names of secret env vars (HF_TOKEN…): read from the submitting shell, passed by name only. */
+    secrets: z.array(envName).default([]),
+    env: env.default({}),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.ports.base + spec.ports.slot * spec.ports.slots > 65536) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ports", "slots"],
+        message: "base + slot × slots exceeds 65535",
+      });
+    }
+    for (const [key, infra] of [
+      ["etcd", spec.infra.etcd],
+      ["nats", spec.infra.nats],
+    ] as const) {
+      if (infra.mode === "external" && !infra.url) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["infra", key, "url"],
+          message: "is required when mode is external",
+        });
+      }
+    }
+    if (spec.roles.aggregated && (spec.roles.prefill || spec.roles.decode)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["roles", "aggregated"],
+        message: "cannot be combined with prefill/decode groups (choose aggregated or disaggregated)",
+      });
+    }
+  });
+
+export type DeploymentSpecInput = z.input<typeof DeploymentSpec>;
+export type DeploymentSpec = z.output<typeof DeploymentSpec>;
+export type WorkerRole = "prefill" | "decode" | "aggregated";
+export const WORKER_ROLES: readonly WorkerRole[] = ["prefill", "decode", "aggregated"];

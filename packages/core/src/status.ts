@@ -1,0 +1,76 @@
+/**
+ * The job's status file (<runDir>/status.jsonl, one JSON event per line, written by the rendered
+ * script) folded into one summary. Pure, so `dyn status`, `dyn deploy --wait` and tests share it.
+ */
+export interface StatusEvent {
+  readonly t: number;
+  readonly event: string;
+  readonly [field: string]: unknown;
+}
+
+export type DeploymentState = "pending" | "starting" | "ready" | "failed" | "stopped";
+
+export interface StatusSummary {
+  readonly state: DeploymentState;
+  readonly url: string | undefined;
+  /** Latest "component=have/want …" readiness counts. */
+  readonly registered: string | undefined;
+  readonly failed: { readonly component: string; readonly message: string } | undefined;
+  readonly nodes: ReadonlyArray<{ index: number; name: string; ip: string }>;
+  readonly started: readonly string[];
+  readonly infraUp: boolean;
+  readonly events: readonly StatusEvent[];
+}
+
+export function parseStatusLines(text: string): StatusEvent[] {
+  const events: StatusEvent[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      const e = JSON.parse(line) as StatusEvent;
+      if (typeof e.event === "string") events.push(e);
+    } catch {
+      // A line being written while we read it: the next poll sees it whole.
+    }
+  }
+  return events;
+}
+
+export function summarizeStatus(events: readonly StatusEvent[]): StatusSummary {
+  let state: DeploymentState = events.length > 0 ? "starting" : "pending";
+  let url: string | undefined;
+  let registered: string | undefined;
+  let failed: StatusSummary["failed"];
+  let infraUp = false;
+  const nodes: Array<{ index: number; name: string; ip: string }> = [];
+  const started: string[] = [];
+  for (const e of events) {
+    switch (e.event) {
+      case "node":
+        nodes.push({ index: Number(e.index), name: String(e.name), ip: String(e.ip) });
+        break;
+      case "infra-up":
+        infraUp = true;
+        break;
+      case "started":
+        started.push(String(e.step));
+        break;
+      case "progress":
+        registered = String(e.registered);
+        break;
+      case "ready":
+        state = "ready";
+        url = String(e.url);
+        registered = String(e.registered ?? registered);
+        break;
+      case "failed":
+        state = "failed";
+        failed = { component: String(e.component), message: String(e.message) };
+        break;
+      case "stopped":
+        if (state !== "failed") state = "stopped";
+        break;
+    }
+  }
+  return { state, url, registered, failed, nodes, started, infraUp, events };
+}

@@ -1,0 +1,99 @@
+/**
+ * A Word is one shell word whose value is only known when the job runs: a node's IP, a job-scoped
+ * port, the run directory. Backends build argv and env from Words; the renderer turns each Word into
+ * shell text where literal parts are quoted by `shellQuote` and runtime parts are `"${VAR}"` or
+ * `"$((DYN_PORT_BASE+N))"`. So no user value is ever interpolated unquoted.
+ */
+import { shellQuote } from "./quote.js";
+
+/** A port: an offset into the job's port window (the default), or a port the user pinned. */
+export type PortRef =
+  | { readonly kind: "job"; readonly offset: number }
+  | { readonly kind: "fixed"; readonly port: number };
+
+export type WordPart = { readonly lit: string } | { readonly var: string } | { readonly port: PortRef };
+
+export interface Word {
+  readonly parts: readonly WordPart[];
+}
+
+/** An argument or env value: a plain string, or a Word with runtime parts. */
+export type Arg = string | Word;
+
+const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function isWord(value: unknown): value is Word {
+  return typeof value === "object" && value !== null && Array.isArray((value as Word).parts);
+}
+
+/** A reference to a variable the rendered script defines (see docs/ARCHITECTURE.md: runtime variables). */
+export function variable(name: string): Word {
+  if (!VAR_NAME.test(name)) throw new TypeError(`not a shell variable name: ${JSON.stringify(name)}`);
+  return { parts: [{ var: name }] };
+}
+
+export function port(ref: PortRef): Word {
+  return { parts: [{ port: ref }] };
+}
+
+/** Concatenate strings and Words into one Word: `join(ip, ":", port)`. */
+export function join(...pieces: Arg[]): Word {
+  const parts: WordPart[] = [];
+  for (const piece of pieces) {
+    if (typeof piece === "string") {
+      if (piece !== "") parts.push({ lit: piece });
+    } else {
+      parts.push(...piece.parts);
+    }
+  }
+  return { parts: mergeLiterals(parts) };
+}
+
+/** Tagged template: w`--dist-init-addr=${ip}:${p}`. */
+export function w(strings: TemplateStringsArray, ...values: Arg[]): Word {
+  const pieces: Arg[] = [];
+  strings.forEach((s, i) => {
+    pieces.push(s);
+    if (i < values.length) pieces.push(values[i] as Arg);
+  });
+  return join(...pieces);
+}
+
+function mergeLiterals(parts: WordPart[]): WordPart[] {
+  const out: WordPart[] = [];
+  for (const part of parts) {
+    const last = out[out.length - 1];
+    if ("lit" in part && last && "lit" in last) out[out.length - 1] = { lit: last.lit + part.lit };
+    else out.push(part);
+  }
+  return out;
+}
+
+function renderPort(ref: PortRef): string {
+  return ref.kind === "fixed" ? String(ref.port) : `"$((DYN_PORT_BASE+${ref.offset}))"`;
+}
+
+/** Shell text for one argument. Literal parts are quoted; runtime parts are double-quoted expansions. */
+export function renderArg(arg: Arg): string {
+  if (typeof arg === "string") return shellQuote(arg);
+  if (arg.parts.length === 0) return "''";
+  return arg.parts
+    .map((part) => {
+      if ("lit" in part) return shellQuote(part.lit);
+      if ("var" in part) return `"\${${part.var}}"`;
+      return renderPort(part.port);
+    })
+    .join("");
+}
+
+/** Human-readable form for plans and tables: runtime parts shown as ${VAR} and {port+N}. */
+export function showArg(arg: Arg): string {
+  if (typeof arg === "string") return arg;
+  return arg.parts
+    .map((part) => {
+      if ("lit" in part) return part.lit;
+      if ("var" in part) return `\${${part.var}}`;
+      return part.port.kind === "fixed" ? String(part.port.port) : `{port+${part.port.offset}}`;
+    })
+    .join("");
+}

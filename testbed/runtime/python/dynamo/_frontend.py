@@ -1,0 +1,188 @@
+"""The stand-in HTTP frontend (python -m dynamo.frontend, and the Frontend of legacy graphs).
+
+Discovery is read from the REAL etcd on every request (prefix v1/instances/), so /health reflects
+exactly what the workers registered and deregistered. Routing: prefill instance (if any for the
+model) -> decode/aggregated instance, each a real HTTP hop to the worker's node; the answer carries
+"dyn_route" so a test can see the request crossed nodes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+import uuid
+
+from ._runtime import INSTANCES_PREFIX, Fatal, Hooks, JsonHandler, Log, connect_services, post_json, serve
+from ._flags import parse_version
+
+PREFILL_COMPONENTS = {"prefill", "VllmPrefillWorker", "TensorRTLLMPrefillWorker", "PrefillWorker"}
+
+
+class _FrontendHandler(JsonHandler):
+    fe = None
+
+    def do_GET(self):
+        fe = self.fe
+        path = self.path.split("?")[0]
+        if path == "/live":
+            return self.send_json(200, {"status": "live"})
+        if path == "/health":
+            return self.send_json(*fe.health())
+        if path == "/v1/models":
+            models = sorted({i["model"] for i in fe.instances() if fe.role(i) != "prefill" and i.get("model")})
+            return self.send_json(200, {"object": "list", "data": [
+                {"id": m, "object": "model", "created": int(fe.started), "owned_by": "nvidia"} for m in models]})
+        self.send_json(404, {"error": {"message": f"no route {path}", "type": "NotFoundError", "code": 404}})
+
+    def do_POST(self):
+        path = self.path.split("?")[0]
+        if path not in ("/v1/chat/completions", "/v1/completions"):
+            return self.send_json(404, {"error": {"message": f"no route {path}", "code": 404}})
+        req = self.read_json()
+        if not isinstance(req, dict) or not req.get("model"):
+            return self.send_json(400, {"error": {"message": "invalid request: 'model' is required",
+                                                  "type": "BadRequestError", "code": 400}})
+        code, body = self.fe.complete(req, chat=path.endswith("chat/completions"))
+        if code == 200 and req.get("stream"):
+            return self._stream(body)
+        self.send_json(code, body)
+
+    def _stream(self, body):
+        """Minimal SSE: one chunk with the whole content, then [DONE]."""
+        chunk = dict(body, object=body["object"] + ".chunk")
+        if body["object"] == "chat.completion":
+            chunk["choices"] = [{"index": 0, "delta": {"role": "assistant",
+                                                       "content": body["choices"][0]["message"]["content"]},
+                                 "finish_reason": "stop"}]
+        data = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class Frontend:
+    def __init__(self, life, log: Log, *, http_host="0.0.0.0", http_port=8000, namespace=None,
+                 discovery="etcd", enforce_disagg=False, version="1.1.0"):
+        self.life, self.log = life, log
+        self.http_host, self.http_port = http_host, int(http_port)
+        self.namespace = namespace            # None: every namespace (as upstream without --namespace)
+        self.discovery = discovery
+        self.enforce_disagg = enforce_disagg
+        self.version = version
+        self.rr = itertools.count()
+        self.started = time.time()
+        self.srv = self.nats = self.etcd = None
+        self.hooks = Hooks({"frontend"})
+
+    def start(self):
+        self.nats, self.etcd = connect_services(self.life, self.log, "frontend",
+                                                need_etcd=self.discovery == "etcd")
+        if self.hooks.start_delay and self.life.sleep(self.hooks.start_delay):
+            return
+        try:
+            self.srv = serve(_FrontendHandler, self.http_host, self.http_port, fe=self)
+        except OSError as e:
+            raise Fatal(1, f"cannot listen on {self.http_host}:{self.http_port}: {e}")
+        self.log(f"HTTP frontend listening on {self.http_host}:{self.http_port} "
+                 f"(namespace filter: {self.namespace or 'none'})")
+        self.hooks.arm_exit_after(self.life, self.log)
+
+    def stop(self):
+        if self.srv:
+            self.srv.shutdown()
+            self.srv.server_close()
+        if self.nats:
+            self.nats.close()
+
+    # -- discovery ---------------------------------------------------------------------------------
+    def instances(self):
+        if not self.etcd:
+            return []
+        out = []
+        for key, value in self.etcd.get_prefix(INSTANCES_PREFIX):
+            try:
+                inst = json.loads(value)
+            except ValueError:
+                continue
+            if not isinstance(inst, dict) or (self.namespace and inst.get("namespace") != self.namespace):
+                continue
+            inst.setdefault("key", key)
+            out.append(inst)
+        return out
+
+    @staticmethod
+    def role(inst) -> str:
+        if inst.get("role") in ("prefill", "decode", "agg"):
+            return inst["role"]
+        return "prefill" if inst.get("component") in PREFILL_COMPONENTS else "decode"
+
+    def health(self):
+        try:
+            insts = self.instances()
+        except ConnectionError as e:
+            return 503, {"status": "unhealthy", "message": f"etcd unreachable: {e}", "endpoints": [], "instances": []}
+        endpoints = sorted({f"dyn://{i['namespace']}.{i['component']}.{i['endpoint']}" for i in insts})
+        listed = [{k: i.get(k) for k in ("component", "endpoint", "namespace", "instance_id", "transport",
+                                         "host", "port", "node", "model", "role")} for i in insts]
+        if not insts:
+            # 503 in the Sept-2025 docs (0.5.x), 200 in the current docs (reference 3.1)
+            code = 503 if parse_version(self.version) < parse_version("0.6.0") else 200
+            return code, {"status": "unhealthy", "message": "No endpoints available",
+                          "endpoints": [], "instances": []}
+        return 200, {"status": "healthy", "endpoints": endpoints, "instances": listed}
+
+    # -- routing -----------------------------------------------------------------------------------
+    def complete(self, req: dict, chat: bool):
+        model = req["model"]
+        try:
+            insts = [i for i in self.instances() if i.get("model") == model]
+        except ConnectionError as e:
+            return 503, {"error": {"message": f"etcd unreachable: {e}", "code": 503}}
+        prefill = [i for i in insts if self.role(i) == "prefill"]
+        decode = [i for i in insts if self.role(i) != "prefill"]
+        if not decode:
+            return 404, {"error": {"message": f"Model not found: {model}", "type": "NotFoundError", "code": 404}}
+        if self.enforce_disagg and not prefill:
+            return 503, {"error": {"message": "--enforce-disagg: no prefill worker available", "code": 503}}
+        n = next(self.rr)
+        rid = uuid.uuid4().hex[:16]
+        payload = {"request_id": rid, "model": model,
+                   "messages": req.get("messages") if chat else req.get("prompt", "")}
+        route = {"prefill": None, "decode": None}
+        try:
+            if prefill:
+                p = prefill[n % len(prefill)]
+                payload["prefill_result"] = post_json(self._url(p), dict(payload, phase="prefill"))
+                route["prefill"] = p.get("host")
+                route["prefill_instance"] = f"{p.get('instance_id', 0):x}"
+            d = decode[n % len(decode)]
+            out = post_json(self._url(d), dict(payload, phase="decode"))
+            route["decode"] = d.get("host")
+            route["decode_instance"] = f"{d.get('instance_id', 0):x}"
+        except (OSError, ValueError) as e:
+            self.log(f"request {rid} failed: {e}", err=True)
+            return 503, {"error": {"message": f"worker request failed: {e}", "code": 503}}
+        self.log(f"request {rid} model={model} prefill={route['prefill']} decode={route['decode']}")
+        usage = {"prompt_tokens": out.get("prompt_tokens", 0), "completion_tokens": out.get("completion_tokens", 0)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        base = {"id": ("chatcmpl-" if chat else "cmpl-") + rid, "created": int(time.time()), "model": model,
+                "usage": usage, "dyn_route": route}
+        if chat:
+            base.update(object="chat.completion", choices=[{
+                "index": 0, "message": {"role": "assistant", "content": out["text"]}, "finish_reason": "stop"}])
+        else:
+            base.update(object="text_completion", choices=[{"index": 0, "text": out["text"], "finish_reason": "stop"}])
+        return 200, base
+
+    @staticmethod
+    def _url(inst) -> str:
+        t = inst.get("transport") or {}
+        return t.get("http") or f"http://{inst['host']}:{inst['port']}/generate"
+
+
+def frontend_namespace(explicit: str | None) -> str | None:
+    return explicit or os.environ.get("DYN_NAMESPACE") or None

@@ -1,0 +1,225 @@
+"""A stand-in inference worker: registers in etcd, serves a tiny "generate" endpoint, lives until
+SIGTERM. Used by dynamo.vllm / dynamo.sglang / dynamo.trtllm and by legacy `dynamo serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+
+from . import __version__
+from ._runtime import (KEEPALIVE_EVERY, LEASE_TTL, Fatal, Hooks, JsonHandler, Lifecycle, Log,
+                       PeerGroup, connect_services, host_ip, hostname, reply_text, serve)
+
+
+class WorkerSpec:
+    def __init__(self, *, backend, role, component, model, namespace=None, rank=0, nnodes=1,
+                 leader=None, register=True, needs_runtime=True, bind_any_leader=False,
+                 version="", extra=None):
+        self.backend = backend          # vllm | sglang | trtllm | legacy class name backend
+        self.role = role                # prefill | decode | agg
+        self.component = component      # etcd component: prefill | backend | tensorrt_llm | <Class>
+        self.model = model              # served model name
+        self.namespace = namespace or os.environ.get("DYN_NAMESPACE") or "dynamo"
+        self.rank, self.nnodes = rank, nnodes
+        self.leader = leader            # (host, port) of rank 0 for multi-node engines
+        self.register = register        # only rank 0 of an engine registers (headless never)
+        self.needs_runtime = needs_runtime   # connect etcd/NATS (vLLM headless ranks do not)
+        self.bind_any_leader = bind_any_leader
+        self.version = version
+        self.extra = extra or {}
+
+    def label(self) -> str:
+        r = f" rank{self.rank}" if self.nnodes > 1 else ""
+        return f"{self.backend}/{self.component}/{self.role}{r} {hostname()}"
+
+    def tokens(self):
+        return {self.role, self.component, self.backend, hostname(), f"rank{self.rank}"}
+
+
+class _GenerateHandler(JsonHandler):
+    worker = None
+
+    def do_GET(self):
+        if self.path in ("/health", "/live"):
+            self.send_json(200, {"status": "ready", "instance_id": self.worker.instance_id})
+        else:
+            self.send_json(404, {"error": "not found"})
+
+    def do_POST(self):
+        if self.path != "/generate":
+            return self.send_json(404, {"error": "not found"})
+        req = self.read_json()
+        if req is None:
+            return self.send_json(400, {"error": "invalid JSON"})
+        self.send_json(200, self.worker.generate(req))
+
+
+class _SystemHandler(JsonHandler):
+    """DYN_SYSTEM_PORT: the worker's own /health and /live (upstream system status server)."""
+    worker = None
+
+    def do_GET(self):
+        w = self.worker
+        if self.path == "/live":
+            self.send_json(200, {"status": "live"})
+        elif self.path == "/health":
+            if w.registered.is_set():
+                self.send_json(200, {"status": "ready", "endpoints": {"generate": "ready"}})
+            else:
+                self.send_json(503, {"status": "notready", "endpoints": {"generate": "notready"}})
+        else:
+            self.send_json(404, {"error": "not found"})
+
+
+class Worker:
+    def __init__(self, spec: WorkerSpec, life: Lifecycle, log: Log | None = None):
+        self.spec, self.life = spec, life
+        self.log = log or Log(spec.label())
+        self.ip = host_ip()
+        self.node = hostname()
+        self.instance_id = None
+        self.lease = None
+        self.registered = threading.Event()
+        self.servers, self.nats, self.etcd, self.peers = [], None, None, None
+        self.hooks = Hooks(spec.tokens())
+
+    # -- request handling ------------------------------------------------------------------------
+    def identity(self):
+        return {"component": self.spec.component, "role": self.spec.role, "host": self.ip,
+                "node": self.node, "instance_id": self.instance_id}
+
+    def generate(self, req: dict) -> dict:
+        model = req.get("model") or self.spec.model
+        messages = req.get("messages") or req.get("prompt") or []
+        text = reply_text(model, messages)
+        prompt_tokens = len(json.dumps(messages).split())
+        if self.spec.role == "prefill":
+            self.log(f"prefill request {req.get('request_id', '?')}")
+            return {"phase": "prefill", "worker": self.identity(), "prompt_tokens": prompt_tokens,
+                    "kv_transfer_params": {"remote_host": self.ip, "remote_engine_id": f"{self.instance_id or 0:x}",
+                                           "remote_block_ids": [0, 1, 2]}}
+        pre = req.get("prefill_result") or {}
+        self.log(f"{self.spec.role} request {req.get('request_id', '?')}"
+                 + (f" (KV from {pre.get('worker', {}).get('host')})" if pre else ""))
+        return {"phase": self.spec.role, "worker": self.identity(), "text": text,
+                "prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
+                "prefill_worker": pre.get("worker")}
+
+    # -- life cycle --------------------------------------------------------------------------------
+    def start(self):
+        s, log = self.spec, self.log
+        if s.needs_runtime:
+            self.nats, self.etcd = connect_services(self.life, log, f"{s.backend}-{s.component}",
+                                                    need_etcd=s.register or s.backend == "sglang")
+        if s.nnodes > 1:
+            host, port = s.leader
+            self.peers = PeerGroup(self.life, log, s.rank, s.nnodes, host, port)
+            self.peers.start(bind_any=s.bind_any_leader)
+        if self.hooks.start_delay:
+            log(f"DYN_STANDIN_START_DELAY: loading model for {self.hooks.start_delay:g}s")
+            if self.life.sleep(self.hooks.start_delay):
+                return
+        sys_port = os.environ.get("DYN_SYSTEM_PORT")
+        if sys_port:
+            self.servers.append(serve(_SystemHandler, "0.0.0.0", int(sys_port), worker=self))
+            log(f"system status server on 0.0.0.0:{sys_port} (/health, /live)")
+        if not s.register:
+            log("not registering (non-leader rank / headless): serving the leader only")
+            self.registered.set()
+            self.hooks.arm_exit_after(self.life, log)
+            return
+        gen = serve(_GenerateHandler, self.ip, 0, worker=self)
+        self.servers.append(gen)
+        port = gen.server_address[1]
+        self.lease = self.etcd.grant(LEASE_TTL)
+        self.instance_id = self.lease
+        key = f"v1/instances/{s.namespace}/{s.component}/generate/{self.lease:x}"
+        value = {"component": s.component, "endpoint": "generate", "namespace": s.namespace,
+                 "instance_id": self.lease, "host": self.ip, "port": port, "node": self.node,
+                 "transport": {"http": f"http://{self.ip}:{port}/generate"},
+                 "model": s.model, "role": s.role, "backend": s.backend, "nnodes": s.nnodes,
+                 "dynamo_version": s.version, "standin": __version__, "pid": os.getpid()}
+        self.etcd.put(key, json.dumps(value), self.lease)
+        self.registered.set()
+        log(f"registered {key} -> {self.ip}:{port} model={s.model} role={s.role}")
+        threading.Thread(target=self._keepalive, daemon=True).start()
+        self.hooks.arm_exit_after(self.life, log)
+
+    def _keepalive(self):
+        last_ok = time.monotonic()
+        while not self.life.stop.wait(KEEPALIVE_EVERY):
+            try:
+                ttl = self.etcd.keepalive(self.lease)
+                if ttl <= 0:
+                    self.life.request_exit(1, "etcd lease expired (instance deregistered)")
+                    return
+                last_ok = time.monotonic()
+            except ConnectionError as e:
+                if time.monotonic() - last_ok > LEASE_TTL:
+                    self.life.request_exit(1, f"lost etcd: {e}")
+                    return
+
+    def stop(self):
+        if self.lease and not self.life.crash:
+            try:
+                self.etcd.revoke(self.lease)
+                self.log(f"lease {self.lease:x} revoked (deregistered)")
+            except ConnectionError as e:
+                self.log(f"could not revoke lease: {e}", err=True)
+        if self.peers:
+            self.peers.close()
+        for srv in self.servers:
+            srv.shutdown()
+            srv.server_close()
+        if self.nats:
+            self.nats.close()
+
+
+def log_start(log: Log, version: str):
+    log(f"start: argv={sys.argv!r}")
+    log(f"Dynamo stand-in impersonating {version}; CUDA_VISIBLE_DEVICES="
+        f"{os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')} host={hostname()} ip={host_ip()} "
+        f"ETCD_ENDPOINTS={os.environ.get('ETCD_ENDPOINTS', '<unset>')} "
+        f"NATS_SERVER={os.environ.get('NATS_SERVER', '<unset>')}")
+    Hooks.log_secrets(log)
+
+
+def run_components(components, life: Lifecycle, log: Log) -> int:
+    """Start components in order, wait for a stop request, stop them in reverse. Returns exit code."""
+    started = []
+    code = 0
+    try:
+        for c in components:
+            started.append(c)      # stop() copes with a half-started component
+            c.start()
+            if life.stop.is_set():
+                break
+        while not life.stop.wait(0.5):
+            pass
+        code = life.code
+        if life.reason:
+            (log if code == 0 else lambda m: log(m, err=True))(f"exiting ({life.reason}), code {code}")
+    except Fatal as e:
+        code = e.code
+        if code:
+            log(f"fatal: {e}", err=True)
+        life.stop.set()
+    finally:
+        for c in reversed(started):
+            try:
+                c.stop()
+            except Exception as e:  # noqa: BLE001 - clean-up must go on
+                log(f"stop failed: {e}", err=True)
+    return code
+
+
+def version_gate(table, version: str, module: str, log_err=None):
+    from ._flags import module_available
+    if not module_available(table, version):
+        since = f"first in {table.since}" if table.since and not table.until else f"removed in {table.until}"
+        print(f"{sys.executable}: No module named {module} (Dynamo stand-in impersonating {version}; {since})",
+              file=sys.stderr, flush=True)
+        raise SystemExit(1)

@@ -1,0 +1,1 @@
+"""Stand-in for `python3 -m dynamo.frontend` (see dynamo/_entry.py)."""

@@ -1,0 +1,8 @@
+# Placeholder mirroring ai-dynamo/dynamo v0.3.2 examples/sglang/components/worker.py.
+# The Dynamo stand-in never imports it: `dynamo serve` reads it with ast (classes, .link() graph).
+from dynamo.sdk import service
+
+
+@service(dynamo={"namespace": "dynamo"}, resources={"gpu": 1})
+class SGLangWorker:
+    """SGLang engine; prefill role when disaggregation-mode: prefill (disagg.yaml), else aggregated."""

@@ -1,0 +1,6 @@
+# Placeholder mirroring ai-dynamo/dynamo v0.3.2 examples/tensorrt_llm/graphs/agg.py.
+# The Dynamo stand-in never imports it: `dynamo serve` reads it with ast (classes, .link() graph).
+from components.frontend import Frontend
+from components.worker import TensorRTLLMWorker
+
+Frontend.link(TensorRTLLMWorker)
