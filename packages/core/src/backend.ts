@@ -92,6 +92,11 @@ export interface BackendDefinition<S extends z.ZodType = z.ZodType> {
   multiNode(role: WorkerRole, options: z.output<S>): MultiNodeLaunch;
   /** Names of the ports one process needs, e.g. ["system", "nccl"]; each gets a unique job-scoped port. */
   ports(ctx: { role: ProcessRole; rank: number; nnodes: number; options: z.output<S> }): readonly string[];
+  /**
+   * srun tasks per node for a worker using `gpus` GPUs on each node (default 1). TRT-LLM returns
+   * `gpus`: one MPI rank per GPU, launched as a single step over all the worker's nodes.
+   */
+  tasksPerNode?(ctx: { role: WorkerRole; gpus: number; options: z.output<S> }): number;
   /** Legacy `dynamo serve` graphs run one worker inside the frontend process; which role it is. */
   colocatedWithFrontend?(options: z.output<S>): WorkerRole | undefined;
   /** Reject combinations the backend cannot run (return a reason), before anything is planned. */

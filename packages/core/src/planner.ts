@@ -167,9 +167,10 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
   function workerSteps(placed: PlacedWorker, group: ResolvedGroup): PlannedStep[] {
     const multi = placed.nodes.length > 1;
     const launch = multi ? backend.multiNode(placed.role, options) : "per-node";
+    const tasks = backend.tasksPerNode?.({ role: placed.role, gpus: placed.gpus.length, options }) ?? 1;
     const base = `${placed.role}-w${placed.worker}`;
     const env = { ...commonEnv, ...group.env };
-    if (launch === "mpi") {
+    if (launch === "mpi" || tasks > 1) {
       const { ctx, own } = build(placed.role, placed.worker, 0, placed, group, {});
       const cmd = backend.command(ctx);
       return [
@@ -179,11 +180,11 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
           worker: placed.worker,
           rank: 0,
           nodes: placed.nodes,
-          tasksPerNode: placed.gpus.length,
+          tasksPerNode: tasks,
           gpus: placed.gpus,
           ports: own,
           argv: cmd.argv,
-          env: { ...env, ...cmd.env },
+          env: withGpus({ ...env, ...cmd.env }, placed.gpus, gpn),
           cwd: cmd.cwd,
           mpi: true,
           registers: group.info.health,
