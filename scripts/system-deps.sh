@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Debian packages the full test suite needs: shellcheck (rendered scripts), and SLURM, munge, etcd and
+# NATS for the testbed (testbed/up.sh checks them again). Needs root.
+set -euo pipefail
+pkgs=(shellcheck slurmctld slurmd slurm-client munge nats-server etcd-server etcd-client libslurm-dev gcc libc6-dev iproute2 util-linux curl python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "system-deps: missing Debian packages (install them as root): ${missing[*]}" >&2
+  exit 1
+fi
+echo "system-deps: apt-get install ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
