@@ -1,58 +1,76 @@
 /**
- * SGLang on Dynamo. Generations:
- *  - legacy (0.3.x): `dynamo serve` graphs from examples/sglang; the frontend process also runs the
- *    prefill-mode SGLangWorker (graphs.agg links Frontend → SGLangWorker);
+ * SGLang on Dynamo. Generations (facts: shared reference §2, §3.3, §6):
+ *  - legacy 0.3.x: `dynamo serve` graphs of examples/sglang; the frontend process
+ *    (graphs.agg:Frontend → SGLangWorker) also runs the prefill-mode SGLangWorker;
  *  - 0.4.0: `python3 -m dynamo.sglang.worker` / `dynamo.sglang.decode_worker` (#2046);
  *  - ≥ 0.4.1: unified `python3 -m dynamo.sglang` with --disaggregation-mode (#2493).
- * Multi-node workers: one process per node with --dist-init-addr/--nnodes/--node-rank; only rank 0
- * registers with Dynamo.
+ * SGLang ServerArgs are passed through: --tp, --host/--port, --nccl-port, the NIXL (or mooncake)
+ * transfer backend, and on prefill an explicit --disaggregation-bootstrap-port (SGLang's default
+ * 8998 collides between jobs). Multi-node workers: one process per node with --dist-init-addr/
+ * --nnodes/--node-rank; only rank 0 registers with Dynamo.
  */
-import { type Arg, type CommandContext, defineBackend, frontendCommand, w, z } from "@dyn/core";
+import {
+  type Arg,
+  type Command,
+  type CommandContext,
+  defineBackend,
+  frontendCommand,
+  versionAtLeast,
+  versionOption,
+  type WorkerRole,
+  w,
+  z,
+} from "@dyn/core";
 
 export const options = z.strictObject({
-  dynamoVersion: z
-    .string()
-    .regex(/^\d+\.\d+(\.\d+)?$/, "must be a version like 1.1.0")
-    .default("1.1.0")
-    .describe("Dynamo release in the container; selects the launch commands"),
+  dynamoVersion: versionOption("1.1.0", "Dynamo release in the container; selects the launch commands"),
   transferBackend: z
     .enum(["nixl", "mooncake"])
     .default("nixl")
-    .describe("KV transfer backend (SGLang's default is mooncake)"),
-  trustRemoteCode: z.boolean().default(false).describe("pass --trust-remote-code"),
+    .describe("KV transfer backend of disaggregated workers (SGLang's own default is mooncake)"),
+  trustRemoteCode: z.boolean().default(false).describe("pass --trust-remote-code (Dynamo ≥ 0.4)"),
   graphDir: z
     .string()
     .default("/workspace/examples/sglang")
-    .describe("legacy: example graph directory in the container"),
-  config: z.string().default("configs/disagg.yaml").describe("legacy: graph config, relative to graphDir"),
+    .describe("legacy (< 0.4): example graph directory in the container"),
+  config: z
+    .string()
+    .default("configs/disagg.yaml")
+    .describe("legacy (< 0.4): graph config, relative to graphDir"),
 });
 export type SglangOptions = z.output<typeof options>;
 
-const isLegacy = (o: SglangOptions) => versionBelow(o.dynamoVersion, [0, 4, 0]);
-const splitModules = (o: SglangOptions) => versionBelow(o.dynamoVersion, [0, 4, 1]);
+const isLegacy = (o: SglangOptions) => !versionAtLeast(o.dynamoVersion, "0.4.0");
+const splitModules = (o: SglangOptions) => !versionAtLeast(o.dynamoVersion, "0.4.1");
 
-function versionBelow(version: string, than: [number, number, number]): boolean {
-  const parts = version.split(".").map(Number);
-  for (let i = 0; i < 3; i++) {
-    const a = parts[i] ?? 0;
-    const b = than[i] as number;
-    if (a !== b) return a < b;
-  }
-  return false;
+function module(role: WorkerRole, o: SglangOptions): string {
+  if (!splitModules(o)) return "dynamo.sglang";
+  return role === "decode" ? "dynamo.sglang.decode_worker" : "dynamo.sglang.worker";
 }
 
-function currentCommand(ctx: CommandContext<SglangOptions>): { argv: Arg[]; env: Record<string, Arg> } {
+/** Legacy `dynamo serve` targets (examples/sglang, v0.3.x). */
+const LEGACY = {
+  prefill: "components.worker:SGLangWorker",
+  decode: "components.decode_worker:SGLangDecodeWorker",
+} as const;
+
+function legacyCommand(ctx: CommandContext<SglangOptions>): Command {
+  const { config, graphDir } = ctx.options;
+  const argv: Arg[] =
+    ctx.role === "frontend"
+      ? ["dynamo", "serve", "graphs.agg:Frontend", "-f", config, w`--Frontend.port=${ctx.frontendPort}`]
+      : ["dynamo", "serve", LEGACY[ctx.role as keyof typeof LEGACY], "-f", config];
+  // Only the first frontend hosts the graph's worker; further ones serve the Frontend alone.
+  if (ctx.role === "frontend" && ctx.worker > 0) argv.push("--service-name", "Frontend");
+  return { argv: [...argv, ...ctx.args], cwd: graphDir };
+}
+
+function workerCommand(ctx: CommandContext<SglangOptions>, role: WorkerRole): Command {
   const o = ctx.options;
-  const role = ctx.role;
-  const module = splitModules(o)
-    ? role === "decode"
-      ? "dynamo.sglang.decode_worker"
-      : "dynamo.sglang.worker"
-    : "dynamo.sglang";
   const argv: Arg[] = [
     "python3",
     "-m",
-    module,
+    module(role, o),
     "--model-path",
     ctx.model.path,
     "--served-model-name",
@@ -67,7 +85,7 @@ function currentCommand(ctx: CommandContext<SglangOptions>): { argv: Arg[]; env:
     ctx.port("nccl"),
   ];
   if (o.trustRemoteCode) argv.push("--trust-remote-code");
-  if (role === "prefill" || role === "decode") {
+  if (role !== "aggregated") {
     argv.push("--disaggregation-mode", role, "--disaggregation-transfer-backend", o.transferBackend);
   }
   if (role === "prefill") argv.push("--disaggregation-bootstrap-port", ctx.port("bootstrap"));
@@ -85,12 +103,6 @@ function currentCommand(ctx: CommandContext<SglangOptions>): { argv: Arg[]; env:
   return { argv, env: { DYN_SYSTEM_PORT: ctx.port("system") } };
 }
 
-/** Legacy `dynamo serve`: component classes of examples/sglang (v0.3.x). */
-const LEGACY = {
-  prefill: "components.worker:SGLangWorker",
-  decode: "components.decode_worker:SGLangDecodeWorker",
-} as const;
-
 export default defineBackend({
   name: "sglang",
   description: "SGLang workers (python3 -m dynamo.sglang); legacy dynamo serve graphs for Dynamo 0.3.x",
@@ -101,7 +113,7 @@ export default defineBackend({
       return {
         prefill: {
           alias: "SGLangPrefillWorker",
-          dynamo: `dynamo serve ${LEGACY.prefill} (prefill mode)`,
+          dynamo: `dynamo serve ${LEGACY.prefill} (prefill mode; the first one inside graphs.agg:Frontend)`,
           health: "SGLangWorker",
         },
         decode: {
@@ -111,26 +123,25 @@ export default defineBackend({
         },
       };
     }
-    const module = splitModules(o) ? "dynamo.sglang.worker" : "dynamo.sglang";
     return {
       prefill: {
         alias: "SGLangPrefillWorker",
-        dynamo: `${module} --disaggregation-mode prefill`,
+        dynamo: `${module("prefill", o)} --disaggregation-mode prefill`,
         health: "prefill",
       },
       decode: {
         alias: "SGLangDecodeWorker",
-        dynamo: `${splitModules(o) ? "dynamo.sglang.decode_worker" : "dynamo.sglang"} --disaggregation-mode decode`,
+        dynamo: `${module("decode", o)} --disaggregation-mode decode`,
         health: "backend",
       },
-      aggregated: { alias: "SGLangWorker", dynamo: module, health: "backend" },
+      aggregated: { alias: "SGLangWorker", dynamo: module("aggregated", o), health: "backend" },
     };
   },
   multiNode(_role, o) {
     if (isLegacy(o))
       return {
         unsupported:
-          "multi-node workers need Dynamo ≥ 0.4 (dynamoVersion); dynamo serve graphs run one worker per node",
+          "multi-node workers need dynamoVersion ≥ 0.4; dynamo serve graphs (0.3.x) run one worker per node",
       };
     return "per-node";
   },
@@ -142,28 +153,23 @@ export default defineBackend({
     return names;
   },
   colocatedWithFrontend: (o) => (isLegacy(o) ? "prefill" : undefined),
+  check(o) {
+    // Legacy workers take every engine setting from the graph config; an option would be ignored.
+    if (isLegacy(o) && o.transferBackend !== "nixl")
+      return {
+        key: "backend.options.transferBackend",
+        reason: `Dynamo < 0.4 takes the transfer backend from the graph config (${o.config}: disaggregation-transfer-backend), not from dyn`,
+      };
+    if (isLegacy(o) && o.trustRemoteCode)
+      return {
+        key: "backend.options.trustRemoteCode",
+        reason: `Dynamo < 0.4 takes trust-remote-code from the graph config (${o.config}), not from dyn`,
+      };
+    return undefined;
+  },
   command(ctx) {
-    const o = ctx.options;
-    if (isLegacy(o)) {
-      const config = o.config;
-      if (ctx.role === "frontend") {
-        return {
-          argv: [
-            "dynamo",
-            "serve",
-            "graphs.agg:Frontend",
-            "-f",
-            config,
-            w`--Frontend.port=${ctx.frontendPort}`,
-            ...ctx.args,
-          ],
-          cwd: o.graphDir,
-        };
-      }
-      if (ctx.role === "aggregated") throw new Error("unreachable: legacy sglang has no aggregated role");
-      return { argv: ["dynamo", "serve", LEGACY[ctx.role], "-f", config, ...ctx.args], cwd: o.graphDir };
-    }
+    if (isLegacy(ctx.options)) return legacyCommand(ctx);
     if (ctx.role === "frontend") return frontendCommand(ctx);
-    return currentCommand(ctx);
+    return workerCommand(ctx, ctx.role);
   },
 });

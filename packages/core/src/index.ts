@@ -15,4 +15,5 @@ export { type RenderOptions, renderScript } from "./render/script.js";
 export * from "./spec.js";
 export * from "./status.js";
 export * from "./validate.js";
+export * from "./version.js";
 export * from "./word.js";
