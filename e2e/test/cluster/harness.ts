@@ -1,0 +1,173 @@
+/**
+ * Shared helpers for the end-to-end tests: run the real `dyn` CLI against the running testbed
+ * (testbed/up.sh), with the stand-in Dynamo runtime on PATH/PYTHONPATH, and inspect the nodes.
+ * Every wait is a bounded poll on a condition.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const repo = join(import.meta.dirname, "../../..");
+export const dynBin = join(repo, "apps/cli/bin/dyn.js");
+const runtime = join(repo, "testbed/runtime");
+
+/** Nodes of the testbed (TB_NODES), from sinfo. */
+export function testbedNodes(): string[] {
+  const out = execFileSync("sinfo", ["-h", "-N", "-o", "%N"], { encoding: "utf8" });
+  return [...new Set(out.split("\n").filter(Boolean))].sort();
+}
+
+/** A runs directory on the filesystem the testbed's nodes share (the whole machine's). */
+export function newRunsDir(label: string): string {
+  return mkdtempSync(join("/tmp", `dyn-e2e-${label}-`));
+}
+
+/** Environment for dyn: the stand-in Dynamo on PATH/PYTHONPATH, inherited by sbatch (--export=ALL). */
+export function standinEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATH: `${join(runtime, "bin")}:${process.env.PATH}`,
+    PYTHONPATH: join(runtime, "python"),
+    NO_COLOR: "1",
+    ...extra,
+  };
+}
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI as a user would (a real process), with a hard timeout. */
+export function dyn(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [dynBin, ...args], {
+      env: options.env ?? standinEnv(),
+      cwd: options.cwd ?? repo,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`dyn ${args.join(" ")} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, options.timeoutMs ?? 180_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export function json<T = Record<string, unknown>>(run: Run): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`not one JSON document (exit ${run.code}):\n${run.stdout}\nstderr: ${run.stderr}`);
+  }
+}
+
+/** Poll `check` until it returns a value (not undefined) or the deadline passes. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 100;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 1000);
+  }
+}
+
+export function inQueue(jobId: string): boolean {
+  const out = execFileSync("squeue", ["-h", "-j", jobId, "-o", "%i"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  return out.trim() !== "";
+}
+
+/**
+ * Processes left in the nodes' namespaces other than SLURM's own daemons: after a job ends there must
+ * be none (no orphaned worker, etcd or NATS).
+ */
+export function leftoverProcesses(): string[] {
+  const left: string[] = [];
+  for (const node of testbedNodes()) {
+    let pids: string[] = [];
+    try {
+      pids = execFileSync("ip", ["netns", "pids", `stb-${node}`], { encoding: "utf8" })
+        .split("\n")
+        .filter(Boolean);
+    } catch {
+      continue;
+    }
+    for (const pid of pids) {
+      let comm = "";
+      let args = "";
+      try {
+        comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+        args = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+      } catch {
+        continue; // exited meanwhile
+      }
+      if (comm === "slurmd" || comm === "slurmstepd") continue;
+      left.push(`${node}: ${pid} ${args || comm}`);
+    }
+  }
+  return left;
+}
+
+/** POST a chat completion to the deployment's frontend. */
+export async function chat(
+  url: string,
+  model: string,
+  text = "hello from e2e",
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model, messages: [{ role: "user", content: text }] }),
+    signal: AbortSignal.timeout(20_000),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+export async function health(
+  url: string,
+): Promise<{ instances: Array<{ component: string; host: string }> }> {
+  const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(10_000) });
+  return (await res.json()) as { instances: Array<{ component: string; host: string }> };
+}
+
+/** Lines of the fake pyxis request log for one job. */
+export function pyxisRequests(
+  jobId: string,
+): Array<{ job: string; step: string; node: string; options: Record<string, string> }> {
+  let text = "";
+  try {
+    text = readFileSync("/var/lib/slurm-testbed/pyxis-requests.log", "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.job === jobId);
+}

@@ -1,0 +1,127 @@
+/**
+ * The whole lifecycle for each built-in backend in its current generation, and vLLM's legacy
+ * `dynamo serve` graphs: deploy --wait → ready → a chat completion that crosses nodes → status shows
+ * every role ready → logs show each component → stop → the job is gone and nothing is left on any node.
+ */
+
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { chat, dyn, inQueue, json, leftoverProcesses, newRunsDir, repo, waitFor } from "./harness.js";
+
+interface Deployed {
+  jobId: string;
+  runDir: string;
+  wait: { outcome: string; url: string | null; failed: { component: string; message: string } | null };
+}
+
+const services = ["frontend", "prefill", "decode", "etcd", "nats"];
+// Bare metal on the testbed: the legacy graph directory is the stand-in's copy of examples/vllm_v1.
+const vllmGraph = join(repo, "testbed/runtime/workspace/examples/vllm_v1");
+const cases = [
+  { name: "vllm", args: ["--backend", "vllm"], logs: services },
+  { name: "sglang", args: ["--backend", "sglang"], logs: services },
+  { name: "trtllm", args: ["--backend", "trtllm"], logs: services },
+  {
+    name: "vllm legacy (dynamo serve)",
+    args: ["--backend", "vllm", "--legacy", "-o", `graphDir=${vllmGraph}`],
+    // the only decode worker runs inside the frontend process (graphs.agg:Frontend)
+    logs: services.filter((s) => s !== "decode"),
+  },
+];
+
+// One prefill and one decode worker of one GPU each: on two different nodes (no colocation), so a
+// request must cross nodes. The legacy graph adds a decode worker inside the frontend process.
+const shape = [
+  "--num-prefill-workers",
+  "1",
+  "--num-decode-workers",
+  "1",
+  "--gpus-per-prefill",
+  "1",
+  "--gpus-per-decode",
+  "1",
+];
+
+const started: string[] = [];
+afterAll(async () => {
+  for (const id of started) if (inQueue(id)) await dyn(["stop", id]);
+});
+
+describe.each(cases)("$name", ({ name, args, logs }) => {
+  const runs = newRunsDir(name.replaceAll(/\W+/g, "-"));
+  let deployed: Deployed;
+
+  it("deploys and becomes ready", async () => {
+    const run = await dyn([
+      "deploy",
+      ...args,
+      ...shape,
+      "--runs-dir",
+      runs,
+      "--wait",
+      "--timeout",
+      "120",
+      "--json",
+    ]);
+    deployed = json<Deployed>(run);
+    started.push(deployed.jobId);
+    expect(deployed.wait, run.stderr).toMatchObject({ outcome: "ready" });
+    expect(run.code).toBe(0);
+    expect(deployed.wait.url).toMatch(/^http:\/\/10\.77\.0\.\d+:\d+$/);
+  });
+
+  it("answers a chat completion routed prefill → decode across nodes", async () => {
+    const url = deployed.wait.url as string;
+    const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> };
+    const model = models.data[0]?.id as string;
+    expect(model).toBeTruthy();
+    const answer = await chat(url, model, "what is 2+2?");
+    expect(answer.status).toBe(200);
+    const route = answer.body.dyn_route as { prefill: string; decode: string };
+    expect(route.prefill).toMatch(/^10\.77\.0\./);
+    expect(route.decode).toMatch(/^10\.77\.0\./);
+    expect(route.prefill).not.toBe(route.decode);
+    const choices = answer.body.choices as Array<{ message: { content: string } }>;
+    expect(choices[0]?.message.content).toContain("what is 2+2?");
+  });
+
+  it("status shows every role ready", async () => {
+    const status = json<{
+      deployments: Array<{
+        state: string;
+        url: string;
+        roles: Array<{ role: string; registered: number; expected: number }>;
+      }>;
+    }>(await dyn(["status", deployed.jobId, "--runs-dir", runs, "--json"]));
+    const d = status.deployments[0];
+    expect(d?.state).toBe("ready");
+    expect(d?.url).toBe(deployed.wait.url);
+    expect(d?.roles.map((r) => r.role).sort()).toEqual(["decode", "prefill"]);
+    for (const r of d?.roles ?? []) expect(r.registered).toBe(r.expected);
+  });
+
+  it("logs show each component", async () => {
+    for (const role of logs) {
+      const run = await dyn(["logs", deployed.jobId, "--role", role, "--runs-dir", runs]);
+      expect(run.code, `${role}: ${run.stderr}`).toBe(0);
+      expect(run.stdout.trim().length, `${role} log is empty`).toBeGreaterThan(0);
+    }
+    const batch = await dyn(["logs", deployed.jobId, "--runs-dir", runs]);
+    expect(batch.stdout).toContain("READY");
+  });
+
+  it("stops: the job leaves the queue and no process is left on any node", async () => {
+    const run = await dyn(["stop", deployed.jobId, "--runs-dir", runs]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(inQueue(deployed.jobId)).toBe(false);
+    const left = await waitFor(
+      "no leftover processes",
+      () => {
+        const l = leftoverProcesses();
+        return l.length === 0 ? l : undefined;
+      },
+      30_000,
+    ).catch(() => leftoverProcesses());
+    expect(left).toEqual([]);
+  });
+});
