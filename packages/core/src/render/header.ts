@@ -6,7 +6,9 @@ const DIRECTIVE_SAFE = /^[A-Za-z0-9_.%@+=:,/-]+$/;
 
 export function sbatchHeader(plan: Plan, runDir: string): string[] {
   const s = plan.spec.slurm;
-  const lines = [`--job-name=${s.jobName}`, `--nodes=${plan.nodes}`, "--ntasks-per-node=1"];
+  // Steps can only use the CPUs the job holds: one task per node, or one per MPI rank (TRT-LLM).
+  const tasksPerNode = Math.max(1, ...plan.steps.map((step) => step.tasksPerNode));
+  const lines = [`--job-name=${s.jobName}`, `--nodes=${plan.nodes}`, `--ntasks-per-node=${tasksPerNode}`];
   if (s.gpuRequest === "gpus-per-node")
     lines.push(`--gpus-per-node=${s.gpuType ? `${s.gpuType}:` : ""}${plan.gpusPerNode}`);
   if (s.gpuRequest === "gres")
