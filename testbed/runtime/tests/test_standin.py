@@ -228,6 +228,56 @@ class FlagTests(Base):
         self.assertEqual(r.returncode, 2)
         self.assertIn("removed in Dynamo 0.4.0", r.stderr)
 
+    def test_mocker_flags(self):
+        emitted = ["--model-path", "Qwen/Qwen3-0.6B", "--model-name", "qwen", "--disaggregation-mode", "prefill",
+                   "--speedup-ratio", "0.5", "--num-gpu-blocks-override", "2048", "--bootstrap-ports", "12345"]
+        vals, warns, _ = _flags.parse(_flags.MOCKER, emitted + ["--block-size", "64", "--no-enable-prefix-caching",
+                                                                "--num-workers", "1", "--max-num-seqs", "8"], "1.0.0")
+        self.assertEqual((vals["disaggregation_mode"], vals["bootstrap_ports"], warns), ("prefill", "12345", []))
+        self.assertFalse(vals["enable_prefix_caching"])
+        self.rejects("dynamo.mocker", ["--model-path", "m", "--bogus-flag", "1"], "--bogus-flag")
+        self.rejects("dynamo.mocker", ["--model-name", "m"], "--model-path")
+        self.rejects("dynamo.mocker", ["--model-path", "m", "--disaggregation-mode", "prefill_and_decode"],
+                     "--disaggregation-mode")
+        self.rejects("dynamo.mocker", ["--model-path", "m", "--speedup-ratio", "fast"], "--speedup-ratio")
+        self.rejects("dynamo.mocker", ["--model-path", "m", "--num-gpu-blocks-override", "1.5"],
+                     "--num-gpu-blocks-override")
+        self.rejects("dynamo.mocker", ["--model-path", "m", "--is-decode-worker", "--disaggregation-mode", "decode"],
+                     "--disaggregation-mode")
+        self.rejects("dynamo.mocker", ["--model-path", "m", "--tensor-parallel-size", "2"], "--tensor-parallel-size")
+        # checked after parsing, as upstream (ValueError -> exit 1)
+        r = self.run_cli([sys.executable, "-m", "dynamo.mocker", "--model-path", "m", "--bootstrap-ports", "1,2"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("--bootstrap-ports", r.stderr)
+        r = self.run_cli([sys.executable, "-m", "dynamo.mocker", "--model-path", "m", "--extra-engine-args",
+                          "/nonexistent/mocker.json"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+
+    def test_mocker_absent_before_1_0(self):
+        for v in ("0.9.0", "0.4.1"):
+            r = self.run_cli([sys.executable, "-m", "dynamo.mocker", "--model-path", "m"], DYN_STANDIN_VERSION=v)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("No module named dynamo.mocker", r.stderr)
+            self.assertIn("first in 1.0.0", r.stderr)
+
+    def test_sglang_split_modules_only_in_0_4_0(self):
+        for module in ("dynamo.sglang.worker", "dynamo.sglang.decode_worker"):
+            for v, why in (("0.4.1", "removed in 0.4.1"), ("1.1.0", "removed in 0.4.1"), ("0.3.2", "first in 0.4.0")):
+                r = self.run_cli([sys.executable, "-m", module, "--model-path", "m"], DYN_STANDIN_VERSION=v)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(f"No module named {module}", r.stderr)
+                self.assertIn(why, r.stderr)
+            self.rejects(module, ["--model-path", "m", "--bogus-flag"], "--bogus-flag", version="0.4.0")
+            self.rejects(module, ["--tp", "2"], "--model-path", version="0.4.0")
+            self.rejects(module, ["--model-path", "m", "--endpoint", "dyn://a.b.c"], "--endpoint", version="0.4.0")
+        r = self.run_cli([sys.executable, "-m", "dynamo.sglang", "--model-path", "m"], DYN_STANDIN_VERSION="0.4.0")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("No module named dynamo.sglang", r.stderr)
+        # worker/main.py strips --migration-limit before ServerArgs; decode_worker does not
+        _flags.parse(_flags.SGLANG_WORKER, ["--model-path", "m", "--migration-limit", "3"], "0.4.0")
+        self.rejects("dynamo.sglang.decode_worker", ["--model-path", "m", "--migration-limit", "3"],
+                     "--migration-limit", version="0.4.0")
+
     def test_yaml_subset(self):
         doc = _yaml.loads("a:\n  b: [x, 'y z']\n  c: '{\"k\":1}'\n  d: true  # c\nl:\n  - 1\n  - k: v\n    m: 2\n")
         self.assertEqual(doc, {"a": {"b": ["x", "y z"], "c": '{"k":1}', "d": True}, "l": [1, {"k": "v", "m": 2}]})
@@ -284,6 +334,99 @@ class ServingTests(Base):
         self.assertEqual(st, 200, out)
         self.assertIsNone(out["dyn_route"]["prefill"])
         st, out = http_json(url + "/v1/chat/completions", {"model": "other", "messages": []})
+        self.assertEqual(st, 404)
+
+    def test_mocker_disagg_chat_through_prefill_and_decode(self):
+        _, url = self.frontend()
+        sys_port, boot = free_port(), free_port()
+        common = ["--model-path", "Qwen/Qwen3-0.6B", "--model-name", "qwen-mock", "--speedup-ratio", "1"]
+        pre = self.worker("dynamo.mocker", *common, "--disaggregation-mode", "prefill",
+                          "--num-gpu-blocks-override", "2048", "--bootstrap-ports", str(boot), DYN_SYSTEM_PORT=sys_port)
+        dec = self.worker("dynamo.mocker", *common, "--disaggregation-mode", "decode", DYN_SYSTEM_PORT=free_port())
+        p = self.wait_instances(url, 1, "prefill")[0]
+        d = self.wait_instances(url, 1, "backend")[0]
+        self.assertEqual((p["role"], d["role"], p["model"]), ("prefill", "decode", "qwen-mock"))
+        wait_for(lambda: http_json(f"http://127.0.0.1:{sys_port}/health")[1].get("status") == "ready", 10, "system /health")
+        self.assertEqual([m["id"] for m in http_json(url + "/v1/models")[1]["data"]], ["qwen-mock"])
+        st, out = http_json(url + "/v1/chat/completions", {"model": "qwen-mock", "messages": [
+            {"role": "user", "content": "hello mocker"}]})
+        self.assertEqual(st, 200, out)
+        self.assertEqual(out["choices"][0]["message"]["content"], "[qwen-mock] stand-in reply to: hello mocker")
+        self.assertIsNotNone(out["dyn_route"]["prefill"])
+        self.assertIsNotNone(out["dyn_route"]["decode"])
+        self.assertIn(f"bootstrap server on 0.0.0.0:{boot}", self.output(pre))
+        # a second prefill mocker on the same bootstrap port fails like a port clash on a node does
+        r = self.run_cli([sys.executable, "-m", "dynamo.mocker", *common, "--disaggregation-mode", "prefill",
+                          "--bootstrap-ports", str(boot)])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"bootstrap port {boot}", r.stdout + r.stderr)
+        for proc in (pre, dec):
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(10), 0)
+        self.wait_instances(url, 0, timeout=3)
+
+    def test_mocker_agg_num_workers_and_endpoint(self):
+        _, url = self.frontend()
+        self.worker("dynamo.mocker", "--model-path", "m", "--disaggregation-mode", "agg", "--num-workers", "2",
+                    "--speedup-ratio", "0", DYN_SYSTEM_PORT=free_port())
+        insts = self.wait_instances(url, 2, "backend")
+        self.assertEqual({i["role"] for i in insts}, {"agg"})
+        self.worker("dynamo.mocker", "--model-path", "m", "--endpoint", "dyn://dynamo.mockpre.generate",
+                    "--is-prefill-worker")
+        self.wait_instances(url, 1, "mockpre")
+        st, out = http_json(url + "/v1/completions", {"model": "m", "prompt": "p"})
+        self.assertEqual(st, 200, out)
+
+    def test_sglang_split_modules_0_4_0_disagg(self):
+        # upstream v0.4.0: worker/main.py serves dynamo.worker.generate + register_llm and calls
+        # dynamo.decode.generate itself; decode_worker/main.py serves dynamo.decode.generate, no model
+        v = dict(DYN_STANDIN_VERSION="0.4.0")
+        _, url = self.frontend(**v)
+        pre = self.worker("dynamo.sglang.worker", "--model-path", "/m", "--served-model-name", "sg",
+                          "--disaggregation-mode", "prefill", "--migration-limit", "2", **v)
+        dec = self.worker("dynamo.sglang.decode_worker", "--model-path", "/m", "--served-model-name", "sg",
+                          "--disaggregation-mode", "decode", DYN_NAMESPACE="ignored", **v)
+        w = self.wait_instances(url, 1, "worker")[0]
+        d = self.wait_instances(url, 1, "decode")[0]
+        self.assertEqual((w["role"], w["model"], w["namespace"]), ("prefill", "sg", "dynamo"))
+        self.assertEqual((d["role"], d["model"], d["namespace"]), ("decode", None, "dynamo"))
+        self.assertEqual(self.health(url)["endpoints"], ["dyn://dynamo.decode.generate", "dyn://dynamo.worker.generate"])
+        self.assertEqual([m["id"] for m in http_json(url + "/v1/models")[1]["data"]], ["sg"])
+        st, out = http_json(url + "/v1/chat/completions", {"model": "sg", "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(st, 200, out)
+        self.assertEqual(out["choices"][0]["message"]["content"], "[sg] stand-in reply to: x")
+        r = out["dyn_route"]
+        self.assertEqual((r["prefill"], r["decode"]), (w["host"], d["host"]))
+        self.assertEqual((r["prefill_instance"], r["decode_instance"]),
+                         (f"{w['instance_id']:x}", f"{d['instance_id']:x}"))
+        self.assertIn("-> decode", self.output(pre))             # the worker made the decode hop
+        self.assertIn("decode request", self.output(dec))
+        # without a decode instance the worker cannot answer: 502 from it, 503 from the frontend
+        dec.send_signal(signal.SIGTERM)
+        self.assertEqual(dec.wait(10), 0)
+        self.wait_instances(url, 0, "decode", timeout=5)
+        st, out = http_json(url + "/v1/chat/completions", {"model": "sg", "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(st, 503, out)
+        self.assertIn("502", out["error"]["message"])
+        self.assertIn("no instance of dyn://dynamo.decode.generate", self.output(pre))
+
+    def test_sglang_split_modules_0_4_0_agg_and_implied_decode(self):
+        v = dict(DYN_STANDIN_VERSION="0.4.0")
+        _, url = self.frontend(**v)
+        # aggregated: worker without --disaggregation-mode answers itself
+        self.worker("dynamo.sglang.worker", "--model-path", "/m", "--served-model-name", "sg-agg", **v)
+        a = self.wait_instances(url, 1, "worker")[0]
+        self.assertEqual((a["role"], a["model"]), ("agg", "sg-agg"))
+        st, out = http_json(url + "/v1/completions", {"model": "sg-agg", "prompt": "p"})
+        self.assertEqual(st, 200, out)
+        self.assertIsNone(out["dyn_route"]["prefill"])
+        self.assertEqual(out["dyn_route"]["decode_instance"], f"{a['instance_id']:x}")
+        # decode_worker always decodes, and is never a model the frontend serves
+        d = self.worker("dynamo.sglang.decode_worker", "--model-path", "/m", "--served-model-name", "sg-dec", **v)
+        self.assertEqual(self.wait_instances(url, 1, "decode")[0]["role"], "decode")
+        self.assertIn("always serves decode", self.output(d))
+        self.assertEqual([m["id"] for m in http_json(url + "/v1/models")[1]["data"]], ["sg-agg"])
+        st, _ = http_json(url + "/v1/chat/completions", {"model": "sg-dec", "messages": []})
         self.assertEqual(st, 404)
 
     def test_trtllm_components(self):

@@ -56,6 +56,7 @@ class Flag:
     negatable: bool = False         # argparse.BooleanOptionalAction: also --no-<name>
     env: str | None = None          # upstream env var that provides the default
     default: object = None
+    type: type | None = None        # argparse type= (int/float): checked, the value stays a str
 
     @property
     def dest(self) -> str:
@@ -192,11 +193,10 @@ VLLM = Table("python3 -m dynamo.vllm", since="0.4.0", until=None, flags=_VLLM_EN
                         ("is_decode_worker", "disaggregation_mode")])
 
 # --------------------------------------------------------------------------------------------------
-# SGLang worker: components/src/dynamo/sglang/args.py (python -m dynamo.sglang, unified by #2493,
-# 2025-08-18 -> first certain release 0.4.1; before: dynamo.sglang.worker / decode_worker) +
-# SGLang ServerArgs (python/sglang/srt/server_args.py). --disaggregation-mode absent/null =
-# aggregated. Multi-node: --dist-init-addr <leader_ip>:<port> --nnodes N --node-rank r (reference 6).
-SGLANG = Table("python3 -m dynamo.sglang", since="0.4.1", until=None, flags=[
+# SGLang ServerArgs (python/sglang/srt/server_args.py), shared by every SGLang entry point below.
+# --disaggregation-mode absent/null = aggregated. Multi-node: --dist-init-addr <leader_ip>:<port>
+# --nnodes N --node-rank r (reference 6).
+_SGLANG_SERVER_ARGS = [
     V("--model-path", "--model", required=True),
     V("--served-model-name"),
     V("--tokenizer-path"),
@@ -252,14 +252,29 @@ SGLANG = Table("python3 -m dynamo.sglang", since="0.4.1", until=None, flags=[
     B("--prefill-round-robin-balance"),
     V("--load-format"),
     V("--speculative-algorithm"),
-    V("--dump-config-to"),
-    # Dynamo's own SGLang-worker flags
+]
+
+# Unified worker: components/src/dynamo/sglang/args.py (python -m dynamo.sglang, #2493, 2025-08-18
+# -> first certain release 0.4.1) = ServerArgs + Dynamo's own SGLang-worker flags.
+SGLANG = Table("python3 -m dynamo.sglang", since="0.4.1", until=None, flags=_SGLANG_SERVER_ARGS + [
     V("--endpoint"),
     V("--migration-limit"),
     B("--use-sglang-tokenizer"),
     V("--dyn-tool-call-parser"),
     V("--dyn-reasoning-parser"),
+    V("--dump-config-to"),
 ])
+
+# Split modules of release 0.4.0 only (#2046, 2025-07-22 -> 0.4.0; replaced by the unified module in
+# #2493 -> 0.4.1): components/backends/sglang/src/dynamo/sglang/{worker,decode_worker}/main.py, both
+# parsing plain ServerArgs (common.parse_sglang_args_inc). worker/main.py (prefill or aggregated)
+# first strips --migration-limit from argv; decode_worker/main.py takes nothing else.
+# They register dynamo.worker.generate (the model; prefill or agg) and dynamo.decode.generate (no
+# model; reached by the prefill worker, never by the frontend): see main_sglang in _entry.py.
+SGLANG_WORKER = Table("python3 -m dynamo.sglang.worker", since="0.4.0", until="0.4.1",
+                      flags=_SGLANG_SERVER_ARGS + [V("--migration-limit")])
+SGLANG_DECODE_WORKER = Table("python3 -m dynamo.sglang.decode_worker", since="0.4.0", until="0.4.1",
+                             flags=_SGLANG_SERVER_ARGS)
 
 # --------------------------------------------------------------------------------------------------
 # TRT-LLM worker: components/src/dynamo/trtllm/utils/trtllm_utils.py (python -m dynamo.trtllm,
@@ -296,6 +311,46 @@ TRTLLM = Table("python3 -m dynamo.trtllm", since="0.4.0", until=None, flags=[
 ])
 
 # --------------------------------------------------------------------------------------------------
+# Mocker engine: components/src/dynamo/mocker/args.py (python -m dynamo.mocker): simulated engine,
+# no GPU work, no weights (the tokenizer is still loaded). Table = the 2026 args.py (1.0.0 era) with
+# --disaggregation-mode, --num-workers and --bootstrap-ports; the module is modelled from 1.0.0 on
+# (the older components/backends/mocker CLI of 2025 took only --model-path/--model-name/--endpoint/
+# --extra-engine-args and is not modelled). argparse types as upstream (type=int/float). Checks
+# upstream does after parsing (ValueError, exit 1): --num-workers >= 1, one --bootstrap-ports entry
+# per worker; --is-*-worker together with --disaggregation-mode (here: exit 2 like vLLM).
+# Without --endpoint it registers dyn://<ns>.prefill.generate (prefill) or dyn://<ns>.backend.generate.
+MOCKER = Table("python3 -m dynamo.mocker", since="1.0.0", until=None, flags=[
+    V("--model-path", required=True),
+    V("--model-name"),
+    V("--endpoint"),
+    V("--num-gpu-blocks-override", type=int),
+    V("--block-size", type=int),
+    V("--max-num-seqs", type=int),
+    V("--max-num-batched-tokens", type=int),
+    B("--enable-prefix-caching", negatable=True),
+    B("--enable-chunked-prefill", negatable=True),
+    V("--watermark", type=float),
+    V("--speedup-ratio", type=float),
+    V("--data-parallel-size", type=int),
+    V("--startup-time", type=float),
+    V("--planner-profile-data"),
+    V("--num-workers", type=int, default="1"),
+    V("--reasoning"),
+    V("--extra-engine-args"),
+    V("--disaggregation-mode", choices=("agg", "prefill", "decode")),
+    B("--is-prefill-worker", deprecated_since="1.0.0", deprecation="use --disaggregation-mode prefill"),
+    B("--is-decode-worker", deprecated_since="1.0.0", deprecation="use --disaggregation-mode decode"),
+    B("--durable-kv-events"),
+    V("--bootstrap-ports"),
+    V("--stagger-delay", type=float),
+    V("--discovery-backend", env="DYN_DISCOVERY_BACKEND", default="etcd",
+      choices=("kubernetes", "etcd", "file", "mem")),
+    V("--request-plane", env="DYN_REQUEST_PLANE", default="tcp", choices=("nats", "http", "tcp")),
+], exclusive=[("is_prefill_worker", "is_decode_worker"),
+              ("is_prefill_worker", "disaggregation_mode"),
+              ("is_decode_worker", "disaggregation_mode")])
+
+# --------------------------------------------------------------------------------------------------
 # Legacy SDK CLI: deploy/sdk/src/dynamo/sdk/cli/serve.py (`dynamo serve`, <= v0.3.x; the SDK was
 # removed in July 2025: #1884/#1899 2025-07-14, #1983 2025-07-22 -> gone in 0.4.0). Besides these
 # flags it takes the target `<module>:<Class>` and any number of `--<Service>.<key>=<value>`
@@ -308,7 +363,8 @@ LEGACY_SERVE = Table("dynamo serve", since=None, until="0.4.0", flags=[
     B("--enable-local-planner"),
 ])
 
-TABLES = {"frontend": FRONTEND, "vllm": VLLM, "sglang": SGLANG, "trtllm": TRTLLM,
+TABLES = {"frontend": FRONTEND, "vllm": VLLM, "sglang": SGLANG, "sglang.worker": SGLANG_WORKER,
+          "sglang.decode_worker": SGLANG_DECODE_WORKER, "trtllm": TRTLLM, "mocker": MOCKER,
           "serve": LEGACY_SERVE}
 
 
@@ -394,6 +450,11 @@ def parse(table: Table, argv: list, version: str, passthrough_prefix=None):
             if f.choices and val not in f.choices:
                 opts = ", ".join(repr(c) for c in f.choices)
                 raise FlagError(f"argument {name}: invalid choice: {val!r} (choose from {opts})")
+            if f.type:
+                try:
+                    f.type(val)
+                except ValueError:
+                    raise FlagError(f"argument {name}: invalid {f.type.__name__} value: {val!r}") from None
         if f.deprecated_since and parse_version(version) >= parse_version(f.deprecated_since):
             warnings.append(f"DeprecationWarning: {name} is deprecated since Dynamo "
                             f"{f.deprecated_since}; {f.deprecation}")

@@ -3,7 +3,9 @@
 Discovery is read from the REAL etcd on every request (prefix v1/instances/), so /health reflects
 exactly what the workers registered and deregistered. Routing: prefill instance (if any for the
 model) -> decode/aggregated instance, each a real HTTP hop to the worker's node; the answer carries
-"dyn_route" so a test can see the request crossed nodes.
+"dyn_route" so a test can see the request crossed nodes. A prefill instance registered with
+"forward_to" (0.4.0 dynamo.sglang.worker) is the model's entry point instead: the frontend calls only
+it, and it calls a decode instance itself.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class _FrontendHandler(JsonHandler):
         if path == "/health":
             return self.send_json(*fe.health())
         if path == "/v1/models":
-            models = sorted({i["model"] for i in fe.instances() if fe.role(i) != "prefill" and i.get("model")})
+            models = sorted({i["model"] for i in fe.instances() if fe.entry(i) and i.get("model")})
             return self.send_json(200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": int(fe.started), "owned_by": "nvidia"} for m in models]})
         self.send_json(404, {"error": {"message": f"no route {path}", "type": "NotFoundError", "code": 404}})
@@ -120,6 +122,11 @@ class Frontend:
             return inst["role"]
         return "prefill" if inst.get("component") in PREFILL_COMPONENTS else "decode"
 
+    @classmethod
+    def entry(cls, inst) -> bool:
+        """Does the frontend send requests for the model to this instance (last hop or forwarder)?"""
+        return cls.role(inst) != "prefill" or bool(inst.get("forward_to"))
+
     def health(self):
         try:
             insts = self.instances()
@@ -142,11 +149,11 @@ class Frontend:
             insts = [i for i in self.instances() if i.get("model") == model]
         except ConnectionError as e:
             return 503, {"error": {"message": f"etcd unreachable: {e}", "code": 503}}
-        prefill = [i for i in insts if self.role(i) == "prefill"]
-        decode = [i for i in insts if self.role(i) != "prefill"]
+        prefill = [i for i in insts if not self.entry(i)]
+        decode = [i for i in insts if self.entry(i)]
         if not decode:
             return 404, {"error": {"message": f"Model not found: {model}", "type": "NotFoundError", "code": 404}}
-        if self.enforce_disagg and not prefill:
+        if self.enforce_disagg and not prefill and not any(i.get("forward_to") for i in decode):
             return 503, {"error": {"message": "--enforce-disagg: no prefill worker available", "code": 503}}
         n = next(self.rr)
         rid = uuid.uuid4().hex[:16]
@@ -163,6 +170,10 @@ class Frontend:
             out = post_json(self._url(d), dict(payload, phase="decode"))
             route["decode"] = d.get("host")
             route["decode_instance"] = f"{d.get('instance_id', 0):x}"
+            pw, dw = out.get("prefill_worker"), out.get("worker")
+            if d.get("forward_to") and pw and dw:   # d prefilled and called decode itself
+                route.update(prefill=pw.get("host"), prefill_instance=f"{pw.get('instance_id') or 0:x}",
+                             decode=dw.get("host"), decode_instance=f"{dw.get('instance_id') or 0:x}")
         except (OSError, ValueError) as e:
             self.log(f"request {rid} failed: {e}", err=True)
             return 503, {"error": {"message": f"worker request failed: {e}", "code": 503}}

@@ -1,27 +1,30 @@
 """A stand-in inference worker: registers in etcd, serves a tiny "generate" endpoint, lives until
-SIGTERM. Used by dynamo.vllm / dynamo.sglang / dynamo.trtllm and by legacy `dynamo serve`."""
+SIGTERM. Used by dynamo.vllm / dynamo.sglang / dynamo.trtllm / dynamo.mocker and by legacy
+`dynamo serve`."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import socket
 import sys
 import threading
 import time
 
 from . import __version__
-from ._runtime import (KEEPALIVE_EVERY, LEASE_TTL, Fatal, Hooks, JsonHandler, Lifecycle, Log,
-                       PeerGroup, connect_services, host_ip, hostname, reply_text, serve)
+from ._runtime import (INSTANCES_PREFIX, KEEPALIVE_EVERY, LEASE_TTL, Fatal, Hooks, JsonHandler, Lifecycle,
+                       Log, PeerGroup, connect_services, host_ip, hostname, post_json, reply_text, serve)
 
 
 class WorkerSpec:
     def __init__(self, *, backend, role, component, model, namespace=None, rank=0, nnodes=1,
                  leader=None, register=True, needs_runtime=True, bind_any_leader=False,
-                 version="", extra=None):
+                 version="", extra=None, system_server=True, bootstrap_port=None, forward_to=None):
         self.backend = backend          # vllm | sglang | trtllm | legacy class name backend
         self.role = role                # prefill | decode | agg
         self.component = component      # etcd component: prefill | backend | tensorrt_llm | <Class>
-        self.model = model              # served model name
+        self.model = model              # served model name (None: registers no model)
         self.namespace = namespace or os.environ.get("DYN_NAMESPACE") or "dynamo"
         self.rank, self.nnodes = rank, nnodes
         self.leader = leader            # (host, port) of rank 0 for multi-node engines
@@ -30,6 +33,9 @@ class WorkerSpec:
         self.bind_any_leader = bind_any_leader
         self.version = version
         self.extra = extra or {}
+        self.system_server = system_server   # DYN_SYSTEM_PORT: one server per process, not per worker
+        self.bootstrap_port = bootstrap_port  # prefill: KV-transfer rendezvous port (mocker --bootstrap-ports)
+        self.forward_to = forward_to    # prefill that calls decode itself: the decode component (0.4.0 SGLang)
 
     def label(self) -> str:
         r = f" rank{self.rank}" if self.nnodes > 1 else ""
@@ -54,7 +60,64 @@ class _GenerateHandler(JsonHandler):
         req = self.read_json()
         if req is None:
             return self.send_json(400, {"error": "invalid JSON"})
-        self.send_json(200, self.worker.generate(req))
+        try:
+            self.send_json(200, self.worker.generate(req))
+        except UpstreamError as e:
+            self.send_json(502, {"error": str(e)})
+
+
+class UpstreamError(Exception):
+    """A worker could not reach the peer it needs for this request (answered as 502)."""
+
+
+class BootstrapError(UpstreamError):
+    """The decode side could not reach the prefill worker's bootstrap (KV-transfer) port."""
+
+
+class _Bootstrap:
+    """A prefill worker's bootstrap listener: decode workers connect to it (across nodes) before the KV
+    transfer. Bound on 0.0.0.0 like the engines do, so a port clash on a node fails the worker."""
+
+    def __init__(self, port: int, log: Log, life: Lifecycle):
+        self.log, self.life = log, life
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self.sock.bind(("0.0.0.0", port))
+        except OSError as e:
+            self.sock.close()
+            raise Fatal(1, f"bootstrap port {port}: {e}") from None
+        self.sock.listen(64)
+        self.port = port
+        threading.Thread(target=self._serve, daemon=True).start()
+        log(f"bootstrap server on 0.0.0.0:{port}")
+
+    def _serve(self):
+        while not self.life.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                try:
+                    c.settimeout(5)
+                    room = c.makefile("r").readline().strip()
+                    c.sendall(f"OK {room}\n".encode())
+                except OSError:
+                    pass
+
+    @staticmethod
+    def handshake(host: str, port: int, room: str):
+        try:
+            with socket.create_connection((host, port), timeout=5) as c:
+                c.sendall(f"{room}\n".encode())
+                reply = c.makefile("r").readline().strip()
+        except OSError as e:
+            raise BootstrapError(f"bootstrap {host}:{port} unreachable: {e}") from None
+        if reply != f"OK {room}":
+            raise BootstrapError(f"bootstrap {host}:{port}: unexpected reply {reply!r}")
+
+    def close(self):
+        self.sock.close()
 
 
 class _SystemHandler(JsonHandler):
@@ -83,8 +146,9 @@ class Worker:
         self.instance_id = None
         self.lease = None
         self.registered = threading.Event()
-        self.servers, self.nats, self.etcd, self.peers = [], None, None, None
+        self.servers, self.nats, self.etcd, self.peers, self.bootstrap = [], None, None, None, None
         self.hooks = Hooks(spec.tokens())
+        self.rr = itertools.count()
 
     # -- request handling ------------------------------------------------------------------------
     def identity(self):
@@ -98,15 +162,48 @@ class Worker:
         prompt_tokens = len(json.dumps(messages).split())
         if self.spec.role == "prefill":
             self.log(f"prefill request {req.get('request_id', '?')}")
-            return {"phase": "prefill", "worker": self.identity(), "prompt_tokens": prompt_tokens,
-                    "kv_transfer_params": {"remote_host": self.ip, "remote_engine_id": f"{self.instance_id or 0:x}",
-                                           "remote_block_ids": [0, 1, 2]}}
+            kv = {"remote_host": self.ip, "remote_engine_id": f"{self.instance_id or 0:x}",
+                  "remote_block_ids": [0, 1, 2]}
+            if self.bootstrap:
+                kv.update(bootstrap_host=self.ip, bootstrap_port=self.bootstrap.port)
+            pre = {"phase": "prefill", "worker": self.identity(), "prompt_tokens": prompt_tokens,
+                   "kv_transfer_params": kv}
+            return self._forward(req, pre) if self.spec.forward_to else pre
         pre = req.get("prefill_result") or {}
+        kv = pre.get("kv_transfer_params") or {}
+        if kv.get("bootstrap_port"):
+            try:
+                _Bootstrap.handshake(kv["bootstrap_host"], int(kv["bootstrap_port"]), req.get("request_id", "?"))
+            except BootstrapError as e:
+                self.log(f"{self.spec.role} request {req.get('request_id', '?')}: {e}", err=True)
+                raise
         self.log(f"{self.spec.role} request {req.get('request_id', '?')}"
                  + (f" (KV from {pre.get('worker', {}).get('host')})" if pre else ""))
         return {"phase": self.spec.role, "worker": self.identity(), "text": text,
                 "prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
                 "prefill_worker": pre.get("worker")}
+
+    def _forward(self, req: dict, pre: dict) -> dict:
+        """0.4.0 SGLang prefill worker: hand the request to a decode instance (round-robin over
+        <namespace>/<forward_to>, any model) and return its answer, as upstream's decode_client."""
+        s = self.spec
+        prefix = f"{INSTANCES_PREFIX}{s.namespace}/{s.forward_to}/generate/"
+        try:
+            decode = [json.loads(v) for _, v in self.etcd.get_prefix(prefix)]
+        except (ConnectionError, ValueError) as e:
+            raise UpstreamError(f"cannot list {prefix}: {e}") from None
+        if not decode:
+            self.log(f"prefill request {req.get('request_id', '?')}: no instance of "
+                     f"dyn://{s.namespace}.{s.forward_to}.generate", err=True)
+            raise UpstreamError(f"no instance of dyn://{s.namespace}.{s.forward_to}.generate")
+        d = decode[next(self.rr) % len(decode)]
+        url = (d.get("transport") or {}).get("http") or f"http://{d['host']}:{d['port']}/generate"
+        try:
+            out = post_json(url, dict(req, phase="decode", prefill_result=pre))
+        except (OSError, ValueError) as e:
+            raise UpstreamError(f"decode {url}: {e}") from None
+        self.log(f"prefill request {req.get('request_id', '?')} -> decode {d.get('host')}")
+        return out
 
     # -- life cycle --------------------------------------------------------------------------------
     def start(self):
@@ -122,8 +219,10 @@ class Worker:
             log(f"DYN_STANDIN_START_DELAY: loading model for {self.hooks.start_delay:g}s")
             if self.life.sleep(self.hooks.start_delay):
                 return
+        if s.bootstrap_port and s.role == "prefill":
+            self.bootstrap = _Bootstrap(int(s.bootstrap_port), log, self.life)
         sys_port = os.environ.get("DYN_SYSTEM_PORT")
-        if sys_port:
+        if sys_port and s.system_server:
             self.servers.append(serve(_SystemHandler, "0.0.0.0", int(sys_port), worker=self))
             log(f"system status server on 0.0.0.0:{sys_port} (/health, /live)")
         if not s.register:
@@ -142,9 +241,12 @@ class Worker:
                  "transport": {"http": f"http://{self.ip}:{port}/generate"},
                  "model": s.model, "role": s.role, "backend": s.backend, "nnodes": s.nnodes,
                  "dynamo_version": s.version, "standin": __version__, "pid": os.getpid()}
+        if s.forward_to:    # the frontend calls this prefill instance as the model's entry point
+            value["forward_to"] = f"dyn://{s.namespace}.{s.forward_to}.generate"
         self.etcd.put(key, json.dumps(value), self.lease)
         self.registered.set()
-        log(f"registered {key} -> {self.ip}:{port} model={s.model} role={s.role}")
+        log(f"registered {key} -> {self.ip}:{port} model={s.model or '-'} role={s.role}"
+            + (f" (forwards to {value['forward_to']})" if s.forward_to else ""))
         threading.Thread(target=self._keepalive, daemon=True).start()
         self.hooks.arm_exit_after(self.life, log)
 
@@ -171,6 +273,8 @@ class Worker:
                 self.log(f"could not revoke lease: {e}", err=True)
         if self.peers:
             self.peers.close()
+        if self.bootstrap:
+            self.bootstrap.close()
         for srv in self.servers:
             srv.shutdown()
             srv.server_close()
@@ -217,9 +321,10 @@ def run_components(components, life: Lifecycle, log: Log) -> int:
 
 
 def version_gate(table, version: str, module: str, log_err=None):
-    from ._flags import module_available
+    from ._flags import module_available, parse_version
     if not module_available(table, version):
-        since = f"first in {table.since}" if table.since and not table.until else f"removed in {table.until}"
+        too_old = table.since and parse_version(version) < parse_version(table.since)
+        since = f"first in {table.since}" if too_old else f"removed in {table.until}"
         print(f"{sys.executable}: No module named {module} (Dynamo stand-in impersonating {version}; {since})",
               file=sys.stderr, flush=True)
         raise SystemExit(1)

@@ -1,0 +1,1 @@
+"""Stand-in for `python3 -m dynamo.mocker` (see dynamo/_entry.py)."""

@@ -1,0 +1,6 @@
+"""python3 -m dynamo.mocker"""
+import sys
+
+from dynamo._entry import main_mocker
+
+sys.exit(main_mocker())
