@@ -1,0 +1,256 @@
+/**
+ * `dyn deploy`: resolve the spec, plan, render, write the run directory atomically, submit with
+ * `sbatch --parsable`, record by-job/<id>. `--dry-run` stops before sbatch; `--wait` follows the job.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { DynError, explainPlan, planToJson, renderScript } from "@dyn/core";
+import { type Io, printJson, progressLine, style } from "../io.js";
+import {
+  backoff,
+  combine,
+  logOfComponent,
+  type Observation,
+  readSummary,
+  readTail,
+  rolesText,
+} from "../observe.js";
+import { prepare } from "../prepare.js";
+import {
+  batchLogPath,
+  type Deployment,
+  FILES,
+  newRunDirPath,
+  readDeployment,
+  recordSubmission,
+  writeRunDir,
+} from "../run-dir.js";
+import type { QueueEntry, Slurm } from "../slurm.js";
+import { labelFor, missingSecrets } from "../spec-from-options.js";
+import { GENERATOR } from "./render.js";
+
+export function seconds(flag: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const s = String(value);
+  if (!/^\d+$/.test(s) || Number(s) < 1)
+    throw new DynError("DYN_USAGE", `${flag}: expected a number of seconds ≥ 1, got ${JSON.stringify(s)}`, {
+      key: flag,
+    });
+  return Number(s);
+}
+
+export async function run(flags: Record<string, unknown>, _args: string[], io: Io): Promise<number> {
+  const dryRun = flags.dryRun === true;
+  const wait = flags.wait === true;
+  if (dryRun && wait)
+    throw new DynError("DYN_USAGE", "--wait: cannot wait for a --dry-run (nothing is submitted)", {
+      key: "--wait",
+    });
+  if (!wait && flags.timeout !== undefined)
+    throw new DynError("DYN_USAGE", "--timeout: only applies with --wait", {
+      key: "--timeout",
+      hint: "add --wait",
+    });
+  const timeout = seconds("--timeout", flags.timeout);
+  const { plan, spec, runsDir, input } = await prepare(flags, io);
+
+  if (!dryRun) {
+    const missing = missingSecrets(spec, io.env);
+    if (missing.length > 0) {
+      const name = missing[0] as string;
+      const label = labelFor(input, `secrets.${spec.secrets.indexOf(name)}`);
+      const where = label.startsWith("secrets.") ? "secret" : label.startsWith("--") ? "--secret" : label;
+      throw new DynError(
+        "DYN_SECRET_MISSING",
+        `${where} ${name}: not set in this shell${missing.length > 1 ? ` (nor ${missing.slice(1).join(", ")})` : ""}; the job reads it from the environment at run time`,
+        {
+          key: `secrets`,
+          hint: `export ${name}=… before dyn deploy (the value is never written or printed)`,
+        },
+      );
+    }
+  }
+
+  const runDir = newRunDirPath(runsDir, spec.slurm.jobName, io.now());
+  const script = renderScript(plan, { runDir, generator: GENERATOR });
+  const planJson = planToJson(plan);
+  const slurm = dryRun ? undefined : await io.slurm();
+  writeRunDir(runDir, {
+    [FILES.script]: script,
+    [FILES.plan]: `${JSON.stringify(planJson, null, 2)}\n`,
+    [FILES.spec]: `${JSON.stringify(plan.spec, null, 2)}\n`,
+  });
+  const files = {
+    script: join(runDir, FILES.script),
+    plan: join(runDir, FILES.plan),
+    spec: join(runDir, FILES.spec),
+  };
+
+  if (!slurm) {
+    if (flags.json)
+      printJson(io, { format: "dyn.deploy/v1", dryRun: true, jobId: null, runDir, files, plan: planJson });
+    else {
+      io.stdout(`${explainPlan(plan)}\n\n`);
+      io.stdout(`dry run: nothing submitted. Files in ${runDir}:\n`);
+      io.stdout(
+        `  ${FILES.script}  the sbatch script\n  ${FILES.plan}   the plan (dyn plan --json)\n  ${FILES.spec}   the resolved spec (secret names only)\n`,
+      );
+      io.stdout(`submit it yourself with: sbatch ${files.script}\n`);
+    }
+    return 0;
+  }
+
+  let submitted: { jobId: string; cluster?: string };
+  try {
+    submitted = await slurm.submit(files.script, { cwd: runDir });
+  } catch (err) {
+    // Nothing was queued: leave no orphan run directory behind.
+    rmSync(runDir, { recursive: true, force: true });
+    throw err;
+  }
+  const { jobId } = submitted;
+  recordSubmission(runsDir, runDir, {
+    jobId,
+    cluster: submitted.cluster ?? null,
+    submittedAt: new Date(io.now()).toISOString(),
+  });
+  const next = [`dyn status ${jobId}`, `dyn logs ${jobId}`, `dyn stop ${jobId}`];
+  const s = style(io);
+  if (!flags.json) {
+    io.stdout(
+      `submitted job ${s.bold(jobId)}${submitted.cluster ? ` on cluster ${submitted.cluster}` : ""}\n`,
+    );
+    io.stdout(`run directory: ${runDir}\n`);
+    if (!wait) io.stdout(`next: ${next.join("  |  ")}\n`);
+  }
+  if (!wait) {
+    if (flags.json)
+      printJson(io, {
+        format: "dyn.deploy/v1",
+        dryRun: false,
+        jobId,
+        cluster: submitted.cluster ?? null,
+        runDir,
+        files,
+        next,
+        plan: planJson,
+      });
+    return 0;
+  }
+  const deployment = readDeployment(runDir);
+  const result = await follow(io, slurm, deployment, jobId, timeout, flags.json === true);
+  if (flags.json) {
+    printJson(io, {
+      format: "dyn.deploy/v1",
+      dryRun: false,
+      jobId,
+      cluster: submitted.cluster ?? null,
+      runDir,
+      files,
+      next,
+      wait: {
+        outcome: result.outcome,
+        state: result.observation?.state ?? null,
+        url: result.observation?.url ?? null,
+        failed: result.observation?.failed ?? null,
+      },
+      plan: planJson,
+    });
+  }
+  return result.code;
+}
+
+export interface FollowResult {
+  readonly code: number;
+  readonly outcome: "ready" | "failed" | "timeout" | "interrupted";
+  readonly observation: Observation | undefined;
+}
+
+/** Follow a submitted job until ready, failed, timed out or Ctrl-C (which leaves it running). */
+export async function follow(
+  io: Io,
+  slurm: Slurm,
+  deployment: Deployment,
+  jobId: string,
+  timeoutSeconds: number | undefined,
+  json: boolean,
+): Promise<FollowResult> {
+  const { signal, dispose } = io.interrupts();
+  const line = progressLine(io);
+  const s = style(io);
+  const start = io.now();
+  const queueDelay = backoff(2000, 10_000);
+  let nextQueueAt = 0;
+  let queued = true;
+  let last: Observation | undefined;
+  const target = { jobId, deployment };
+  try {
+    for (;;) {
+      if (signal.aborted) {
+        line.done();
+        io.stderr(
+          `interrupted: job ${jobId} keeps running (dyn status ${jobId}; dyn stop ${jobId} to end it)\n`,
+        );
+        return { code: 130, outcome: "interrupted", observation: last };
+      }
+      const summary = readSummary(deployment.runDir);
+      let entry: QueueEntry | undefined;
+      if (io.now() >= nextQueueAt) {
+        const q = await slurm.queue([jobId]);
+        entry = q.get(jobId);
+        queued = entry !== undefined;
+        nextQueueAt = io.now() + queueDelay();
+      }
+      const acct =
+        !queued && summary?.state !== "ready" && summary?.state !== "failed"
+          ? (await slurm.accounting([jobId])).get(jobId)
+          : undefined;
+      last = combine(target, entry ?? (queued ? (last?.queue ?? undefined) : undefined), acct, summary);
+      if (summary?.state === "ready") {
+        line.done();
+        io.stderr(`${s.green("ready")}: ${rolesText(last)}\n`);
+        if (!json) io.stdout(`${last.url}\n`);
+        return { code: 0, outcome: "ready", observation: last };
+      }
+      if (summary?.state === "failed" || !queued) {
+        line.done();
+        reportFailure(io, deployment, jobId, last);
+        return { code: 1, outcome: "failed", observation: last };
+      }
+      const elapsed = Math.round((io.now() - start) / 1000);
+      if (timeoutSeconds !== undefined && elapsed >= timeoutSeconds) {
+        line.done();
+        io.stderr(
+          `error: job ${jobId} not ready after ${timeoutSeconds} s (${last.state}); it keeps running (DYN_TIMEOUT)\n`,
+        );
+        io.stderr(`hint: dyn status ${jobId} --watch to keep following, dyn stop ${jobId} to end it\n`);
+        return { code: 1, outcome: "timeout", observation: last };
+      }
+      const reason = last.queue?.state === "PENDING" ? ` (${last.queue.reason})` : "";
+      const roles = rolesText(last);
+      line.update(`job ${jobId} ${last.state}${reason}${roles ? ` · ${roles}` : ""} · ${elapsed} s`);
+      await io.sleep(1000, signal);
+    }
+  } finally {
+    dispose();
+  }
+}
+
+function reportFailure(io: Io, deployment: Deployment, jobId: string, o: Observation): void {
+  const failed = o.failed;
+  if (failed) {
+    io.stderr(`error: job ${jobId} failed: ${failed.component}: ${failed.message} (DYN_JOB_FAILED)\n`);
+  } else {
+    const how = o.accounting ? ` (${o.accounting.state}, exit ${o.accounting.exitCode})` : "";
+    io.stderr(`error: job ${jobId} left the queue before it was ready${how} (DYN_JOB_FAILED)\n`);
+  }
+  const spec = deployment.plan?.spec;
+  const log =
+    (failed && logOfComponent(deployment, failed.component)) ??
+    (spec
+      ? batchLogPath(deployment.runDir, spec.slurm.output, jobId, spec.slurm.jobName, io.env.USER)
+      : undefined);
+  const text = log ? readTail(log, 20) : undefined;
+  if (log && text !== undefined) io.stderr(`--- last lines of ${log} ---\n${text}\n---\n`);
+  io.stderr(`hint: dyn logs ${jobId}${failed ? ` (the batch log); ${log ?? ""}` : ""}\n`);
+}

@@ -1,0 +1,26 @@
+/** Helpers for the commands that work on existing deployments. */
+import { loadConfig } from "../config-file.js";
+import type { Io } from "../io.js";
+import type { Target } from "../observe.js";
+import { findDeployment, resolveRunsDir } from "../run-dir.js";
+
+export async function runsDirOf(flags: Record<string, unknown>, io: Io): Promise<string> {
+  const config = await loadConfig(io.cwd, flags.config as string | undefined);
+  return resolveRunsDir(flags.runsDir as string | undefined, io.env, config?.runsDir, io.cwd);
+}
+
+export function targetOf(arg: string, runsDir: string, io: Io): Target {
+  return findDeployment(arg, runsDir, io.cwd);
+}
+
+export function pad(rows: string[][]): string {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}

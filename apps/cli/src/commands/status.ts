@@ -1,0 +1,92 @@
+/**
+ * `dyn status [job|run-dir]…`: queue state (one squeue call per poll for all jobs, sacct for jobs
+ * that left the queue), readiness per role from each job's status file, and the URL.
+ * `--watch` refreshes with backoff (2 s → 10 s) until no job is in the queue.
+ */
+import { DynError } from "@dyn/core";
+import { type Io, printJson, style } from "../io.js";
+import { backoff, isActive, type Observation, observe, rolesText, type Target } from "../observe.js";
+import { listDeployments } from "../run-dir.js";
+import { pad, runsDirOf, targetOf } from "./shared.js";
+
+export function statusJson(observations: readonly Observation[]) {
+  return {
+    format: "dyn.status/v1",
+    deployments: observations.map((o) => ({
+      jobId: o.jobId,
+      name: o.name,
+      runDir: o.runDir,
+      state: o.state,
+      url: o.url,
+      queue: o.queue
+        ? { state: o.queue.state, reason: o.queue.reason, nodes: o.queue.nodes, time: o.queue.time }
+        : null,
+      accounting: o.accounting ? { state: o.accounting.state, exitCode: o.accounting.exitCode } : null,
+      roles: o.roles,
+      failed: o.failed,
+    })),
+  };
+}
+
+export function statusTable(io: Io, observations: readonly Observation[]): string {
+  const s = style(io);
+  if (observations.length === 0) return "no deployments (dyn deploy creates one)";
+  const rows = [["JOB", "STATE", "READY", "URL", "RUN DIR"]];
+  for (const o of observations) {
+    const state =
+      o.state === "queued" && o.queue
+        ? `queued (${o.queue.reason})`
+        : o.state === "failed" && o.failed
+          ? `failed: ${o.failed.component}`
+          : o.state;
+    rows.push([o.jobId ?? "-", state, rolesText(o) || "-", o.url ?? "-", o.runDir ?? "-"]);
+  }
+  const lines = pad(rows).split("\n");
+  lines[0] = s.bold(lines[0] ?? "");
+  for (const o of observations)
+    if (o.failed) lines.push(`  ${o.jobId}: ${o.failed.component}: ${o.failed.message}`);
+  return lines.join("\n");
+}
+
+export async function run(flags: Record<string, unknown>, args: string[], io: Io): Promise<number> {
+  const runsDir = await runsDirOf(flags, io);
+  const targets: Target[] =
+    args.length > 0
+      ? args.map((a) => targetOf(a, runsDir, io))
+      : listDeployments(runsDir).map((d) => ({ jobId: d.job?.jobId, deployment: d }));
+  const slurm = await io.slurm();
+  if (!flags.watch) {
+    const obs = await observe(slurm, targets);
+    if (flags.json) printJson(io, statusJson(obs));
+    else io.stdout(`${statusTable(io, obs)}\n`);
+    const unknown = obs.filter((o) => o.state === "unknown" && !o.runDir);
+    if (unknown.length > 0 && !flags.json)
+      io.stderr(
+        `hint: job ${unknown.map((o) => o.jobId).join(", ")} is unknown here (no run directory under ${runsDir}, not in squeue or sacct)\n`,
+      );
+    return unknown.length > 0 ? 1 : 0;
+  }
+  if (flags.json)
+    throw new DynError("DYN_USAGE", "--watch: cannot be combined with --json (one document only)", {
+      key: "--watch",
+    });
+  const { signal, dispose } = io.interrupts();
+  const delay = backoff(2000, 10_000);
+  let previous = "";
+  try {
+    for (;;) {
+      const obs = await observe(slurm, targets);
+      const text = statusTable(io, obs);
+      if (text !== previous) {
+        if (io.isTTY) io.stdout("\u001b[H\u001b[2J");
+        io.stdout(`${text}\n${io.isTTY ? "" : "\n"}`);
+        previous = text;
+      }
+      if (!obs.some(isActive)) return 0;
+      await io.sleep(delay(), signal);
+      if (signal.aborted) return 130;
+    }
+  } finally {
+    dispose();
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * dyn.yaml / dyn.yml / dyn.json: found upward from cwd (or --config), parsed with positions so
+ * every error can say `dyn.yaml:4:10 slurm.nodes: …`. JSON goes through the YAML parser too (JSON
+ * is YAML 1.2), so it gets the same positions.
+ */
+import { readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { DynError } from "@dyn/core";
+import type { Node } from "yaml";
+
+/** yaml is imported only when a config file exists (startup time). */
+let Y: typeof import("yaml");
+
+export const CONFIG_NAMES = ["dyn.yaml", "dyn.yml", "dyn.json"] as const;
+
+/** Keys a config file may have on top of the DeploymentSpec's. */
+export const CONFIG_ONLY_KEYS = ["backends", "runsDir"] as const;
+
+export interface ConfigFile {
+  readonly path: string;
+  /** Path as shown in messages (relative to cwd when below it). */
+  readonly display: string;
+  /** Spec part (backend string shorthand expanded), without the config-only keys. */
+  readonly spec: Record<string, unknown>;
+  /** `backends:` module names or paths (paths resolved against the file's directory). */
+  readonly backends: readonly string[];
+  readonly runsDir: string | undefined;
+  /** `file:line:col` of the value at `path` (of the key with `preferKey`, or of the nearest ancestor). */
+  locate(path: readonly (string | number)[], preferKey?: boolean): string | undefined;
+  /** Whether the file sets something at `path` (or below it). */
+  has(path: readonly (string | number)[]): boolean;
+}
+
+export function findConfig(cwd: string): string | undefined {
+  let dir = resolve(cwd);
+  for (;;) {
+    for (const name of CONFIG_NAMES) {
+      const p = join(dir, name);
+      try {
+        if (statSync(p).isFile()) return p;
+      } catch {
+        // not here
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+export async function loadConfig(cwd: string, explicit: string | undefined): Promise<ConfigFile | undefined> {
+  const path = explicit === undefined ? findConfig(cwd) : resolve(cwd, explicit);
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new DynError("DYN_CONFIG_INVALID", `--config: cannot read ${path}: ${(err as Error).message}`, {
+      key: "--config",
+      hint: "pass an existing dyn.yaml, dyn.yml or dyn.json",
+    });
+  }
+  return parseConfig(text, path, cwd);
+}
+
+export async function parseConfig(text: string, path: string, cwd: string): Promise<ConfigFile> {
+  Y ??= await import("yaml");
+  const { LineCounter, parseDocument } = Y;
+  const rel = relative(cwd, path);
+  const display = rel && !rel.startsWith("..") ? rel : path;
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `${display}:${line}:${col}`;
+  };
+  const first = doc.errors[0];
+  if (first) {
+    const message = first.message.split("\n")[0] ?? first.message;
+    throw new DynError("DYN_CONFIG_INVALID", `${at(first.pos[0])} ${message}`, {
+      hint: "fix the YAML syntax (JSON is accepted too)",
+    });
+  }
+  const data = doc.toJS() as unknown;
+  if (data === null || data === undefined) {
+    return makeConfig(path, display, {}, [], undefined, doc.contents, at);
+  }
+  if (typeof data !== "object" || Array.isArray(data)) {
+    throw new DynError(
+      "DYN_CONFIG_INVALID",
+      `${at(doc.contents?.range?.[0] ?? 0)} the file must be a mapping of keys`,
+      {
+        hint: "start with e.g. `backend: vllm`",
+      },
+    );
+  }
+  const { backends, runsDir, ...spec } = data as Record<string, unknown>;
+  if (backends !== undefined && (!Array.isArray(backends) || backends.some((b) => typeof b !== "string"))) {
+    throw new DynError(
+      "DYN_CONFIG_INVALID",
+      `${locate(doc.contents, ["backends"], at)} backends: must be a list of package names or paths`,
+      {
+        key: "backends",
+      },
+    );
+  }
+  if (runsDir !== undefined && typeof runsDir !== "string") {
+    throw new DynError(
+      "DYN_CONFIG_INVALID",
+      `${locate(doc.contents, ["runsDir"], at)} runsDir: must be a path`,
+      {
+        key: "runsDir",
+      },
+    );
+  }
+  if (typeof spec.backend === "string") spec.backend = { name: spec.backend };
+  const dir = dirname(path);
+  const list = ((backends as string[] | undefined) ?? []).map((b) =>
+    b.startsWith("./") || b.startsWith("../") ? resolve(dir, b) : b,
+  );
+  return makeConfig(
+    path,
+    display,
+    spec,
+    list,
+    runsDir === undefined ? undefined : resolve(dir, runsDir as string),
+    doc.contents,
+    at,
+  );
+}
+
+function makeConfig(
+  path: string,
+  display: string,
+  spec: Record<string, unknown>,
+  backends: readonly string[],
+  runsDir: string | undefined,
+  root: unknown,
+  at: (offset: number) => string,
+): ConfigFile {
+  return {
+    path,
+    display,
+    spec,
+    backends,
+    runsDir,
+    locate: (p, preferKey) => locate(root, p, at, preferKey),
+    has: (p) => find(root, p).depth === p.length,
+  };
+}
+
+/** Walks the YAML node tree along `path`: the deepest node reached (value node, and key node for maps). */
+function find(
+  root: unknown,
+  path: readonly (string | number)[],
+): { value: Node | undefined; key: Node | undefined; depth: number } {
+  let node = root as Node | undefined;
+  let value: Node | undefined = node;
+  let key: Node | undefined;
+  let depth = 0;
+  for (const seg of path) {
+    if (!node) break;
+    let nextValue: Node | undefined;
+    let nextKey: Node | undefined;
+    if (Y.isMap(node)) {
+      const pair = node.items.find((p) => Y.isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      nextKey = pair.key as Node;
+      nextValue = (pair.value ?? undefined) as Node | undefined;
+    } else if (Y.isSeq(node)) {
+      nextValue = node.items[Number(seg)] as Node | undefined;
+      if (!nextValue) break;
+    } else break;
+    value = nextValue;
+    key = nextKey;
+    node = nextValue;
+    depth++;
+  }
+  return { value, key, depth };
+}
+
+function locate(
+  root: unknown,
+  path: readonly (string | number)[],
+  at: (offset: number) => string,
+  preferKey = false,
+): string | undefined {
+  const { value, key, depth } = find(root, path);
+  // A value that is missing (`nodes:` with nothing) or not reached: point at the key.
+  const node = (preferKey || depth < path.length ? key : value) ?? value ?? key;
+  const offset = node?.range?.[0];
+  return offset === undefined ? undefined : at(offset);
+}

@@ -1,0 +1,81 @@
+/**
+ * `main(argv, io) → exit code`: 0 success, 1 the operation failed, 2 bad input. Nothing below main
+ * calls process.exit; bin/dyn.js sets process.exitCode.
+ */
+import { createIo, type Io } from "./io.js";
+import { createProgram } from "./program.js";
+
+export type { Io } from "./io.js";
+export type { Slurm } from "./slurm.js";
+
+interface ErrorLike {
+  code?: unknown;
+  exitCode?: unknown;
+  message?: unknown;
+  hint?: unknown;
+  stack?: unknown;
+  cause?: unknown;
+}
+
+const DYN_ERROR = Symbol.for("dyn.error");
+
+export async function main(argv: readonly string[], partialIo: Partial<Io> = {}): Promise<number> {
+  const io = createIo(partialIo);
+  const json = argv.includes("--json");
+  const debug = argv.includes("--debug");
+  let exit = 0;
+  try {
+    const program = createProgram(io, (code) => {
+      exit = code;
+    });
+    await program.parseAsync([...argv], { from: "user" });
+    return exit;
+  } catch (err) {
+    return report(err, io, json, debug);
+  }
+}
+
+function report(err: unknown, io: Io, json: boolean, debug: boolean): number {
+  const e = (err ?? {}) as ErrorLike;
+  // Commander has already printed its one-line message (and the hint line).
+  if (typeof e.code === "string" && e.code.startsWith("commander.")) {
+    const code = e.exitCode === 0 ? 0 : 2;
+    if (code !== 0 && json) {
+      const message = String(e.message ?? "").replace(/^error: /, "");
+      io.stdout(
+        `${JSON.stringify({ ok: false, error: { code: "DYN_USAGE", message, hint: null } }, null, 2)}\n`,
+      );
+    }
+    return code;
+  }
+  const isDyn = typeof err === "object" && err !== null && DYN_ERROR in err;
+  const message = String(e.message ?? err);
+  if (isDyn) {
+    const code = String(e.code);
+    const hint = typeof e.hint === "string" ? e.hint : undefined;
+    io.stderr(`error: ${message} (${code})\n`);
+    if (hint) io.stderr(`hint: ${hint}\n`);
+    if (debug) io.stderr(`${String(e.stack)}\n${e.cause ? `cause: ${inspectCause(e.cause)}\n` : ""}`);
+    if (json)
+      io.stdout(`${JSON.stringify({ ok: false, error: { code, message, hint: hint ?? null } }, null, 2)}\n`);
+    return e.exitCode === 2 ? 2 : 1;
+  }
+  io.stderr(`error: internal error: ${message.split("\n")[0]} (DYN_INTERNAL)\n`);
+  io.stderr(
+    debug ? `${String(e.stack)}\n` : "hint: this is a bug in dyn; rerun with --debug and report the output\n",
+  );
+  if (json)
+    io.stdout(
+      `${JSON.stringify({ ok: false, error: { code: "DYN_INTERNAL", message, hint: null } }, null, 2)}\n`,
+    );
+  return 1;
+}
+
+function inspectCause(cause: unknown): string {
+  if (cause instanceof Error) return cause.stack ?? cause.message;
+  try {
+    return JSON.stringify(cause);
+  } catch {
+    return String(cause);
+  }
+}

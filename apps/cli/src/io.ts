@@ -1,0 +1,97 @@
+/**
+ * Everything a command touches outside itself: output streams, terminal facts, environment, cwd,
+ * clock, SLURM. `main(argv, io)` takes a partial Io so tests run commands in-process with fakes.
+ */
+import type { Slurm } from "./slurm.js";
+
+export interface Io {
+  /** Results (tables, JSON). Exactly one JSON document with --json. */
+  readonly stdout: (text: string) => void;
+  /** Errors, hints, progress. */
+  readonly stderr: (text: string) => void;
+  /** stderr is a terminal: progress may redraw one line. */
+  readonly isTTY: boolean;
+  /** Colour allowed (TTY and NO_COLOR unset). */
+  readonly color: boolean;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** SLURM client (real commands unless a test injects a fake). */
+  readonly slurm: () => Promise<Slurm>;
+  readonly now: () => number;
+  /** Resolves after ms, or early when the signal aborts. */
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * An AbortSignal that fires on Ctrl-C, for commands that wait. Only such commands ask for it, so
+   * Ctrl-C keeps its default meaning everywhere else. dispose() removes the handler.
+   */
+  readonly interrupts: () => { signal: AbortSignal; dispose: () => void };
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+export function createIo(partial: Partial<Io> = {}): Io {
+  const env = partial.env ?? process.env;
+  const isTTY = partial.isTTY ?? Boolean(process.stderr.isTTY);
+  const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== "";
+  return {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    cwd: process.cwd(),
+    now: () => Date.now(),
+    sleep,
+    slurm: async () => (await import("./slurm.js")).createSlurm(env),
+    interrupts: () => {
+      const controller = new AbortController();
+      const onSigint = () => controller.abort();
+      process.once("SIGINT", onSigint);
+      return { signal: controller.signal, dispose: () => process.removeListener("SIGINT", onSigint) };
+    },
+    ...partial,
+    env,
+    isTTY,
+    color: partial.color ?? (isTTY && !noColor && env.TERM !== "dumb"),
+  };
+}
+
+/** Minimal styling, only when colour is allowed. */
+export function style(io: Io) {
+  const wrap = (open: number, close: number) => (s: string) =>
+    io.color ? `\u001b[${open}m${s}\u001b[${close}m` : s;
+  return {
+    bold: wrap(1, 22),
+    dim: wrap(2, 22),
+    red: wrap(31, 39),
+    green: wrap(32, 39),
+    yellow: wrap(33, 39),
+  };
+}
+
+/** A status line: redrawn in place on a TTY, printed only when it changes otherwise. */
+export function progressLine(io: Io) {
+  let last = "";
+  return {
+    update(text: string) {
+      if (text === last) return;
+      last = text;
+      if (io.isTTY) io.stderr(`\r\u001b[2K${text}`);
+      else io.stderr(`${text}\n`);
+    },
+    done() {
+      if (io.isTTY && last !== "") io.stderr("\n");
+      last = "";
+    },
+  };
+}
+
+export const printJson = (io: Io, value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`);

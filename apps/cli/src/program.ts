@@ -1,0 +1,197 @@
+/**
+ * The commander program. Only commander is imported here: each command's module (and with it
+ * @dyn/core, zod, yaml, the backends) is imported inside its action, so `dyn --help` stays fast.
+ */
+import { Argument, Command, Option } from "commander";
+import type { Io } from "./io.js";
+
+export type Action = (flags: Record<string, unknown>, args: string[], io: Io) => Promise<number>;
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** Values the user typed (commander's defaults are left out so the config file can supply them). */
+function typedValues(cmd: Command): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const values = cmd.opts();
+  for (const [k, v] of Object.entries(values)) {
+    const source = cmd.getOptionValueSource(k);
+    if (source === "cli" || source === "implied") out[k] = v;
+  }
+  return out;
+}
+
+function common(cmd: Command, json = true): Command {
+  if (json) cmd.option("--json", "print one JSON document on stdout (stable field names)");
+  return cmd.option("--debug", "show stack traces for errors");
+}
+
+function specOptions(cmd: Command): Command {
+  return cmd
+    .option("--backend <name>", "backend: vllm, sglang, trtllm, a dyn-backend-* package or a path")
+    .option("--config <file>", "config file (default: dyn.yaml, dyn.yml or dyn.json found upward from cwd)")
+    .option("--model <id|path>", "HF model id or a path visible on the nodes")
+    .option("--served-model-name <name>", "model name the API serves (default: the model)")
+    .option("--job-name <name>", "SLURM job name (default: dynamo)")
+    .option("--nodes <n|auto>", "nodes to allocate (default: what the plan needs)")
+    .option("--gpus-per-node <n>", "GPUs per node (default 8)")
+    .addOption(
+      new Option("--gpu-request <how>", "how GPUs are requested").choices(["gpus-per-node", "gres", "none"]),
+    )
+    .option("--gpu-type <type>", "GPU type for the request (e.g. a100)")
+    .option("--partition <name>", "SLURM partition")
+    .option("--account <name>", "SLURM account")
+    .option("--qos <name>", "SLURM QOS")
+    .option("--time <limit>", "time limit: MM, HH:MM:SS or D-HH:MM:SS")
+    .option("--exclusive", "request whole nodes exclusively")
+    .option(
+      "--sbatch-arg <arg>",
+      "extra #SBATCH option, e.g. --sbatch-arg=--reservation=r1 (repeatable)",
+      collect,
+    )
+    .option("--output <pattern>", "batch log pattern, relative to the run directory (default slurm-%j.out)")
+    .option("--mpi <type>", "srun --mpi value for MPI steps (e.g. pmix)")
+    .option("--num-prefill-workers <n>", "prefill workers (alone: decode takes the remaining capacity)")
+    .option("--prefill-workers <n>", "same as --num-prefill-workers")
+    .option("--num-decode-workers <n>", "decode workers (alone: prefill takes the remaining capacity)")
+    .option("--decode-workers <n>", "same as --num-decode-workers")
+    .option("--gpus-per-prefill <n>", "GPUs per prefill worker")
+    .option("--gpus-per-decode <n>", "GPUs per decode worker")
+    .option("--aggregated-workers <n>", "aggregated workers (instead of prefill/decode)")
+    .option("--gpus-per-aggregated <n>", "GPUs per aggregated worker")
+    .option("--colocate", "let prefill and decode workers share a node")
+    .option("--frontend-count <n>", "frontend instances (default 1)")
+    .addOption(new Option("--frontend-placement <where>", "frontend node").choices(["shared", "dedicated"]))
+    .option("--http-port <port>", "pin the frontend HTTP port (default: job-scoped)")
+    .option("--container <image>", "container image or .sqsh (runs with pyxis)")
+    .option("--container-mount <SRC:DST[:FLAGS]>", "container mount (repeatable)", collect)
+    .option("--container-workdir <dir>", "working directory in the container")
+    .option("--container-env <NAME>", "host variable passed into the container (repeatable)", collect)
+    .option("--no-container-preload", "do not import the image on every node before starting")
+    .option(
+      "--setup <line>",
+      "bare metal: shell line run before each process (e.g. source venv/bin/activate)",
+    )
+    .option("--etcd <managed|off|url>", "etcd: started by the job, off, or an external http://host:2379")
+    .option("--nats <managed|off|url>", "NATS: started by the job, off, or an external nats://host:4222")
+    .option("--nats-max-payload-mb <n>", "NATS max_payload in MB (default 16)")
+    .option("--network-interface <if>", "interface whose IPv4 address is the node's (e.g. ib0)")
+    .option("--ready-timeout <s>", "seconds to wait for every worker to register (default 1800)")
+    .option("--hf-cache <dir>", "host directory for the model cache (HF_HOME)")
+    .option("--env <NAME=VALUE>", "environment for every process (repeatable)", collect)
+    .option("--secret <NAME>", "secret passed by name from your shell at run time (repeatable)", collect)
+    .option(
+      "-o, --option <key=value>",
+      "backend option, value parsed as JSON when possible (repeatable)",
+      collect,
+    )
+    .option("--legacy", "the backend's legacy `dynamo serve` generation (-o dynamoVersion=0.3.2)")
+    .option("--runs-dir <dir>", "where run directories live (default ./dyn-runs, env DYN_RUNS_DIR)");
+}
+
+export function createProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command("dyn");
+  program
+    .description(
+      "Deploy NVIDIA Dynamo inference graphs (frontend, prefill/decode workers, etcd, NATS) on SLURM",
+    )
+    .version("0.1.0", "-V, --version")
+    .exitOverride()
+    .configureOutput({
+      writeOut: io.stdout,
+      // One line per error: commander puts its "(Did you mean …?)" on a line of its own.
+      writeErr: (text) => io.stderr(text.replace(/\n\(Did you mean (.*?)\?\)/, " (did you mean $1?)")),
+    })
+    .showHelpAfterError("hint: add --help for usage")
+    .showSuggestionAfterError(true)
+    // Options belong to the command they follow: `dyn backends show x --json` is show's --json.
+    .enablePositionalOptions()
+    .allowExcessArguments(false);
+
+  const act =
+    (load: () => Promise<{ run: Action }>) =>
+    async (...params: unknown[]) => {
+      const cmd = params[params.length - 1] as Command;
+      const { run } = await load();
+      setExit(await run(typedValues(cmd), cmd.args, io));
+    };
+
+  specOptions(common(program.command("deploy")))
+    .description("plan, render, write a run directory and submit with sbatch")
+    .option("--dry-run", "stop before sbatch: print the plan and where the files are")
+    .option("--wait", "follow the job until it is ready (prints the URL) or fails")
+    .option("--timeout <s>", "with --wait: give up after this many seconds (the job keeps running)")
+    .action(act(() => import("./commands/deploy.js")));
+
+  specOptions(common(program.command("plan")))
+    .description("print the plan (which process runs where); writes nothing")
+    .action(act(() => import("./commands/plan.js")));
+
+  specOptions(common(program.command("render"), false))
+    .description("print the sbatch script (or write it with --out)")
+    .option("--out <file>", "write the script to a file (atomically) instead of stdout")
+    .option("--run-dir <dir>", "absolute run directory the script uses (default: what deploy would use)")
+    .action(act(() => import("./commands/render.js")));
+
+  common(program.command("status"))
+    .description("queue state, readiness per role and URL of deployments (default: all known)")
+    .argument("[targets...]", "job ids or run directories")
+    .option("--watch", "keep refreshing (2 s, backing off to 10 s) until no job is in the queue")
+    .option("--runs-dir <dir>", "where run directories live")
+    .action(act(() => import("./commands/status.js")));
+
+  common(program.command("logs"), false)
+    .description("print a deployment's logs (the batch log, or a role's process logs)")
+    .argument("<target>", "job id or run directory")
+    .option("--role <role>", "frontend, prefill, decode, aggregated, etcd or nats")
+    .option("--worker <n>", "worker index within the role")
+    .option("--node <n>", "node index (0-based) within the allocation")
+    .option("-n, --lines <n>", "lines from the end (default 50; 0 = all)")
+    .option("-f, --follow", "keep printing new lines until the job leaves the queue")
+    .option("--runs-dir <dir>", "where run directories live")
+    .action(act(() => import("./commands/logs.js")));
+
+  common(program.command("stop"))
+    .description("scancel a job and wait until it has left the queue")
+    .argument("<target>", "job id or run directory")
+    .option("--timeout <s>", "how long to wait for the job to leave the queue (default 120)")
+    .option("--runs-dir <dir>", "where run directories live")
+    .action(act(() => import("./commands/stop.js")));
+
+  common(program.command("list"))
+    .description("deployments known from run directories, with their queue state")
+    .option("--runs-dir <dir>", "where run directories live")
+    .action(act(() => import("./commands/list.js")));
+
+  const backends = common(program.command("backends"))
+    .description("list built-in and installed backends")
+    .option("--config <file>", "config file (its backends: list is included)")
+    .enablePositionalOptions()
+    .action(act(() => import("./commands/backends.js")));
+  common(backends.command("show"))
+    .description("a backend's components, defaults and options")
+    .argument("<backend>", "backend name, package or path")
+    .option("--config <file>", "config file")
+    .option("-o, --option <key=value>", "backend option to show components for (repeatable)", collect)
+    .option("--legacy", "show the legacy generation's components")
+    .action(act(async () => ({ run: (await import("./commands/backends.js")).show })));
+
+  common(program.command("init"), false)
+    .description("write a commented dyn.yaml for a backend")
+    .option("--backend <name>", "backend (default vllm)")
+    .option("--force", "overwrite an existing dyn.yaml")
+    .option("--file <path>", "file to write (default dyn.yaml)")
+    .action(act(() => import("./commands/init.js")));
+
+  common(program.command("doctor"))
+    .description("check the cluster before a first deploy (sbatch, srun, partitions, GPUs, pyxis)")
+    .option("--runs-dir <dir>", "run directory root to check for writing")
+    .option("--config <file>", "config file")
+    .action(act(() => import("./commands/doctor.js")));
+
+  common(program.command("completion"), false)
+    .description("print a shell completion script")
+    .addArgument(new Argument("<shell>", "bash or zsh").choices(["bash", "zsh"]))
+    .action(act(async () => ({ run: (await import("./commands/completion.js")).completion(program) })));
+
+  return program;
+}

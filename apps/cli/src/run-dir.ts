@@ -1,0 +1,218 @@
+/**
+ * Run directories: `<runs>/<job-name>-<timestamp>/` holding job.sbatch, plan.json, spec.json,
+ * (after submission) job.json, and at run time status.jsonl and logs/. `<runs>/by-job/<jobid>` is a
+ * symlink to the run directory so `dyn status <jobid>` finds it. The path is absolute and must be on
+ * a filesystem the compute nodes share (the job writes its logs and status file there).
+ */
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { DynError, type PlanJson } from "@dyn/core";
+
+export const DEFAULT_RUNS_DIR = "dyn-runs";
+export const FILES = {
+  script: "job.sbatch",
+  plan: "plan.json",
+  spec: "spec.json",
+  job: "job.json",
+  status: "status.jsonl",
+} as const;
+
+export function resolveRunsDir(
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  configRunsDir: string | undefined,
+  cwd: string,
+): string {
+  const chosen = flag ?? (env.DYN_RUNS_DIR || undefined) ?? configRunsDir ?? DEFAULT_RUNS_DIR;
+  return resolve(cwd, chosen);
+}
+
+function stamp(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+}
+
+/** A fresh run directory path (not created): `<runs>/<jobName>-<UTC timestamp>[-n]`. */
+export function newRunDirPath(runsDir: string, jobName: string, now: number): string {
+  const base = join(runsDir, `${jobName}-${stamp(now)}`);
+  let path = base;
+  for (let i = 2; existsSync(path); i++) path = `${base}-${i}`;
+  return path;
+}
+
+const ioError = (what: string, err: unknown) =>
+  new DynError("DYN_IO_FAILED", `${what}: ${(err as Error).message}`, {
+    hint: "check the runs directory (--runs-dir / DYN_RUNS_DIR) exists on a writable shared filesystem",
+    cause: err,
+  });
+
+/** Build the directory next to its target and rename it into place: never half written. */
+export function writeRunDir(target: string, files: Readonly<Record<string, string>>): void {
+  const parent = dirname(target);
+  let tmp: string | undefined;
+  try {
+    mkdirSync(parent, { recursive: true });
+    tmp = mkdtempSync(join(parent, `.tmp-${basename(target)}-`));
+    mkdirSync(join(tmp, "logs"));
+    for (const [name, text] of Object.entries(files)) {
+      writeFileSync(join(tmp, name), text, { mode: name.endsWith(".sbatch") ? 0o755 : 0o644 });
+    }
+    renameSync(tmp, target);
+    tmp = undefined;
+  } catch (err) {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    throw ioError(`cannot write the run directory ${target}`, err);
+  }
+}
+
+/** Write one file atomically (temp file in the same directory, then rename). */
+export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(tmp, text, { mode });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw ioError(`cannot write ${path}`, err);
+  }
+}
+
+export interface JobRecord {
+  readonly jobId: string;
+  readonly cluster: string | null;
+  readonly submittedAt: string;
+}
+
+/** After sbatch: job.json in the run directory and the by-job/<id> link. */
+export function recordSubmission(runsDir: string, runDir: string, job: JobRecord): void {
+  writeFileAtomic(join(runDir, FILES.job), `${JSON.stringify(job, null, 2)}\n`);
+  const byJob = join(runsDir, "by-job");
+  const link = join(byJob, job.jobId);
+  try {
+    mkdirSync(byJob, { recursive: true });
+    if (existsSync(link) || isLink(link)) unlinkSync(link);
+    symlinkSync(relative(byJob, runDir), link);
+  } catch (err) {
+    throw ioError(`cannot link ${link}`, err);
+  }
+}
+
+function isLink(p: string): boolean {
+  try {
+    readlinkSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Deployment {
+  readonly runDir: string;
+  readonly name: string;
+  readonly job: JobRecord | undefined;
+  readonly plan: PlanJson | undefined;
+}
+
+function readJson<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export function readDeployment(runDir: string): Deployment {
+  return {
+    runDir,
+    name: basename(runDir),
+    job: readJson<JobRecord>(join(runDir, FILES.job)),
+    plan: readJson<PlanJson>(join(runDir, FILES.plan)),
+  };
+}
+
+const isRunDir = (p: string) => existsSync(join(p, FILES.plan)) || existsSync(join(p, FILES.script));
+
+/** All run directories under `runsDir`, newest first. */
+export function listDeployments(runsDir: string): Deployment[] {
+  let names: string[];
+  try {
+    names = readdirSync(runsDir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n !== "by-job" && !n.startsWith("."))
+    .map((n) => join(runsDir, n))
+    .filter((p) => {
+      try {
+        return statSync(p).isDirectory() && isRunDir(p);
+      } catch {
+        return false;
+      }
+    })
+    .sort()
+    .reverse()
+    .map(readDeployment);
+}
+
+/**
+ * `dyn status 123` / `dyn status ./dyn-runs/dynamo-2025…`: a job id (via by-job/, else a scan of the
+ * run directories' job.json) or a run directory path. A job id with no run directory is returned
+ * without one (it may still be in the queue).
+ */
+export function findDeployment(
+  arg: string,
+  runsDir: string,
+  cwd: string,
+): { jobId: string | undefined; deployment: Deployment | undefined } {
+  const asPath = resolve(cwd, arg);
+  if (!/^\d+(_\d+)?$/.test(arg) || arg.includes("/")) {
+    if (existsSync(asPath) && isRunDir(asPath)) {
+      const d = readDeployment(asPath);
+      return { jobId: d.job?.jobId, deployment: d };
+    }
+    throw new DynError("DYN_USAGE", `${arg}: not a job id nor a run directory`, {
+      key: arg,
+      hint: "dyn list shows the known deployments",
+    });
+  }
+  const link = join(runsDir, "by-job", arg);
+  try {
+    const target = realpathSync(link);
+    if (isRunDir(target)) return { jobId: arg, deployment: readDeployment(target) };
+  } catch {
+    // no link: scan
+  }
+  const found = listDeployments(runsDir).find((d) => d.job?.jobId === arg);
+  return { jobId: arg, deployment: found };
+}
+
+/** The batch script's own log: sbatch --output pattern with %j, %x, %u, %% expanded. */
+export function batchLogPath(
+  runDir: string,
+  pattern: string,
+  jobId: string,
+  jobName: string,
+  user: string | undefined,
+): string {
+  const expanded = pattern.replace(/%(%|j|x|u|A|J)/g, (_m, c: string) =>
+    c === "%" ? "%" : c === "x" ? jobName : c === "u" ? (user ?? "%u") : jobId,
+  );
+  return expanded.startsWith("/") ? expanded : join(runDir, expanded);
+}

@@ -1,0 +1,185 @@
+/**
+ * The only place that runs SLURM commands. Commands talk to the `Slurm` interface; tests pass a fake.
+ * Every call is one process: `queue()` asks squeue about any number of jobs at once, so polling N
+ * deployments costs one controller RPC per poll.
+ */
+import { spawn } from "node:child_process";
+import { DynError } from "@dyn/core";
+
+export interface QueueEntry {
+  readonly jobId: string;
+  /** PENDING, RUNNING, COMPLETING, … */
+  readonly state: string;
+  /** Pending reason or "None". */
+  readonly reason: string;
+  readonly nodes: string;
+  readonly name: string;
+  /** Elapsed time as squeue prints it. */
+  readonly time: string;
+}
+
+export interface AccountingEntry {
+  readonly jobId: string;
+  /** COMPLETED, FAILED, CANCELLED, TIMEOUT, … (first word of sacct's State). */
+  readonly state: string;
+  readonly exitCode: string;
+}
+
+export interface ProbeResult {
+  /** The command exists and ran. */
+  readonly found: boolean;
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface Slurm {
+  /** `sbatch --parsable <script>` run in `cwd`; returns the job id (a `;cluster` suffix is dropped). */
+  submit(scriptPath: string, options: { cwd: string }): Promise<{ jobId: string; cluster?: string }>;
+  /** One `squeue` call for all the jobs; jobs no longer in the queue are absent from the map. */
+  queue(jobIds: readonly string[]): Promise<Map<string, QueueEntry>>;
+  /** One `sacct` call; jobs unknown to accounting are absent. */
+  accounting(jobIds: readonly string[]): Promise<Map<string, AccountingEntry>>;
+  /** `scancel <job>`. */
+  cancel(jobId: string): Promise<void>;
+  /** Run any command for `dyn doctor`; never throws. */
+  probe(command: string, args: readonly string[]): Promise<ProbeResult>;
+}
+
+export const QUEUE_FORMAT = "%i|%T|%r|%N|%j|%M";
+
+export function parseSbatchParsable(stdout: string): { jobId: string; cluster?: string } {
+  const line = stdout.trim().split("\n").pop()?.trim() ?? "";
+  const m = /^(\d+(?:_\d+)?)(?:;(\S+))?$/.exec(line);
+  if (!m) {
+    throw new DynError("DYN_SLURM_FAILED", `sbatch printed no job id: ${JSON.stringify(stdout.trim())}`, {
+      hint: "check that sbatch is SLURM's and supports --parsable",
+    });
+  }
+  return m[2] ? { jobId: m[1] as string, cluster: m[2] } : { jobId: m[1] as string };
+}
+
+export function parseQueue(stdout: string): Map<string, QueueEntry> {
+  const out = new Map<string, QueueEntry>();
+  for (const line of stdout.split("\n")) {
+    if (line.trim() === "") continue;
+    const [jobId = "", state = "", reason = "", nodes = "", name = "", time = ""] = line.trim().split("|");
+    out.set(jobId, { jobId, state, reason, nodes, name, time });
+  }
+  return out;
+}
+
+export function parseAccounting(stdout: string): Map<string, AccountingEntry> {
+  const out = new Map<string, AccountingEntry>();
+  for (const line of stdout.split("\n")) {
+    if (line.trim() === "") continue;
+    const [jobId = "", state = "", exitCode = ""] = line.trim().split("|");
+    if (jobId.includes(".")) continue; // steps
+    out.set(jobId, { jobId, state: state.split(" ")[0] ?? state, exitCode });
+  }
+  return out;
+}
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  missing: boolean;
+}
+
+function run(
+  command: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  cwd?: string,
+  timeoutMs = 60_000,
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    let stdout = "";
+    let stderr = "";
+    const child = spawn(command, args, {
+      cwd,
+      env: env as NodeJS.ProcessEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // Our own timer (spawn's `timeout` keeps the process alive when the command does not exist).
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    timer.unref();
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    child.on("error", (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout, stderr: stderr || err.message, missing: err.code === "ENOENT" });
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, missing: false });
+    });
+  });
+}
+
+/** SLURM's own message, one line: the last non-empty stderr line, `sbatch: error:` prefixes dropped. */
+export function slurmMessage(command: string, result: { stderr: string; code: number | null }): string {
+  const lines = result.stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const errorLines = lines.filter((l) => /error/i.test(l));
+  const line = (errorLines.length > 0 ? errorLines : lines).join("; ");
+  const cleaned = line.replace(new RegExp(`${command}: error: `, "g"), "").replace(/^error: /, "");
+  return cleaned || `${command} exited with code ${String(result.code)}`;
+}
+
+function failed(command: string, result: RunResult): DynError {
+  if (result.missing) {
+    return new DynError("DYN_SLURM_FAILED", `${command} not found on PATH`, {
+      hint: "run dyn on a SLURM login node (dyn doctor checks the cluster), or use --dry-run",
+    });
+  }
+  return new DynError("DYN_SLURM_FAILED", `${command}: ${slurmMessage(command, result)}`, {
+    hint: `SLURM refused the request; dyn doctor checks partitions, GPUs and pyxis`,
+  });
+}
+
+const invalidJob = (stderr: string) => /invalid job id/i.test(stderr);
+
+export function createSlurm(env: Readonly<Record<string, string | undefined>>): Slurm {
+  return {
+    async submit(scriptPath, { cwd }) {
+      const r = await run("sbatch", ["--parsable", scriptPath], env, cwd);
+      if (r.code !== 0) throw failed("sbatch", r);
+      return parseSbatchParsable(r.stdout);
+    },
+    async queue(jobIds) {
+      if (jobIds.length === 0) return new Map();
+      const r = await run("squeue", ["-h", "-j", jobIds.join(","), "-o", QUEUE_FORMAT], env);
+      // squeue fails with "Invalid job id" when none of the jobs is known any more.
+      if (r.code !== 0 && invalidJob(r.stderr)) return new Map();
+      if (r.code !== 0) throw failed("squeue", r);
+      return parseQueue(r.stdout);
+    },
+    async accounting(jobIds) {
+      if (jobIds.length === 0) return new Map();
+      const r = await run(
+        "sacct",
+        ["-n", "-X", "-P", "-j", jobIds.join(","), "-o", "JobID,State,ExitCode"],
+        env,
+      );
+      // Accounting is optional on many clusters: no sacct means "unknown", not an error.
+      if (r.code !== 0) return new Map();
+      return parseAccounting(r.stdout);
+    },
+    async cancel(jobId) {
+      const r = await run("scancel", [jobId], env);
+      if (r.code !== 0) throw failed("scancel", r);
+    },
+    async probe(command, args) {
+      const r = await run(command, args, env, undefined, 20_000);
+      return { found: !r.missing, code: r.code, stdout: r.stdout, stderr: r.stderr };
+    },
+  };
+}
