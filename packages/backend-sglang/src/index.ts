@@ -2,7 +2,9 @@
  * SGLang on Dynamo. Generations (facts: shared reference §2, §3.3, §6):
  *  - legacy 0.3.x: `dynamo serve` graphs of examples/sglang; the frontend process
  *    (graphs.agg:Frontend → SGLangWorker) also runs the prefill-mode SGLangWorker;
- *  - 0.4.0: `python3 -m dynamo.sglang.worker` / `dynamo.sglang.decode_worker` (#2046);
+ *  - 0.4.0: `python3 -m dynamo.sglang.worker` / `dynamo.sglang.decode_worker` (#2046), registered as
+ *    components `worker` (prefill or aggregated; the frontend calls it, and a prefill worker calls
+ *    decode itself) and `decode`;
  *  - ≥ 0.4.1: unified `python3 -m dynamo.sglang` with --disaggregation-mode (#2493).
  * SGLang ServerArgs are passed through: --tp, --host/--port, --nccl-port, the NIXL (or mooncake)
  * transfer backend, and on prefill an explicit --disaggregation-bootstrap-port (SGLang's default
@@ -123,18 +125,25 @@ export default defineBackend({
         },
       };
     }
+    // 0.4.0's split modules register dynamo.worker.generate (worker/main.py: prefill or aggregated,
+    // holds the model and calls decode itself) and dynamo.decode.generate (decode_worker/main.py).
+    const split = splitModules(o);
     return {
       prefill: {
         alias: "SGLangPrefillWorker",
         dynamo: `${module("prefill", o)} --disaggregation-mode prefill`,
-        health: "prefill",
+        health: split ? "worker" : "prefill",
       },
       decode: {
         alias: "SGLangDecodeWorker",
         dynamo: `${module("decode", o)} --disaggregation-mode decode`,
-        health: "backend",
+        health: split ? "decode" : "backend",
       },
-      aggregated: { alias: "SGLangWorker", dynamo: module("aggregated", o), health: "backend" },
+      aggregated: {
+        alias: "SGLangWorker",
+        dynamo: module("aggregated", o),
+        health: split ? "worker" : "backend",
+      },
     };
   },
   multiNode(_role, o) {

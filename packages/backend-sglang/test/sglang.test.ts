@@ -63,12 +63,27 @@ describe("legacy dynamo serve (0.3.x)", () => {
 });
 
 describe("0.4.0: split modules", () => {
-  it("dynamo.sglang.worker (prefill) and dynamo.sglang.decode_worker", () => {
-    expect(processes(disagg("0.4.0")).map((p) => p.command)).toMatchInlineSnapshot(`
+  const show = (spec: TestSpec) => processes(spec).map((p) => `${p.registers ?? "-"}: ${p.command}`);
+  it("dynamo.sglang.worker (prefill) registers as worker, dynamo.sglang.decode_worker as decode", () => {
+    expect(show(disagg("0.4.0"))).toMatchInlineSnapshot(`
       [
-        "python3 -m dynamo.frontend --http-host 0.0.0.0 --http-port {port+4}",
-        "python3 -m dynamo.sglang.worker --model-path Qwen/Qwen3-0.6B --served-model-name Qwen/Qwen3-0.6B --tp 4 --host 0.0.0.0 --port {port+6} --nccl-port {port+7} --disaggregation-mode prefill --disaggregation-transfer-backend nixl --disaggregation-bootstrap-port {port+8}",
-        "python3 -m dynamo.sglang.decode_worker --model-path Qwen/Qwen3-0.6B --served-model-name Qwen/Qwen3-0.6B --tp 4 --host 0.0.0.0 --port {port+1} --nccl-port {port+2} --disaggregation-mode decode --disaggregation-transfer-backend nixl",
+        "-: python3 -m dynamo.frontend --http-host 0.0.0.0 --http-port {port+4}",
+        "worker: python3 -m dynamo.sglang.worker --model-path Qwen/Qwen3-0.6B --served-model-name Qwen/Qwen3-0.6B --tp 4 --host 0.0.0.0 --port {port+6} --nccl-port {port+7} --disaggregation-mode prefill --disaggregation-transfer-backend nixl --disaggregation-bootstrap-port {port+8}",
+        "decode: python3 -m dynamo.sglang.decode_worker --model-path Qwen/Qwen3-0.6B --served-model-name Qwen/Qwen3-0.6B --tp 4 --host 0.0.0.0 --port {port+1} --nccl-port {port+2} --disaggregation-mode decode --disaggregation-transfer-backend nixl",
+      ]
+    `);
+  });
+  it("aggregated: dynamo.sglang.worker without disaggregation flags registers as worker", () => {
+    expect(
+      show({
+        options: { dynamoVersion: "0.4.0" },
+        slurm: { gpusPerNode: 4 },
+        roles: { aggregated: { workers: 1 } },
+      }),
+    ).toMatchInlineSnapshot(`
+      [
+        "-: python3 -m dynamo.frontend --http-host 0.0.0.0 --http-port {port+4}",
+        "worker: python3 -m dynamo.sglang.worker --model-path Qwen/Qwen3-0.6B --served-model-name Qwen/Qwen3-0.6B --tp 4 --host 0.0.0.0 --port {port+6} --nccl-port {port+7}",
       ]
     `);
   });
@@ -191,17 +206,17 @@ describe("components", () => {
           "aggregated": {
             "alias": "SGLangWorker",
             "dynamo": "dynamo.sglang.worker",
-            "health": "backend",
+            "health": "worker",
           },
           "decode": {
             "alias": "SGLangDecodeWorker",
             "dynamo": "dynamo.sglang.decode_worker --disaggregation-mode decode",
-            "health": "backend",
+            "health": "decode",
           },
           "prefill": {
             "alias": "SGLangPrefillWorker",
             "dynamo": "dynamo.sglang.worker --disaggregation-mode prefill",
-            "health": "prefill",
+            "health": "worker",
           },
         },
         "unified": {
