@@ -29,10 +29,15 @@ export function explainPlan(plan: Plan): string {
         `${g.nodesPerWorker > 1 ? ` (${g.nodesPerWorker} nodes each)` : ""} — ${g.alias} → ${g.dynamo}, registers as "${g.component}"`,
     );
   }
+  // A frontend that registers as a worker component hosts that worker (legacy graphs): say so.
+  const hostedRole = (step: PlannedStep) =>
+    step.role === "frontend" && step.registers
+      ? `frontend+${plan.groups.find((g) => g.component === step.registers)?.role ?? step.registers}`
+      : step.role;
   const rows = plan.steps.map((step) => [
     nodesOf(step),
     step.id,
-    step.role,
+    hostedRole(step),
     gpuRange(step.gpus),
     Object.entries(step.ports)
       .map(([name, p]) => `${name}=${showPort(p)}`)

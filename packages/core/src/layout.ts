@@ -80,34 +80,15 @@ export function layOut(req: LayoutRequest): Layout {
   }
 
   const workers: PlacedWorker[] = [];
-  let cursor = req.frontendPlacement === "dedicated" ? req.frontendCount : 0;
+  // The hosted worker is placed before any group: node 0 must hold it whatever role comes first
+  // (a legacy graph hosting decode would otherwise find node 0 already filled by prefill).
+  const hostedGroup = req.hosted ? req.groups.find((g) => g.role === req.hosted && g.workers > 0) : undefined;
+  if (hostedGroup) workers.push(placeHosted(hostedGroup, req, node(0)));
 
+  let cursor = req.frontendPlacement === "dedicated" ? req.frontendCount : 0;
   for (const group of req.groups) {
     const span = nodesPerWorker(group.gpusPerWorker, req.gpusPerNode, group.role);
-    for (let w = 0; w < group.workers; w++) {
-      const hosted = w === 0 && req.hosted === group.role;
-      if (hosted) {
-        // The frontend process on node 0 runs this worker: it must fit on node 0.
-        if (span > 1) {
-          throw new DynError(
-            "DYN_UNSUPPORTED",
-            `roles.${group.role}.gpusPerWorker: the legacy graph runs one ${group.role} worker inside the frontend process, so it must fit on one node (${req.gpusPerNode} GPUs)`,
-            { key: `roles.${group.role}.gpusPerWorker` },
-          );
-        }
-        const n0 = node(0);
-        if (req.frontendPlacement === "dedicated") {
-          throw new DynError(
-            "DYN_UNSUPPORTED",
-            "roles.frontend.placement: the legacy graph runs a worker inside the frontend process, so the frontend cannot have a dedicated GPU-less node",
-            { key: "roles.frontend.placement" },
-          );
-        }
-        workers.push({ ...place(group, w, [0], n0.used), hostedByFrontend: true });
-        n0.used += group.gpusPerWorker;
-        n0.roles.add(group.role);
-        continue;
-      }
+    for (let w = group === hostedGroup ? 1 : 0; w < group.workers; w++) {
       if (span > 1) {
         // Whole consecutive nodes, starting on an untouched node.
         while (node(cursor).used > 0) cursor++;
@@ -128,7 +109,32 @@ export function layOut(req: LayoutRequest): Layout {
       n.roles.add(group.role);
     }
   }
+  // Keep the plan's order: by role as requested, then by worker index.
+  const order = (w: PlacedWorker) => req.groups.findIndex((g) => g.role === w.role);
+  workers.sort((a, b) => order(a) - order(b) || a.worker - b.worker);
   return { nodes: Math.max(nodes.length, 1), workers, frontends };
+}
+
+/** Worker 0 of the hosted role runs inside the frontend process on node 0 (legacy graphs). */
+function placeHosted(group: GroupRequest, req: LayoutRequest, n0: NodeState): PlacedWorker {
+  if (nodesPerWorker(group.gpusPerWorker, req.gpusPerNode, group.role) > 1) {
+    throw new DynError(
+      "DYN_UNSUPPORTED",
+      `roles.${group.role}.gpusPerWorker: the legacy graph runs one ${group.role} worker inside the frontend process, so it must fit on one node (${req.gpusPerNode} GPUs)`,
+      { key: `roles.${group.role}.gpusPerWorker` },
+    );
+  }
+  if (req.frontendPlacement === "dedicated") {
+    throw new DynError(
+      "DYN_UNSUPPORTED",
+      "roles.frontend.placement: the legacy graph runs a worker inside the frontend process, so the frontend cannot have a dedicated GPU-less node",
+      { key: "roles.frontend.placement" },
+    );
+  }
+  const placed = { ...place(group, 0, [0], n0.used), hostedByFrontend: true };
+  n0.used += group.gpusPerWorker;
+  n0.roles.add(group.role);
+  return placed;
 }
 
 function fits(n: NodeState, group: GroupRequest, req: LayoutRequest): boolean {

@@ -11,7 +11,6 @@ import {
   resolveOptions,
 } from "./backend.js";
 import { DynError } from "./errors.js";
-import { frontendCommand } from "./frontend.js";
 import { etcdStep, infraEnv, natsStep } from "./infra.js";
 import { type GroupRequest, type Layout, layOut, nodesPerWorker, type PlacedWorker } from "./layout.js";
 import type { Plan, PlannedStep, WorkerGroupPlan } from "./plan.js";
@@ -88,57 +87,51 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
   const frontendPorts = layout.frontends.map((n, i) => frontendPort(spec, ports, n, i));
   const hostedWorker = layout.workers.find((w) => w.hostedByFrontend);
 
-  const build = (
+  // Ports a process declared, looked up by name; a name it did not declare is a backend bug.
+  const portLookup = (own: Record<string, PortRef>) => (name: string) => {
+    const ref = own[name];
+    if (!ref)
+      throw new DynError("DYN_INTERNAL", `backend ${backend.name} used port "${name}" it did not declare`);
+    return port(ref);
+  };
+  const context = (
     role: ProcessRole,
     worker: number,
     rank: number,
-    placed: { nodes: readonly number[]; gpus: readonly number[] },
+    placed: { nodes: readonly number[]; gpus: readonly number[]; nnodes: number; leader: number },
     group: ResolvedGroup | undefined,
-    extraPorts: Record<string, PortRef>,
-  ) => {
-    const stepNodes = placed.nodes;
-    const portNames = backend.ports({ role, rank, nnodes: stepNodes.length, options });
-    const own = {
-      ...extraPorts,
-      ...ports.take(
-        stepNodes,
-        portNames.filter((p) => !(p in extraPorts)),
-      ),
-    };
-    const ctx: CommandContext<unknown> = {
-      options,
-      role,
-      worker,
-      rank,
-      nnodes: stepNodes.length,
-      gpus: placed.gpus,
-      gpusPerWorker: group?.gpusPerWorker ?? 0,
-      model,
-      args: role === "frontend" ? spec.roles.frontend.args : (group?.args ?? []),
-      nodeIp: nodeIpVar(stepNodes[0] ?? 0),
-      leaderIp: nodeIpVar(stepNodes[0] ?? 0),
-      port: (name: string) => {
-        const ref = own[name];
-        if (!ref)
-          throw new DynError(
-            "DYN_INTERNAL",
-            `backend ${backend.name} used port "${name}" it did not declare`,
-          );
-        return port(ref);
-      },
-      frontendPort: port(frontendPorts[0] as PortRef),
-      hosted: role === "frontend" ? hosted : undefined,
-    };
-    return { ctx, own };
-  };
+    own: Record<string, PortRef>,
+  ): CommandContext<unknown> => ({
+    options,
+    role,
+    worker,
+    rank,
+    nnodes: placed.nnodes,
+    gpus: placed.gpus,
+    gpusPerWorker: group?.gpusPerWorker ?? 0,
+    model,
+    args: role === "frontend" ? spec.roles.frontend.args : (group?.args ?? []),
+    nodeIp: nodeIpVar(placed.nodes[0] ?? 0),
+    leaderIp: nodeIpVar(placed.leader),
+    port: portLookup(own),
+    frontendPort: port(frontendPorts[role === "frontend" ? worker : 0] as PortRef),
+    hosted: role === "frontend" ? hosted : undefined,
+  });
 
+  const hostedGroup = hostedWorker ? groups.find((g) => g.role === hostedWorker.role) : undefined;
   layout.frontends.forEach((n, i) => {
     const gpus = hostedWorker && i === 0 ? hostedWorker.gpus : [];
-    const hostedGroup = hostedWorker ? groups.find((g) => g.role === hostedWorker.role) : undefined;
-    const { ctx, own } = build("frontend", i, 0, { nodes: [n], gpus }, hostedGroup, {
-      http: frontendPorts[i] as PortRef,
-    });
-    const cmd = backend.command({ ...ctx, frontendPort: port(frontendPorts[i] as PortRef) });
+    const http = frontendPorts[i] as PortRef;
+    const names = backend.ports({ role: "frontend", rank: 0, nnodes: 1, options });
+    const own = {
+      http,
+      ...ports.take(
+        [n],
+        unique(names).filter((p) => p !== "http"),
+      ),
+    };
+    const placed = { nodes: [n], gpus, nnodes: 1, leader: n };
+    const cmd = backend.command(context("frontend", i, 0, placed, hostedGroup, own));
     const hostedEnv = i === 0 && hostedGroup ? hostedGroup.env : {};
     steps.push({
       id: `frontend-${i}`,
@@ -165,13 +158,16 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
   }
 
   function workerSteps(placed: PlacedWorker, group: ResolvedGroup): PlannedStep[] {
-    const multi = placed.nodes.length > 1;
-    const launch = multi ? backend.multiNode(placed.role, options) : "per-node";
+    const nnodes = placed.nodes.length;
+    const leader = placed.nodes[0] as number;
+    const launch = nnodes > 1 ? backend.multiNode(placed.role, options) : "per-node";
     const tasks = backend.tasksPerNode?.({ role: placed.role, gpus: placed.gpus.length, options }) ?? 1;
     const base = `${placed.role}-w${placed.worker}`;
     const env = { ...commonEnv, ...group.env };
     if (launch === "mpi" || tasks > 1) {
-      const { ctx, own } = build(placed.role, placed.worker, 0, placed, group, {});
+      const names = backend.ports({ role: placed.role, rank: 0, nnodes, options });
+      const own = ports.take(placed.nodes, unique(names));
+      const ctx = context(placed.role, placed.worker, 0, { ...placed, nnodes, leader }, group, own);
       const cmd = backend.command(ctx);
       return [
         {
@@ -192,24 +188,25 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
         },
       ];
     }
-    // One step per node; ranks share the leader's port offsets (same offsets on every node).
-    let shared: Record<string, PortRef> = {};
+    // One step per node. Every rank's port names are reserved together at the same offsets on all
+    // the worker's nodes: rank r reaches the leader's ports by name, and nothing else on any of
+    // those nodes can take them.
+    const perRank = placed.nodes.map((_, rank) =>
+      unique(backend.ports({ role: placed.role, rank, nnodes, options })),
+    );
+    const reserved = ports.take(placed.nodes, unique(perRank.flat()));
     return placed.nodes.map((n, rank) => {
-      const { ctx, own } = build(
+      const own = Object.fromEntries((perRank[rank] ?? []).map((name) => [name, reserved[name] as PortRef]));
+      const ctx = context(
         placed.role,
         placed.worker,
         rank,
-        { nodes: [n], gpus: placed.gpus },
+        { nodes: [n], gpus: placed.gpus, nnodes, leader },
         group,
-        shared,
+        own,
       );
-      if (rank === 0) shared = own;
-      const cmd = backend.command({
-        ...ctx,
-        nnodes: placed.nodes.length,
-        leaderIp: nodeIpVar(placed.nodes[0] ?? n),
-      });
-      const id = multi ? `${base}-r${rank}` : base;
+      const cmd = backend.command(ctx);
+      const id = nnodes > 1 ? `${base}-r${rank}` : base;
       return {
         id,
         role: placed.role,
@@ -260,6 +257,8 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
   };
 }
 
+const unique = (names: readonly string[]): string[] => [...new Set(names)];
+
 /** CUDA_VISIBLE_DEVICES only when a process uses part of a node: whole-node processes see all GPUs. */
 function withGpus(
   env: Record<string, Arg>,
@@ -281,7 +280,15 @@ function frontendPort(spec: DeploymentSpec, ports: PortAllocator, node: number, 
   const pinned = spec.roles.frontend.httpPort;
   if (pinned === undefined) return (ports.take([node], ["http"]) as { http: PortRef }).http;
   // Pinned: frontends sharing a node take consecutive ports from the pinned one.
-  return { kind: "fixed", port: spec.roles.frontend.placement === "shared" ? pinned + i : pinned };
+  const fixed = spec.roles.frontend.placement === "shared" ? pinned + i : pinned;
+  if (fixed > 65535) {
+    throw new DynError(
+      "DYN_PLAN_INVALID",
+      `roles.frontend.httpPort: ${spec.roles.frontend.count} frontends sharing node 0 need ports ${pinned}-${pinned + spec.roles.frontend.count - 1}, above 65535`,
+      { key: "roles.frontend.httpPort", hint: "pin a lower port, or leave it job-scoped" },
+    );
+  }
+  return { kind: "fixed", port: fixed };
 }
 
 function resolveModel(spec: DeploymentSpec, backend: Backend): { path: string; servedName: string } {
@@ -326,6 +333,15 @@ function resolveGroups(
       role,
       group: spec.roles[role] as WorkerGroup,
     }));
+  }
+  for (const { role } of requests) {
+    if ((spec.roles[role]?.workers ?? 1) > 0) continue;
+    // A disaggregated graph with no decode (or no prefill) workers never answers a request.
+    throw new DynError(
+      "DYN_SPEC_INVALID",
+      `roles.${role}.workers: ${role === "aggregated" ? "an aggregated deployment needs at least one worker" : `a disaggregated deployment needs at least one ${role} worker`}`,
+      { key: `roles.${role}.workers`, hint: "set it to 1 or more, or drop the role" },
+    );
   }
   return requests.map(({ role, group }) => {
     const info = components[role];
@@ -377,19 +393,22 @@ function checkNodeCount(spec: DeploymentSpec, layout: Layout, groups: readonly R
   const asked = spec.slurm.nodes;
   if (asked === "auto" || asked === layout.nodes) return;
   const gpn = spec.slurm.gpusPerNode;
-  const needs = groups
-    .filter((g) => g.workers > 0)
-    .map((g) => {
-      const span = nodesPerWorker(g.gpusPerWorker, gpn, g.role);
-      const nodes = new Set(layout.workers.filter((w) => w.role === g.role).flatMap((w) => w.nodes)).size;
-      return `${g.role} ${g.workers} × ${g.gpusPerWorker} GPU${g.gpusPerWorker > 1 ? "s" : ""} = ${g.workers * g.gpusPerWorker} GPUs on ${nodes} node${nodes > 1 ? "s" : ""}${span > 1 ? ` (${span} per worker)` : ""}`;
-    });
-  if (spec.roles.frontend.placement === "dedicated")
-    needs.push(`frontend ${spec.roles.frontend.count} dedicated node(s)`);
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  const needs = groups.map((g) => {
+    const span = nodesPerWorker(g.gpusPerWorker, gpn, g.role);
+    const nodes = new Set(layout.workers.filter((w) => w.role === g.role).flatMap((w) => w.nodes)).size;
+    return `${g.role} ${plural(g.workers, "worker")} × ${plural(g.gpusPerWorker, "GPU")} = ${plural(g.workers * g.gpusPerWorker, "GPU")} on ${plural(nodes, "node")}${span > 1 ? ` (${span} whole nodes per worker)` : ""}`;
+  });
+  const fe = spec.roles.frontend;
+  needs.push(
+    fe.placement === "dedicated"
+      ? `frontend ${plural(fe.count, "dedicated node")} (no GPUs used)`
+      : "frontend and infra share node 0",
+  );
   const verdict = asked < layout.nodes ? "too few" : "too many (the rest would sit idle)";
   throw new DynError(
     "DYN_PLAN_INVALID",
-    `slurm.nodes: ${asked} nodes × ${gpn} GPUs is ${verdict}: the plan needs ${layout.nodes} — ${needs.join("; ")}`,
+    `slurm.nodes: ${plural(asked, "node")} × ${plural(gpn, "GPU")} (${asked * gpn} GPUs) is ${verdict}: the plan needs ${plural(layout.nodes, "node")} (${layout.nodes * gpn} GPUs) — ${needs.join("; ")}`,
     { key: "slurm.nodes", hint: `use --nodes ${layout.nodes} (or omit it), or change the worker counts` },
   );
 }

@@ -155,7 +155,7 @@ export const DeploymentSpec = z
       })
       .prefault({}),
     /** Host directory for the model cache (HF_HOME); default $HOME/.cache/huggingface at run time. */
-    hfCache: text.optional(),
+    hfCache: text.pipe(z.string().startsWith("/", "must be an absolute path")).optional(),
     /** Names of secret env vars (HF_TOKEN…): read from the submitting shell, passed by name only. */
     secrets: z.array(envName).default([]),
     env: env.default({}),
@@ -166,6 +166,16 @@ export const DeploymentSpec = z
         code: "custom",
         path: ["ports", "slots"],
         message: "base + slot × slots exceeds 65535",
+      });
+    }
+    const pinned = spec.roles.frontend.httpPort;
+    const windowEnd = spec.ports.base + spec.ports.slot * spec.ports.slots;
+    if (pinned !== undefined && pinned + spec.roles.frontend.count > spec.ports.base && pinned < windowEnd) {
+      // Job-scoped ports can be any port of the window, so a pinned port inside it may collide.
+      ctx.addIssue({
+        code: "custom",
+        path: ["roles", "frontend", "httpPort"],
+        message: `must be outside the job port window ${spec.ports.base}-${windowEnd - 1} (ports.base, ports.slot × ports.slots)`,
       });
     }
     for (const [key, infra] of [
@@ -179,6 +189,14 @@ export const DeploymentSpec = z
           message: "is required when mode is external",
         });
       }
+    }
+    if (spec.container.kind === "pyxis" && spec.hfCache && /[:,]/.test(spec.hfCache)) {
+      // With pyxis the cache becomes a --container-mounts entry, where : and , are separators.
+      ctx.addIssue({
+        code: "custom",
+        path: ["hfCache"],
+        message: "must not contain : or , with a pyxis container (it is mounted as SRC:DST)",
+      });
     }
     if (spec.roles.aggregated && (spec.roles.prefill || spec.roles.decode)) {
       ctx.addIssue({

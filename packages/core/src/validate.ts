@@ -9,13 +9,22 @@ export interface Issue {
 }
 
 export function issuesOf(error: z.ZodError, prefix = ""): Issue[] {
+  const dotted = (path: readonly PropertyKey[]) =>
+    [prefix, ...path.map(String)].filter((p) => p !== "").join(".");
   return error.issues.map((issue) => {
-    const key = [prefix, ...issue.path.map(String)].filter((p) => p !== "").join(".");
-    const message =
-      issue.code === "unrecognized_keys"
-        ? `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`
-        : issue.message;
-    return { key, message };
+    if (issue.code === "unrecognized_keys") {
+      // Name the unknown key itself (roles.prefil), not only the object that holds it.
+      const [first, ...rest] = issue.keys.map((k) => dotted([...issue.path, k]));
+      return {
+        key: first ?? dotted(issue.path),
+        message: `unknown key${rest.length ? ` (also ${rest.join(", ")})` : ""}`,
+      };
+    }
+    if (issue.code === "invalid_key") {
+      // A record key failed its own schema: that schema's message says what a key must be.
+      return { key: dotted(issue.path), message: `bad key: ${issue.issues[0]?.message ?? issue.message}` };
+    }
+    return { key: dotted(issue.path), message: issue.message };
   });
 }
 

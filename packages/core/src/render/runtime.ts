@@ -9,11 +9,20 @@ DYN_DONE=0
 
 dyn_log() { printf '[dyn %(%H:%M:%S)T] %s\\n' -1 "$*"; }
 
-# JSON string escaping for the few script-generated texts in status events.
+# JSON string escaping for the script-generated texts in status events: every control character is
+# escaped, so an event stays one valid JSON line whatever a URL or message contains.
 dyn_json() {
-  local s=\${1//\\\\/\\\\\\\\}
+  local s=\${1//\\\\/\\\\\\\\} out="" c
   s=\${s//\\"/\\\\\\"}
-  printf '"%s"' "$s"
+  s=\${s//$'\\n'/\\\\n}
+  s=\${s//$'\\r'/\\\\r}
+  s=\${s//$'\\t'/\\\\t}
+  while [[ $s =~ ^([^[:cntrl:]]*)([[:cntrl:]])(.*)$ ]]; do
+    printf -v c '\\\\u%04x' "'\${BASH_REMATCH[2]}"
+    out+=\${BASH_REMATCH[1]}$c
+    s=\${BASH_REMATCH[3]}
+  done
+  printf '"%s"' "$out$s"
 }
 
 # Append one event to the status file that \`dyn status\` and \`dyn deploy --wait\` read.
@@ -114,10 +123,26 @@ dyn_node_setup() {
     fi
   fi
   case "$ip" in "" | 127.* | 169.254.* | 0.0.0.0) ip="-" ;; esac
-  mkdir -p "$cache" || ip="!cache"
+  mkdir -p -- "$cache" || ip="!cache"
   printf '%s %s\\n' "\${SLURMD_NODENAME:-$(hostname -s)}" "$ip"
 }
 export -f dyn_node_setup
+
+# dyn_missing "<component=have/want ...>": what has not registered yet, by role (DYN_ROLES_OF, set
+# with the readiness settings), e.g. "decode (backend 0/2)"; the counts as given if none parse.
+dyn_missing() {
+  local item comp have want out="" items=()
+  read -ra items <<<"$1"
+  for item in "\${items[@]}"; do
+    case "$item" in *=*/*) ;; *) continue ;; esac
+    comp=\${item%%=*}
+    have=\${item#*=}
+    want=\${have#*/}
+    have=\${have%/*}
+    if ((have < want)); then out+="\${out:+, }\${DYN_ROLES_OF[$comp]:-$comp} ($comp $have/$want)"; fi
+  done
+  printf '%s' "\${out:-$1}"
+}
 
 # dyn_health <url> <component=count>...: prints "component=have/want ..."; status 0 once all are met.
 dyn_health() {

@@ -186,9 +186,14 @@ function readiness(plan: Plan): string[] {
   const expected = Object.entries(plan.expected)
     .map(([c, n]) => shellQuote(`${c}=${n}`))
     .join(" ");
+  // Component → the roles registering under it, so a timeout names roles, not only components.
+  const rolesOf = new Map<string, string[]>();
+  for (const g of plan.groups) rolesOf.set(g.component, [...(rolesOf.get(g.component) ?? []), g.role]);
+  const roleEntries = [...rolesOf].map(([c, roles]) => `[${shellQuote(c)}]=${shellQuote(roles.join("+"))}`);
   return [
     "",
     "# ---- readiness: every expected instance registered at the frontend's /health ----",
+    `declare -A DYN_ROLES_OF=(${roleEntries.join(" ")})`,
     `DYN_URL=${url}`,
     `deadline=$((SECONDS + ${plan.spec.readiness.timeoutSeconds}))`,
     'last=""',
@@ -196,7 +201,7 @@ function readiness(plan: Plan): string[] {
     "  dyn_check_steps",
     `  if counts=$(dyn_health "$DYN_URL/health" ${expected}); then break; fi`,
     '  if [ "$counts" != "$last" ]; then dyn_emit progress registered "$(dyn_json "$counts")"; last=$counts; fi',
-    `  ((SECONDS < deadline)) || dyn_fail readiness "not ready after ${plan.spec.readiness.timeoutSeconds} s: $counts"`,
+    `  ((SECONDS < deadline)) || dyn_fail readiness "not ready after ${plan.spec.readiness.timeoutSeconds} s; not registered: $(dyn_missing "$counts")"`,
     "  sleep 1",
     "done",
     'dyn_emit ready url "$(dyn_json "$DYN_URL")" registered "$(dyn_json "$counts")"',
