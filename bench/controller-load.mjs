@@ -15,7 +15,10 @@ function shims(dir) {
     writeFileSync(join(dir, name), `#!/bin/sh\n${body}\n`);
     chmodSync(join(dir, name), 0o755);
   };
-  write("sbatch", `n=$(cat "${dir}/next" 2>/dev/null || echo 1000); echo $((n + 1)) >"${dir}/next"; echo "$n"`);
+  write(
+    "sbatch",
+    `n=$(cat "${dir}/next" 2>/dev/null || echo 1000); echo $((n + 1)) >"${dir}/next"; echo "$n"`,
+  );
   // squeue -h -j a,b,c -o FORMAT: one RUNNING line per asked job id, and one line in the call log
   write(
     "squeue",
@@ -32,7 +35,9 @@ async function watchFor(jobs, seconds) {
   const env = { ...process.env, PATH: `${dir}:${process.env.PATH}`, NO_COLOR: "1" };
   const runs = join(dir, "runs");
   for (let i = 0; i < jobs; i++) {
-    const r = spawnSync(process.execPath, [bin, "deploy", "--backend", "sglang", "--runs-dir", runs], { env });
+    const r = spawnSync(process.execPath, [bin, "deploy", "--backend", "sglang", "--runs-dir", runs], {
+      env,
+    });
     if (r.status !== 0) throw new Error(`deploy failed: ${r.stderr}`);
   }
   const count = (f) => {
@@ -43,7 +48,10 @@ async function watchFor(jobs, seconds) {
     }
   };
   const before = count("squeue.calls").length; // deploy itself does not poll; keep the check honest
-  const child = spawn(process.execPath, [bin, "status", "--watch", "--runs-dir", runs], { env, stdio: "ignore" });
+  const child = spawn(process.execPath, [bin, "status", "--watch", "--runs-dir", runs], {
+    env,
+    stdio: "ignore",
+  });
   await new Promise((r) => setTimeout(r, seconds * 1000));
   child.kill("SIGINT");
   await new Promise((r) => child.on("close", r));
@@ -57,9 +65,14 @@ export async function controllerLoad(seconds = 60) {
 }
 
 export function formatControllerLoad(rows) {
-  const lines = ["| jobs watched | period | squeue calls | sacct calls | job ids per squeue call |", "|---:|---:|---:|---:|---:|"];
-  for (const r of rows) lines.push(`| ${r.jobs} | ${r.seconds} s | ${r.squeue} | ${r.sacct} | ${r.idsPerCall} |`);
+  const lines = [
+    "| jobs watched | period | squeue calls | sacct calls | job ids per squeue call |",
+    "|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of rows)
+    lines.push(`| ${r.jobs} | ${r.seconds} s | ${r.squeue} | ${r.sacct} | ${r.idsPerCall} |`);
   return lines.join("\n");
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) console.log(formatControllerLoad(await controllerLoad(Number(process.argv[2] ?? 60))));
+if (import.meta.url === `file://${process.argv[1]}`)
+  console.log(formatControllerLoad(await controllerLoad(Number(process.argv[2] ?? 60))));

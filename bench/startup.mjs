@@ -37,7 +37,9 @@ export function formatStartup(stats) {
   const base = stats["node -e 0"].median;
   const lines = ["| command | median | p10–p90 | × node -e 0 |", "|---|---:|---:|---:|"];
   for (const [name, s] of Object.entries(stats)) {
-    lines.push(`| \`${name}\` | ${ms(s.median)} | ${ms(s.p10)}–${ms(s.p90)} | ${(s.median / base).toFixed(2)}× |`);
+    lines.push(
+      `| \`${name}\` | ${ms(s.median)} | ${ms(s.p10)}–${ms(s.p90)} | ${(s.median / base).toFixed(2)}× |`,
+    );
   }
   return lines.join("\n");
 }

@@ -1,5 +1,3 @@
-import { defineProject } from "vitest/config";
+import { project } from "../../vitest.shared.ts";
 
-export default defineProject({
-  test: { name: "example-mocker", include: ["test/**/*.test.ts"] },
-});
+export default project("example-mocker");
