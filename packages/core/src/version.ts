@@ -6,11 +6,18 @@ import { z } from "zod";
 
 const VERSION = /^(\d+)\.(\d+)(?:\.(\d+))?$/;
 
+// Backends compare the same few versions once per process they plan: parse each string once.
+const parsed = new Map<string, readonly [number, number, number]>();
+
 /** "0.4" → [0, 4, 0]. Throws TypeError on anything else (suffixes like rc1 are not ordered). */
-export function parseVersion(version: string): [number, number, number] {
+export function parseVersion(version: string): readonly [number, number, number] {
+  const hit = parsed.get(version);
+  if (hit) return hit;
   const m = VERSION.exec(version);
   if (!m) throw new TypeError(`not a version (MAJOR.MINOR[.PATCH]): ${JSON.stringify(version)}`);
-  return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  const v = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] as const;
+  parsed.set(version, v);
+  return v;
 }
 
 /** Negative if a < b, 0 if equal, positive if a > b ("0.4" equals "0.4.0"). */

@@ -27,9 +27,17 @@ export function isWord(value: unknown): value is Word {
 }
 
 /** A reference to a variable the rendered script defines (see docs/ARCHITECTURE.md: runtime variables). */
+// Words are immutable, so one per variable name serves every process that refers to it.
+const variables = new Map<string, Word>();
+
 export function variable(name: string): Word {
-  if (!VAR_NAME.test(name)) throw new TypeError(`not a shell variable name: ${JSON.stringify(name)}`);
-  return { parts: [{ var: name }] };
+  let word = variables.get(name);
+  if (!word) {
+    if (!VAR_NAME.test(name)) throw new TypeError(`not a shell variable name: ${JSON.stringify(name)}`);
+    word = Object.freeze({ parts: Object.freeze([Object.freeze({ var: name })]) });
+    variables.set(name, word);
+  }
+  return word;
 }
 
 export function port(ref: PortRef): Word {

@@ -32,6 +32,20 @@ const newRun = () => {
   return run;
 };
 
+/**
+ * The run's node-local scratch: `$TMPDIR/dyn-<job>-<random>` (random so a reset cluster reusing job
+ * ids never finds a stale etcd data dir). Read back from the etcd/NATS argv the stub recorded.
+ */
+function scratchOf(plan: Plan, run: ScriptRun): string {
+  const infra = plan.steps.find((s) => s.role === "etcd" || s.role === "nats");
+  if (!infra) return `${run.scratch}/dyn-${JOB_ID}-unused`;
+  const argv = run.argv(infra.id) ?? [];
+  const dir = argv.find((a) => a.startsWith(`${run.scratch}/dyn-${JOB_ID}-`)) ?? "";
+  const scratch = dir.replace(/\/(etcd|nats)$/, "");
+  expect(scratch).toMatch(new RegExp(`^${run.scratch}/dyn-${JOB_ID}-\\d+$`));
+  return scratch;
+}
+
 /** The runtime values the script computes, as the stubs make them. */
 function runtimeOf(plan: Plan, run: ScriptRun): Runtime {
   const p = plan.spec.ports;
@@ -39,7 +53,7 @@ function runtimeOf(plan: Plan, run: ScriptRun): Runtime {
   const vars: Record<string, string> = {
     SLURM_JOB_ID: String(JOB_ID),
     DYN_RUN_DIR: run.runDir,
-    DYN_SCRATCH: `${run.scratch}/dyn-${JOB_ID}`,
+    DYN_SCRATCH: scratchOf(plan, run),
     DYN_HF_CACHE: plan.spec.hfCache ?? `${run.home}/.cache/huggingface`,
   };
   for (let k = 0; k < plan.nodes; k++) {

@@ -29,7 +29,11 @@ dyn_json() {
 dyn_event() {
   local fields=""
   while [ $# -ge 2 ]; do fields+=",\\"$1\\":$2"; shift 2; done
-  printf '{"t":%(%s)T,"event":"%s"%s}\\n' -1 "$DYN_EVENT" "$fields" >>"$DYN_STATUS"
+  # Millisecond timestamps (bash ≥ 5 has EPOCHREALTIME; older bash forks date). Some locales print a
+  # decimal comma, which JSON would not accept.
+  local t=\${EPOCHREALTIME:-$(date +%s.%N)}
+  t=\${t/,/.}
+  printf '{"t":%s,"event":"%s"%s}\\n' "\${t:0:14}" "$DYN_EVENT" "$fields" >>"$DYN_STATUS"
 }
 
 dyn_emit() { DYN_EVENT=$1; shift; dyn_event "$@"; }
@@ -71,7 +75,8 @@ dyn_on_signal() {
 }
 trap 'dyn_on_signal TERM' TERM
 trap 'dyn_on_signal INT' INT
-trap 'dyn_stop_steps' EXIT
+# On every exit: stop the steps, then remove this run's scratch on the infra node (the batch host).
+trap 'dyn_stop_steps; rm -rf -- "$DYN_SCRATCH"' EXIT
 
 # dyn_start <step-id> <command...>: run a step in the background and remember it.
 dyn_start() {

@@ -36,7 +36,7 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
   }
   const spec = plan.spec;
   const out: string[] = ["#!/usr/bin/env bash", ...sbatchHeader(plan, options.runDir)];
-  out.push(
+  const sections = [
     `# Dynamo on SLURM, backend ${plan.backend}: ${summary(plan)}.`,
     `# Rendered by ${options.generator ?? "@dyn/core"}; the plan is plan.json in the run directory.`,
     "set -euo pipefail",
@@ -45,7 +45,9 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     `DYN_RUN_DIR=${shellQuote(options.runDir)}`,
     'DYN_STATUS="$DYN_RUN_DIR/status.jsonl"',
     `DYN_PORT_BASE=${portBaseExpression(spec.ports.base, spec.ports.slot, spec.ports.slots)}`,
-    'DYN_SCRATCH="${TMPDIR:-/tmp}/dyn-${SLURM_JOB_ID}"',
+    // Node-local scratch (etcd and NATS data) unique to this run: job ids repeat when a cluster's
+    // state is reset, and etcd would restore a stale data dir's registrations.
+    'DYN_SCRATCH="${TMPDIR:-/tmp}/dyn-${SLURM_JOB_ID}-${RANDOM}${RANDOM}"',
     `DYN_HF_CACHE=${spec.hfCache ? shellQuote(spec.hfCache) : '"$HOME/.cache/huggingface"'}`,
     `DYN_GRACE=${options.graceSeconds ?? 10}`,
     `DYN_IFACE=${shellQuote(spec.network.interface ?? "")}`,
@@ -53,13 +55,19 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     'mkdir -p "$DYN_RUN_DIR/logs"',
     "",
     RUNTIME_LIBRARY,
-    ...allocationCheck(plan),
-    ...nodeSetup(plan),
-    ...infra(plan, options.infraTimeoutSeconds ?? 120),
-    ...services(plan),
-    ...readiness(plan),
-  );
-  return `${out.join("\n")}\n`;
+  ];
+  // Joined section by section: spreading a section with thousands of steps into push() would pass
+  // them all as call arguments.
+  const parts = [
+    out,
+    sections,
+    allocationCheck(plan),
+    nodeSetup(plan),
+    infra(plan, options.infraTimeoutSeconds ?? 120),
+    services(plan),
+    readiness(plan),
+  ];
+  return `${parts.map((p) => p.join("\n")).join("\n")}\n`;
 }
 
 function summary(plan: Plan): string {
@@ -132,17 +140,18 @@ function nodeSetup(plan: Plan): string[] {
   return lines;
 }
 
-function startLines(plan: Plan, step: PlannedStep): string[] {
+/** One step's start, as one block of text: srun options two per line, the env one per line, then
+ * the process on one line. (One string per step keeps rendering linear for thousands of steps.) */
+function startBlock(plan: Plan, step: PlannedStep): string {
   const { srun, env, argv } = stepWords(plan, step);
-  // srun options two per line, the env one per line, then the process on one line.
-  const rows: string[] = [];
-  for (let i = 0; i < srun.length; i += 2) rows.push(srun.slice(i, i + 2).join(" "));
-  rows.push(env[0] as string, ...env.slice(1).map((e) => `  ${e}`), argv.join(" "));
-  return [
-    ...fileLines(step),
-    `dyn_start ${step.id} \\`,
-    ...rows.map((r, i) => `  ${r}${i < rows.length - 1 ? " \\" : ""}`),
-  ];
+  let text = "";
+  for (const line of fileLines(step)) text += `${line}\n`;
+  text += `dyn_start ${step.id} \\\n`;
+  for (let i = 0; i < srun.length; i += 2)
+    text += `  ${srun[i]}${i + 1 < srun.length ? ` ${srun[i + 1]}` : ""} \\\n`;
+  text += `  ${env[0]} \\\n`;
+  for (let i = 1; i < env.length; i++) text += `    ${env[i]} \\\n`;
+  return `${text}  ${argv.join(" ")}`;
 }
 
 function infra(plan: Plan, timeout: number): string[] {
@@ -150,7 +159,7 @@ function infra(plan: Plan, timeout: number): string[] {
   const { etcd, nats } = plan.spec.infra;
   const ipVar = `\${DYN_NODE_IP_${plan.infraNode}}`;
   const infraSteps = plan.steps.filter((s) => s.role === "etcd" || s.role === "nats");
-  for (const step of infraSteps) lines.push(...startLines(plan, step));
+  for (const step of infraSteps) lines.push(startBlock(plan, step));
   const portOf = (step: PlannedStep | undefined, name: string) =>
     renderArg(port(step?.ports[name] ?? { kind: "fixed", port: 0 }));
   const etcdStep = infraSteps.find((s) => s.role === "etcd");
@@ -175,7 +184,7 @@ function infra(plan: Plan, timeout: number): string[] {
 function services(plan: Plan): string[] {
   const lines = ["", "# ---- services: frontend(s) and workers, one srun step each ----"];
   for (const step of plan.steps)
-    if (step.role !== "etcd" && step.role !== "nats") lines.push(...startLines(plan, step));
+    if (step.role !== "etcd" && step.role !== "nats") lines.push(startBlock(plan, step));
   return lines;
 }
 
@@ -202,7 +211,9 @@ function readiness(plan: Plan): string[] {
     `  if counts=$(dyn_health "$DYN_URL/health" ${expected}); then break; fi`,
     '  if [ "$counts" != "$last" ]; then dyn_emit progress registered "$(dyn_json "$counts")"; last=$counts; fi',
     `  ((SECONDS < deadline)) || dyn_fail readiness "not ready after ${plan.spec.readiness.timeoutSeconds} s; not registered: $(dyn_missing "$counts")"`,
-    "  sleep 1",
+    // Half a second: readiness is a local HTTP request; polling faster than the stand-in
+    // components start only adds load, slower adds up to the interval to every deployment.
+    "  sleep 0.5",
     "done",
     'dyn_emit ready url "$(dyn_json "$DYN_URL")" registered "$(dyn_json "$counts")"',
     'dyn_log "READY: $DYN_URL ($counts)"',
