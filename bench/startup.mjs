@@ -8,7 +8,7 @@ import { interleaved, ms } from "./stats.mjs";
 
 const repo = join(import.meta.dirname, "..");
 const bin = join(repo, "apps/cli/bin/dyn.js");
-const bundle = join(repo, "apps/cli/dist/dyn.bundle.mjs");
+const bundle = join(repo, "apps/cli/dist/dyn.cjs");
 const runs = mkdtempSync(join(tmpdir(), "dyn-bench-runs-"));
 const dry = ["deploy", "--backend", "sglang", "--dry-run", "--runs-dir", runs];
 

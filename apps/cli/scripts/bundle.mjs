@@ -1,23 +1,25 @@
-// Single-file build: dist/dyn.bundle.mjs with the built-in backends included (node20, ESM).
-// A separate artifact (bin/dyn.js keeps running dist/index.js); run `node dist/dyn.bundle.mjs`.
+// Single-file build: dist/dyn.cjs, the whole CLI with the built-in backends, as one CommonJS file.
+// bin/dyn.js runs it through V8's code cache (Node 20 has no module compile cache), and it runs on
+// its own with `node dyn.cjs` on login nodes that have only node. CommonJS because only classic
+// scripts can use a code cache; import.meta.url is mapped to the bundle's own URL.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const entry = join(root, "scripts", "bundle-entry.mjs");
 await build({
-  entryPoints: [entry],
-  outfile: join(root, "dist", "dyn.bundle.mjs"),
+  entryPoints: [join(root, "scripts", "bundle-entry.mjs")],
+  outfile: join(root, "dist", "dyn.cjs"),
   bundle: true,
   platform: "node",
   target: "node20",
-  format: "esm",
+  format: "cjs",
+  define: { "import.meta.url": "__dynBundleUrl" },
   banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __dynCreateRequire } from 'node:module'; const require = __dynCreateRequire(import.meta.url);",
+    js: "#!/usr/bin/env node\nvar __dynBundleUrl = require('node:url').pathToFileURL(__filename).href;",
   },
   legalComments: "none",
   minify: true,
   logLevel: "warning",
 });
-console.log("wrote dist/dyn.bundle.mjs");
+console.log("wrote dist/dyn.cjs");

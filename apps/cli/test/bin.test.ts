@@ -1,46 +1,71 @@
-// Real processes: bin/dyn.js (after `pnpm build`) and the single-file bundle.
+// Real processes: bin/dyn.js both ways it starts (the code-cached bundle, and dist/index.js when
+// DYN_NO_BUNDLE is set), and the single-file bundle on its own. Turbo builds the package first.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { tmp } from "./helpers.js";
 
 const root = join(import.meta.dirname, "..");
 const bin = join(root, "bin", "dyn.js");
-const bundle = join(root, "dist", "dyn.bundle.mjs");
+const bundle = join(root, "dist", "dyn.cjs");
+const cacheHome = mkdtempSync(join(tmpdir(), "dyn-code-cache-"));
 
 const spawn = (file: string, args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [file, ...args], {
     cwd: tmp(),
     encoding: "utf8",
-    env: { PATH: process.env.PATH ?? "", ...env },
+    env: { PATH: process.env.PATH ?? "", XDG_CACHE_HOME: cacheHome, ...env },
   });
 
-describe.skipIf(!existsSync(join(root, "dist", "index.js")))("bin/dyn.js", () => {
+describe.each([
+  ["through the bundle", {}],
+  ["through dist/index.js", { DYN_NO_BUNDLE: "1" }],
+])("bin/dyn.js %s", (_how, env: Record<string, string>) => {
   it("exit 0 for --help, 2 for bad input, 2 for usage errors", () => {
-    expect(spawn(bin, ["--help"]).status).toBe(0);
-    const bad = spawn(bin, ["plan", "--backend", "sglang", "--nodes", "-3"]);
+    expect(spawn(bin, ["--help"], env).status).toBe(0);
+    const bad = spawn(bin, ["plan", "--backend", "sglang", "--nodes", "-3"], env);
     expect(bad.status).toBe(2);
     expect(bad.stderr.split("\n")[0]).toBe(
       "error: --nodes: Too small: expected number to be >=1 (DYN_SPEC_INVALID)",
     );
-    expect(spawn(bin, ["plan", "--no-such-flag"]).status).toBe(2);
+    expect(spawn(bin, ["plan", "--no-such-flag"], env).status).toBe(2);
   });
 
   it("exit 1 when sbatch is missing (operation failed), with SLURM-less PATH", () => {
-    const r = spawn(bin, ["deploy", "--backend", "sglang"], { PATH: "/nonexistent" });
+    const r = spawn(bin, ["deploy", "--backend", "sglang"], { ...env, PATH: "/nonexistent" });
     expect(r.status).toBe(1);
     expect(r.stderr.split("\n")[0]).toBe("error: sbatch not found on PATH (DYN_SLURM_FAILED)");
   });
 
   it("dry-run --json is one document", () => {
-    const r = spawn(bin, ["deploy", "--backend", "sglang", "--dry-run", "--json"]);
+    const r = spawn(bin, ["deploy", "--backend", "sglang", "--dry-run", "--json"], env);
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout).dryRun).toBe(true);
   });
 });
 
-describe.skipIf(!existsSync(bundle))("dist/dyn.bundle.mjs", () => {
+describe("the code cache", () => {
+  it("is written per command after the first bundled run and reused without changing the output", () => {
+    const first = spawn(bin, ["plan", "--backend", "sglang", "--json"]);
+    const caches = readdirSync(join(cacheHome, "dyn"));
+    expect(caches.some((f) => f.endsWith("-plan.v8"))).toBe(true);
+    const second = spawn(bin, ["plan", "--backend", "sglang", "--json"]);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+  });
+
+  it("an unwritable cache directory only costs speed", () => {
+    const notADirectory = join(cacheHome, "a-file");
+    writeFileSync(notADirectory, "");
+    const r = spawn(bin, ["plan", "--backend", "sglang", "--json"], { XDG_CACHE_HOME: notADirectory });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).backend).toBe("sglang");
+  });
+});
+
+describe("dist/dyn.cjs on its own", () => {
   it("runs standalone with the built-in backends inside", () => {
     const r = spawn(bundle, ["plan", "--backend", "sglang", "--json"]);
     expect(r.status).toBe(0);

@@ -60,8 +60,8 @@ describe("installed from tarballs with npm", () => {
 describe("the single-file bundle", () => {
   it("runs with only node on the PATH, outside any node_modules", () => {
     const dir = mkdtempSync(join(tmpdir(), "dyn-bundle-"));
-    const bundle = join(dir, "dyn.mjs");
-    copyFileSync(join(repo, "apps/cli/dist/dyn.bundle.mjs"), bundle);
+    const bundle = join(dir, "dyn.cjs");
+    copyFileSync(join(repo, "apps/cli/dist/dyn.cjs"), bundle);
     const env = { PATH: "/nonexistent", HOME: dir, NO_COLOR: "1" };
     const version = spawnSync(process.execPath, [bundle, "--version"], { cwd: dir, env, encoding: "utf8" });
     expect(version.status, version.stderr).toBe(0);
