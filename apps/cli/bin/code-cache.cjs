@@ -18,6 +18,8 @@ function cacheFile(file, stat) {
 }
 
 function runWithCodeCache(file) {
+  // Code from a V8 cache has no dynamic-import callback: lend the bundle this module's import().
+  globalThis.__dynImport = (url) => import(url);
   const stat = fs.statSync(file);
   const cache = cacheFile(file, stat);
   let cachedData;

@@ -7,10 +7,12 @@
  *  4. the config file's `backends:` list (an entry matches by package name or by the backend's name).
  * The module's default export must pass assertBackend(). Nothing is ever installed.
  */
+
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
 import { pathToFileURL } from "node:url";
 import { assertBackend, type Backend, DynError } from "@dyn/core";
+import { importModule } from "./import-module.js";
 
 export const BUILTINS: Readonly<Record<string, { pkg: string; load: () => Promise<{ default: unknown }> }>> =
   {
@@ -100,13 +102,13 @@ export async function loadBackend(
     const file = resolvePath(options.cwd, name);
     tried.push(file);
     const found = await importResolved(pathToFileURL(file).href, options.cwd);
-    if (found) return { backend: await importBackend(() => import(found.url), name), source: file };
+    if (found) return { backend: await importBackend(() => importModule(found.url), name), source: file };
   } else {
     for (const candidate of candidateNames(name)) {
       tried.push(candidate);
       const found = await importResolved(candidate, options.cwd);
       if (found)
-        return { backend: await importBackend(() => import(found.url), candidate), source: candidate };
+        return { backend: await importBackend(() => importModule(found.url), candidate), source: candidate };
     }
   }
   for (const entry of options.configBackends ?? []) {
@@ -115,7 +117,7 @@ export async function loadBackend(
     tried.push(`${entry} (config backends)`);
     const found = await importResolved(isPath(entry) ? pathToFileURL(entry).href : entry, options.cwd);
     if (!found) continue;
-    const backend = await importBackend(() => import(found.url), entry);
+    const backend = await importBackend(() => importModule(found.url), entry);
     if (matchesName || backend.name === name) return { backend, source: entry };
   }
   const install = isPath(name) ? undefined : candidateNames(name)[0];
@@ -185,14 +187,14 @@ export async function listBackends(
     await add("dependency", pkg, async () => {
       const found = await importResolved(pkg, cwd);
       if (!found) throw new Error(`${pkg} is listed in package.json but not installed`);
-      return importBackend(() => import(found.url), pkg);
+      return importBackend(() => importModule(found.url), pkg);
     });
   }
   for (const entry of configBackends) {
     await add("config", entry, async () => {
       const found = await importResolved(isPath(entry) ? pathToFileURL(entry).href : entry, cwd);
       if (!found) throw new Error(`${entry} not found from ${cwd}`);
-      return importBackend(() => import(found.url), entry);
+      return importBackend(() => importModule(found.url), entry);
     });
   }
   return out;
