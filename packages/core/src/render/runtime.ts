@@ -107,7 +107,8 @@ dyn_wait_tcp() {
   until timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$2" "$3" 2>/dev/null; do
     dyn_check_steps
     ((SECONDS < deadline)) || dyn_fail "$1" "port $2:$3 did not answer within $4 s (log: logs/$1.log)"
-    sleep 0.5
+    # A TCP connect is cheap, and every worker waits for this: poll often.
+    sleep 0.1
   done
 }
 
