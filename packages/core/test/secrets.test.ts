@@ -40,7 +40,7 @@ describe.each(CONTAINERS)("secrets with %s", (_name, container) => {
     expect(script).toContain('[ -n "${NGC_API_KEY:-}" ] || dyn_fail secrets');
     // Never expanded into a command line.
     expect(script).not.toMatch(/HF_TOKEN=|\$HF_TOKEN\b|\$\{HF_TOKEN\}/);
-    const envFlags = script.match(/--container-env=\S+/g) ?? [];
+    const envFlags = script.match(/--container-env=[^\s)]+/g) ?? [];
     if (container.kind === "pyxis") {
       expect(envFlags.length).toBeGreaterThan(0);
       for (const flag of envFlags) expect(flag).toBe("--container-env=HF_TOKEN,NGC_API_KEY,NCCL_DEBUG");

@@ -87,6 +87,14 @@ dyn_start() {
   dyn_emit started step "$(dyn_json "$id")"
 }
 
+# dyn_step <step-id> <srun options and command...>: one srun step that may share its nodes with the
+# other steps (--overlap), named after the step and logging to logs/<step-id>.log.
+dyn_step() {
+  local id=$1
+  shift
+  dyn_start "$id" srun --overlap --job-name="$id" --output="$DYN_RUN_DIR/logs/$id.log" "$@"
+}
+
 # Fail as soon as any step has exited: a deployment is only useful whole.
 dyn_check_steps() {
   local id rc

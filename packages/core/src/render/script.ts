@@ -11,7 +11,7 @@ import { shellQuote } from "../quote.js";
 import { join, port, renderArg, variable } from "../word.js";
 import { isDirectiveSafe, sbatchHeader } from "./header.js";
 import { RUNTIME_LIBRARY } from "./runtime.js";
-import { containerFlags, fileLines, stepWords } from "./steps.js";
+import { containerFlags, envWords, fileLines, stepWords } from "./steps.js";
 
 export interface RenderOptions {
   /** Absolute run directory on a filesystem shared by the nodes: logs, status file, nats.conf. */
@@ -52,6 +52,7 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     `DYN_GRACE=${options.graceSeconds ?? 10}`,
     `DYN_IFACE=${shellQuote(spec.network.interface ?? "")}`,
     "export DYN_RUN_DIR DYN_PORT_BASE DYN_SCRATCH DYN_HF_CACHE",
+    ...containerArray(plan),
     'mkdir -p "$DYN_RUN_DIR/logs"',
     "",
     RUNTIME_LIBRARY,
@@ -68,6 +69,14 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     readiness(plan),
   ];
   return `${parts.map((p) => p.join("\n")).join("\n")}\n`;
+}
+
+/** The pyxis flags every step shares, once (steps use "${DYN_CONTAINER[@]}"). */
+function containerArray(plan: Plan): string[] {
+  const flags = containerFlags(plan);
+  if (flags.length === 0) return [];
+  // SC2054: the commas are inside one --container-mounts word, not separating array elements.
+  return ["# shellcheck disable=SC2054", `DYN_CONTAINER=(${flags.map(renderArg).join(" ")})`];
 }
 
 function summary(plan: Plan): string {
@@ -131,7 +140,7 @@ function nodeSetup(plan: Plan): string[] {
       "# Import the image once per node before the services start (named container, job-scoped).",
       `if ! srun --overlap --nodes=${n} --ntasks=${n} --ntasks-per-node=1 --job-name=container-preload \\`,
       '  --output="$DYN_RUN_DIR/logs/container-preload.log" \\',
-      `  ${containerFlags(plan).map(renderArg).join(" ")} true; then`,
+      '  "${DYN_CONTAINER[@]}" true; then',
       '  dyn_fail container-preload "importing the container image failed (log: logs/container-preload.log)"',
       "fi",
       "dyn_emit container-ready",
@@ -140,18 +149,29 @@ function nodeSetup(plan: Plan): string[] {
   return lines;
 }
 
-/** One step's start, as one block of text: srun options two per line, the env one per line, then
- * the process on one line. (One string per step keeps rendering linear for thousands of steps.) */
-function startBlock(plan: Plan, step: PlannedStep): string {
+/**
+ * One step as a few lines: `dyn_step <id> <srun options>`, then `env` with the shared entries
+ * ("${DYN_ENV[@]}") and its own, then the process. Built as one string per step so that rendering
+ * stays linear, and compact so that thousands of steps stay far below sbatch's script size limit.
+ */
+function startBlock(plan: Plan, step: PlannedStep, shared: ReadonlySet<string>): string {
   const { srun, env, argv } = stepWords(plan, step);
   let text = "";
   for (const line of fileLines(step)) text += `${line}\n`;
-  text += `dyn_start ${step.id} \\\n`;
-  for (let i = 0; i < srun.length; i += 2)
-    text += `  ${srun[i]}${i + 1 < srun.length ? ` ${srun[i + 1]}` : ""} \\\n`;
-  text += `  ${env[0]} \\\n`;
-  for (let i = 1; i < env.length; i++) text += `    ${env[i]} \\\n`;
-  return `${text}  ${argv.join(" ")}`;
+  const own = env.filter((e) => !shared.has(e));
+  const envLine = ["env", ...(shared.size > 0 ? ['"${DYN_ENV[@]}"'] : []), ...own].join(" ");
+  return `${text}dyn_step ${step.id} ${srun.join(" ")} \\\n  ${envLine} \\\n  ${argv.join(" ")}`;
+}
+
+/** Env entries (as rendered `K=V` words) that every one of the steps has: rendered once, as DYN_ENV. */
+function sharedEnv(plan: Plan, steps: readonly PlannedStep[]): Set<string> {
+  const [first, ...rest] = steps.map((step) => envWords(plan, step));
+  const shared = new Set(first ?? []);
+  for (const words of rest) {
+    const mine = new Set(words);
+    for (const e of shared) if (!mine.has(e)) shared.delete(e);
+  }
+  return shared;
 }
 
 function infra(plan: Plan, timeout: number): string[] {
@@ -159,7 +179,7 @@ function infra(plan: Plan, timeout: number): string[] {
   const { etcd, nats } = plan.spec.infra;
   const ipVar = `\${DYN_NODE_IP_${plan.infraNode}}`;
   const infraSteps = plan.steps.filter((s) => s.role === "etcd" || s.role === "nats");
-  for (const step of infraSteps) lines.push(startBlock(plan, step));
+  for (const step of infraSteps) lines.push(startBlock(plan, step, new Set()));
   const portOf = (step: PlannedStep | undefined, name: string) =>
     renderArg(port(step?.ports[name] ?? { kind: "fixed", port: 0 }));
   const etcdStep = infraSteps.find((s) => s.role === "etcd");
@@ -182,9 +202,11 @@ function infra(plan: Plan, timeout: number): string[] {
 }
 
 function services(plan: Plan): string[] {
+  const steps = plan.steps.filter((step) => step.role !== "etcd" && step.role !== "nats");
+  const shared = sharedEnv(plan, steps);
   const lines = ["", "# ---- services: frontend(s) and workers, one srun step each ----"];
-  for (const step of plan.steps)
-    if (step.role !== "etcd" && step.role !== "nats") lines.push(startBlock(plan, step));
+  if (shared.size > 0) lines.push(`DYN_ENV=(${[...shared].join(" ")})`);
+  for (const step of steps) lines.push(startBlock(plan, step, shared));
   return lines;
 }
 

@@ -18,8 +18,11 @@ export function nodelist(nodes: readonly number[]): Arg {
   return join(...pieces);
 }
 
-/** pyxis flags shared by every containerised step; empty without a container. */
-export function containerFlags(plan: Plan, cwd?: string): Arg[] {
+/**
+ * pyxis flags every containerised step shares (rendered once, as the DYN_CONTAINER array); empty
+ * without a container. The working directory is per step (see stepWords).
+ */
+export function containerFlags(plan: Plan): Arg[] {
   const c = plan.spec.container;
   if (c.kind !== "pyxis") return [];
   const mounts = [join(variable("DYN_HF_CACHE"), `:${CONTAINER_HF_HOME}`), ...c.mounts];
@@ -33,8 +36,6 @@ export function containerFlags(plan: Plan, cwd?: string): Arg[] {
   ];
   if (!c.mountHome) flags.push("--no-container-mount-home");
   if (!c.entrypoint) flags.push("--no-container-entrypoint");
-  const workdir = cwd ?? c.workdir;
-  if (workdir) flags.push(join("--container-workdir=", workdir));
   const forced = [...new Set([...plan.spec.secrets, ...c.env])];
   if (forced.length > 0) flags.push(`--container-env=${forced.join(",")}`);
   return flags;
@@ -51,7 +52,11 @@ function gpuFlags(plan: Plan, step: PlannedStep): Arg[] {
   return [];
 }
 
-/** One step's command as quoted shell words, grouped for layout: srun options, env, the process. */
+/**
+ * One step's command as quoted shell words: its own srun options (dyn_step adds --overlap, the job
+ * name and the log; "${DYN_CONTAINER[@]}" the shared pyxis flags), its env entries as `K=V` words,
+ * and the process argv.
+ */
 export interface StepWords {
   readonly srun: string[];
   readonly env: string[];
@@ -59,38 +64,44 @@ export interface StepWords {
 }
 
 export function stepWords(plan: Plan, step: PlannedStep): StepWords {
+  if (step.log !== `logs/${step.id}.log`) {
+    // dyn_step derives the log path from the id; a plan that says otherwise would be misreported.
+    throw new TypeError(`step ${step.id} logs to ${step.log}, not logs/${step.id}.log`);
+  }
   const tasks = step.nodes.length * step.tasksPerNode;
-  const words: Arg[] = [
-    "srun",
-    "--overlap",
+  const srun: Arg[] = [
     `--nodes=${step.nodes.length}`,
     `--ntasks=${tasks}`,
     `--ntasks-per-node=${step.tasksPerNode}`,
     join("--nodelist=", nodelist(step.nodes)),
-    `--job-name=${step.id}`,
-    join("--output=", variable("DYN_RUN_DIR"), `/${step.log}`),
   ];
-  if (tasks > 1) words.push("--label", "--kill-on-bad-exit=1");
-  if (step.mpi && plan.spec.slurm.mpi) words.push(`--mpi=${plan.spec.slurm.mpi}`);
-  words.push(...gpuFlags(plan, step));
-  const container = plan.spec.container;
-  words.push(...containerFlags(plan, step.cwd));
-  if (container.kind === "none" && step.cwd) words.push(join("--chdir=", step.cwd));
-  const proc = processWords(plan, step);
-  return { srun: words.map(renderArg), env: proc.env.map(renderArg), argv: proc.argv.map(renderArg) };
+  if (tasks > 1) srun.push("--label", "--kill-on-bad-exit=1");
+  if (step.mpi && plan.spec.slurm.mpi) srun.push(`--mpi=${plan.spec.slurm.mpi}`);
+  srun.push(...gpuFlags(plan, step));
+  const c = plan.spec.container;
+  const rendered = srun.map(renderArg);
+  if (c.kind === "pyxis") {
+    rendered.push('"${DYN_CONTAINER[@]}"');
+    const workdir = step.cwd ?? c.workdir;
+    if (workdir) rendered.push(renderArg(join("--container-workdir=", workdir)));
+  } else if (step.cwd) {
+    rendered.push(renderArg(join("--chdir=", step.cwd)));
+  }
+  const argv: Arg[] = [];
+  const setup = c.kind === "none" ? c.setup : undefined;
+  if (setup) argv.push("bash", "-c", `${setup}\nexec "$@"`, step.id);
+  argv.push(...step.argv);
+  return { srun: rendered, env: envWords(plan, step), argv: argv.map(renderArg) };
 }
 
-/** `env K=V ... [bash -c setup] argv...`: the env prefix sets values inside the container too. */
-function processWords(plan: Plan, step: PlannedStep): { env: Arg[]; argv: Arg[] } {
+/** `K=V` words for `env`: the env prefix sets values inside the container too. Names are validated
+ * identifiers, so only the value needs quoting. */
+export function envWords(plan: Plan, step: PlannedStep): string[] {
   const env: Record<string, Arg> = { ...step.env };
   if (step.role !== "etcd" && step.role !== "nats") {
     env.HF_HOME = plan.spec.container.kind === "pyxis" ? CONTAINER_HF_HOME : variable("DYN_HF_CACHE");
   }
-  const argv: Arg[] = [];
-  const setup = plan.spec.container.kind === "none" ? plan.spec.container.setup : undefined;
-  if (setup) argv.push("bash", "-c", `${setup}\nexec "$@"`, step.id);
-  argv.push(...step.argv);
-  return { env: ["env", ...Object.entries(env).map(([k, v]) => join(`${k}=`, v))], argv };
+  return Object.entries(env).map(([k, v]) => `${k}=${renderArg(v)}`);
 }
 
 /** Lines that write a step's files (e.g. nats.conf) into the run directory before it starts. */
