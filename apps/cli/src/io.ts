@@ -80,16 +80,25 @@ export function style(io: Io) {
 /** A status line: redrawn in place on a TTY, printed only when it changes otherwise. */
 export function progressLine(io: Io) {
   let last = "";
+  let lastState = "";
   return {
-    update(text: string) {
-      if (text === last) return;
+    /**
+     * On a TTY the line is redrawn whenever it changes (a ticking clock included); in a log file a
+     * line is written only when `state` (the text without the clock) changes.
+     */
+    update(text: string, state: string = text) {
+      if (io.isTTY) {
+        if (text !== last) io.stderr(`\r\u001b[2K${text}`);
+      } else if (state !== lastState) {
+        io.stderr(`${text}\n`);
+      }
       last = text;
-      if (io.isTTY) io.stderr(`\r\u001b[2K${text}`);
-      else io.stderr(`${text}\n`);
+      lastState = state;
     },
     done() {
       if (io.isTTY && last !== "") io.stderr("\n");
       last = "";
+      lastState = "";
     },
   };
 }

@@ -228,7 +228,8 @@ export async function follow(
       }
       const reason = last.queue?.state === "PENDING" ? ` (${last.queue.reason})` : "";
       const roles = rolesText(last);
-      line.update(`job ${jobId} ${last.state}${reason}${roles ? ` · ${roles}` : ""} · ${elapsed} s`);
+      const state = `job ${jobId} ${last.state}${reason}${roles ? ` · ${roles}` : ""}`;
+      line.update(`${state} · ${elapsed} s`, state);
       await io.sleep(1000, signal);
     }
   } finally {
