@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, readFileSync, readlinkSync, realpathSync, w
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parsePartitions } from "../src/commands/doctor.js";
+import type { QueueEntry } from "../src/slurm.js";
 import { parseAccounting, parseQueue, parseSbatchParsable, slurmMessage } from "../src/slurm.js";
 import { FakeSlurm, FIXTURE_PROJECT, firstLine, ls, queued, run, tmp, writeConfig } from "./helpers.js";
 
@@ -239,6 +240,22 @@ describe("dyn status / list / stop / logs", () => {
     expect(slurm.count("squeue")).toBe(7);
     expect(r.sleeps).toEqual([2000, 3000, 4500, 6750, 10000, 10000]);
     expect(r.stdout.match(/queued/g)).toHaveLength(1); // printed again only when it changes
+  });
+
+  it("status --watch looks again soon after something changed", async () => {
+    const cwd = tmp();
+    const slurm = new FakeSlurm();
+    await deployed(cwd, slurm, "61");
+    slurm.calls = [];
+    slurm.onQueue = (n) => {
+      // PENDING for three polls, then RUNNING, then gone
+      if (n === 4)
+        slurm.jobs.set("61", { ...(slurm.jobs.get("61") as QueueEntry), state: "RUNNING", reason: "None" });
+      if (n === 6) slurm.jobs.delete("61");
+    };
+    const r = await run(["status", "--watch", "61"], { cwd, slurm });
+    expect(r.code).toBe(0);
+    expect(r.sleeps).toEqual([2000, 3000, 4500, 2000, 3000]);
   });
 
   it("list: run directories joined with one squeue call", async () => {

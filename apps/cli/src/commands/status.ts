@@ -71,7 +71,9 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
       key: "--watch",
     });
   const { signal, dispose } = io.interrupts();
-  const delay = backoff(2000, 10_000);
+  // Back off while nothing changes (2 s → 10 s); after a change, look again soon.
+  const newDelay = () => backoff(2000, 10_000);
+  let delay = newDelay();
   let previous = "";
   try {
     for (;;) {
@@ -80,6 +82,7 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
       if (text !== previous) {
         if (io.isTTY) io.stdout("\u001b[H\u001b[2J");
         io.stdout(`${text}\n${io.isTTY ? "" : "\n"}`);
+        if (previous !== "") delay = newDelay();
         previous = text;
       }
       if (!obs.some(isActive)) return 0;
