@@ -248,14 +248,15 @@ describe("dyn status / list / stop / logs", () => {
     await deployed(cwd, slurm, "61");
     slurm.calls = [];
     slurm.onQueue = (n) => {
-      // PENDING for three polls, then RUNNING, then gone
+      // (a change made during poll n shows from poll n+1) PENDING for four polls, RUNNING for two, then gone
       if (n === 4)
         slurm.jobs.set("61", { ...(slurm.jobs.get("61") as QueueEntry), state: "RUNNING", reason: "None" });
       if (n === 6) slurm.jobs.delete("61");
     };
     const r = await run(["status", "--watch", "61"], { cwd, slurm });
     expect(r.code).toBe(0);
-    expect(r.sleeps).toEqual([2000, 3000, 4500, 2000, 3000]);
+    // the RUNNING change resets the backoff to 2 s
+    expect(r.sleeps).toEqual([2000, 3000, 4500, 6750, 2000, 3000]);
   });
 
   it("list: run directories joined with one squeue call", async () => {
