@@ -5,6 +5,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const dir = process.argv[2] ?? "reports";
+// Suites that must have reported: one that crashed before writing its report counts as failed.
+const expected = (process.argv[3] ?? "").split(",").filter(Boolean);
 let passed = 0;
 let failed = 0;
 const rows = [];
@@ -21,6 +23,12 @@ for (const file of readdirSync(dir)
   rows.push(
     `${file.replace(/\.json$/, "").padEnd(20)} ${r.numPassedTests} passed, ${r.numFailedTests + broken} failed`,
   );
+}
+for (const name of expected) {
+  if (!existsSync(join(dir, `${name}.json`))) {
+    failed++;
+    rows.push(`${name.padEnd(20)} no report (the suite did not run)`);
+  }
 }
 const py = join(dir, "runtime.txt");
 if (existsSync(py)) {
