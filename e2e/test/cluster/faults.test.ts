@@ -15,64 +15,34 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { chat, dyn, inQueue, json, leftoverProcesses, newRunsDir, standinEnv, waitFor } from "./harness.js";
+import {
+  chat,
+  deploy,
+  dyn,
+  inQueue,
+  json,
+  SMALL,
+  standinEnv,
+  statusEvents,
+  stopDeployed,
+  waitFor,
+} from "./harness.js";
 
-interface Deployed {
-  jobId: string;
-  runDir: string;
-  wait: { outcome: string; url: string | null; failed: { component: string; message: string } | null };
-}
-
-let jobs: string[] = [];
 afterEach(async () => {
-  for (const id of jobs) if (inQueue(id)) await dyn(["stop", id]);
-  jobs = [];
-  const clean = await waitFor(
-    "clean nodes",
-    () => (leftoverProcesses().length === 0 ? true : undefined),
-    30_000,
-  ).catch(() => leftoverProcesses());
-  expect(clean).toBe(true);
+  expect(await stopDeployed()).toEqual([]);
 });
 
-const small = [
-  "--num-prefill-workers",
-  "1",
-  "--num-decode-workers",
-  "1",
-  "--gpus-per-prefill",
-  "1",
-  "--gpus-per-decode",
-  "1",
-];
+const small = SMALL;
+const events = statusEvents;
 
-async function deploy(
-  label: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = standinEnv(),
-  extra: string[] = [],
-) {
-  const runs = newRunsDir(label);
-  const run = await dyn(["deploy", ...args, "--runs-dir", runs, ...extra, "--json"], { env });
-  const d = json<Deployed>(run);
-  jobs.push(d.jobId);
-  return { run, d, runs };
-}
-
-const events = (runDir: string) =>
-  (existsSync(join(runDir, "status.jsonl")) ? readFileSync(join(runDir, "status.jsonl"), "utf8") : "")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { t: number; event: string; [k: string]: unknown });
+/** Deploy with the stand-in env (or `env`); `--wait` unless `extra` says otherwise. */
+const deployWith = (label: string, args: string[], env: NodeJS.ProcessEnv = standinEnv(), wait = true) =>
+  deploy(label, args, { env, wait });
 
 describe("fail fast", () => {
   it("a worker that dies after ready ends the job within 15 s, naming it", async () => {
     const env = standinEnv({ DYN_STANDIN_EXIT_AFTER: "2", DYN_STANDIN_HOOKS_ONLY: "decode" });
-    const { run, d, runs } = await deploy("crash", ["--backend", "sglang", ...small], env, [
-      "--wait",
-      "--timeout",
-      "90",
-    ]);
+    const { run, d, runs } = await deployWith("crash", ["--backend", "sglang", ...small], env);
     expect(d.wait.outcome, run.stderr).toBe("ready");
     await waitFor("the job to end", () => (inQueue(d.jobId) ? undefined : true), 30_000);
     const ev = events(d.runDir);
@@ -96,11 +66,7 @@ describe("fail fast", () => {
       chmodSync(join(bin, binary), 0o755);
       const base = standinEnv();
       const env = { ...base, PATH: `${bin}:${base.PATH}` };
-      const { run, d } = await deploy(`broken-${binary}`, ["--backend", "vllm", ...small], env, [
-        "--wait",
-        "--timeout",
-        "60",
-      ]);
+      const { run, d } = await deployWith(`broken-${binary}`, ["--backend", "vllm", ...small], env);
       const component = binary === "etcd" ? "etcd" : "nats";
       expect(run.code).toBe(1);
       expect(d.wait.failed?.component).toBe(component);
@@ -117,11 +83,10 @@ describe("fail fast", () => {
 
   it("a readiness timeout fails naming the roles that did not register", async () => {
     const env = standinEnv({ DYN_STANDIN_START_DELAY: "600", DYN_STANDIN_HOOKS_ONLY: "prefill" });
-    const { run, d } = await deploy(
+    const { run, d } = await deployWith(
       "not-ready",
       ["--backend", "sglang", ...small, "--ready-timeout", "6"],
       env,
-      ["--wait", "--timeout", "90"],
     );
     expect(run.code).toBe(1);
     expect(d.wait.failed?.component).toBe("readiness");
@@ -132,7 +97,7 @@ describe("fail fast", () => {
 describe("stopping", () => {
   it("scancel during start-up leaves no process on any node", async () => {
     const env = standinEnv({ DYN_STANDIN_START_DELAY: "600" });
-    const { d, runs } = await deploy("cancel-early", ["--backend", "vllm", ...small], env);
+    const { d, runs } = await deployWith("cancel-early", ["--backend", "vllm", ...small], env, false);
     await waitFor(
       "workers to start",
       () =>
@@ -159,10 +124,7 @@ describe("sharing nodes", () => {
       "--sbatch-arg",
       "--nodelist=node1",
     ];
-    const [a, b] = await Promise.all([
-      deploy("share-a", shared, standinEnv(), ["--wait", "--timeout", "90"]),
-      deploy("share-b", shared, standinEnv(), ["--wait", "--timeout", "90"]),
-    ]);
+    const [a, b] = await Promise.all([deployWith("share-a", shared), deployWith("share-b", shared)]);
     for (const x of [a, b]) expect(x.d.wait.outcome, x.run.stderr).toBe("ready");
     const urls = [a.d.wait.url, b.d.wait.url] as string[];
     expect(new URL(urls[0] as string).hostname).toBe(new URL(urls[1] as string).hostname);
@@ -175,11 +137,10 @@ describe("secrets", () => {
   it("a secret's value reaches the workers and appears nowhere else", async () => {
     const secret = `hf_${createHash("sha256").update(String(Math.random())).digest("hex").slice(0, 24)}`;
     const env = standinEnv({ HF_TOKEN: secret, DYN_STANDIN_SECRETS: "HF_TOKEN" });
-    const { run, d, runs } = await deploy(
+    const { run, d, runs } = await deployWith(
       "secret",
       ["--backend", "vllm", ...small, "--secret", "HF_TOKEN"],
       env,
-      ["--wait", "--timeout", "90"],
     );
     expect(d.wait.outcome, run.stderr).toBe("ready");
     const outputs = [run.stdout, run.stderr];

@@ -4,7 +4,7 @@
  * Every wait is a bounded poll on a condition.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const repo = join(import.meta.dirname, "../../..");
@@ -39,13 +39,13 @@ export interface Run {
   stderr: string;
 }
 
-/** Run the CLI as a user would (a real process), with a hard timeout. */
+/** Run the CLI as a user would (a real process), with a hard timeout; `bin` for an installed copy. */
 export function dyn(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; bin?: string } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [dynBin, ...args], {
+    const child = spawn(process.execPath, [options.bin ?? dynBin, ...args], {
       env: options.env ?? standinEnv(),
       cwd: options.cwd ?? repo,
       stdio: ["ignore", "pipe", "pipe"],
@@ -170,4 +170,58 @@ export function pyxisRequests(
     .filter(Boolean)
     .map((l) => JSON.parse(l))
     .filter((r) => r.job === jobId);
+}
+
+/** What `dyn deploy --json` prints (the fields the tests read). */
+export interface Deployed {
+  jobId: string;
+  runDir: string;
+  wait: { outcome: string; url: string | null; failed: { component: string; message: string } | null };
+  plan: { spec: { model: { path: string } } };
+}
+
+/** One prefill and one decode worker of one GPU each: on two nodes, so a request crosses nodes. */
+export const SMALL = [
+  "--num-prefill-workers",
+  "1",
+  "--num-decode-workers",
+  "1",
+  "--gpus-per-prefill",
+  "1",
+  "--gpus-per-decode",
+  "1",
+];
+
+const deployed: string[] = [];
+
+/** `dyn deploy … --json` into a fresh runs directory; the job is stopped by `stopDeployed`. */
+export async function deploy(
+  label: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; wait?: boolean; cwd?: string; bin?: string } = {},
+): Promise<{ run: Run; d: Deployed; runs: string }> {
+  const runs = newRunsDir(label.replaceAll(/\W+/g, "-"));
+  const wait = options.wait === false ? [] : ["--wait", "--timeout", "120"];
+  const run = await dyn(["deploy", ...args, "--runs-dir", runs, ...wait, "--json"], options);
+  const d = json<Deployed>(run);
+  deployed.push(d.jobId);
+  return { run, d, runs };
+}
+
+/** Stop every job `deploy` started that is still queued; resolves to the processes left on nodes. */
+export async function stopDeployed(): Promise<string[]> {
+  for (const id of deployed.splice(0)) if (inQueue(id)) await dyn(["stop", id]);
+  return waitFor("clean nodes", () => (leftoverProcesses().length === 0 ? [] : undefined), 30_000).catch(() =>
+    leftoverProcesses(),
+  );
+}
+
+/** The job's status events (status.jsonl), empty until the job has started. */
+export function statusEvents(runDir: string): Array<{ t: number; event: string; [k: string]: unknown }> {
+  const file = join(runDir, "status.jsonl");
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }

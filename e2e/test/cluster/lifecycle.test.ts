@@ -6,13 +6,19 @@
 
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { chat, dyn, inQueue, json, leftoverProcesses, newRunsDir, repo, waitFor } from "./harness.js";
-
-interface Deployed {
-  jobId: string;
-  runDir: string;
-  wait: { outcome: string; url: string | null; failed: { component: string; message: string } | null };
-}
+import {
+  chat,
+  type Deployed,
+  deploy,
+  dyn,
+  inQueue,
+  json,
+  leftoverProcesses,
+  repo,
+  SMALL,
+  stopDeployed,
+  waitFor,
+} from "./harness.js";
 
 const services = ["frontend", "prefill", "decode", "etcd", "nats"];
 // Bare metal on the testbed: the legacy graph directory is the stand-in's copy of examples/vllm_v1.
@@ -29,42 +35,19 @@ const cases = [
   },
 ];
 
-// One prefill and one decode worker of one GPU each: on two different nodes (no colocation), so a
-// request must cross nodes. The legacy graph adds a decode worker inside the frontend process.
-const shape = [
-  "--num-prefill-workers",
-  "1",
-  "--num-decode-workers",
-  "1",
-  "--gpus-per-prefill",
-  "1",
-  "--gpus-per-decode",
-  "1",
-];
-
-const started: string[] = [];
 afterAll(async () => {
-  for (const id of started) if (inQueue(id)) await dyn(["stop", id]);
+  await stopDeployed();
 });
 
 describe.each(cases)("$name", ({ name, args, logs }) => {
-  const runs = newRunsDir(name.replaceAll(/\W+/g, "-"));
   let deployed: Deployed;
+  let runs: string;
 
   it("deploys and becomes ready", async () => {
-    const run = await dyn([
-      "deploy",
-      ...args,
-      ...shape,
-      "--runs-dir",
-      runs,
-      "--wait",
-      "--timeout",
-      "120",
-      "--json",
-    ]);
-    deployed = json<Deployed>(run);
-    started.push(deployed.jobId);
+    // The legacy graph adds a decode worker inside the frontend process.
+    const { run, d, runs: dir } = await deploy(name, [...args, ...SMALL]);
+    deployed = d;
+    runs = dir;
     expect(deployed.wait, run.stderr).toMatchObject({ outcome: "ready" });
     expect(run.code).toBe(0);
     expect(deployed.wait.url).toMatch(/^http:\/\/10\.77\.0\.\d+:\d+$/);

@@ -8,69 +8,44 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   chat,
-  dyn,
+  deploy,
   health,
   inQueue,
-  json,
-  leftoverProcesses,
-  newRunsDir,
   pyxisRequests,
   standinEnv,
-  waitFor,
+  statusEvents,
+  stopDeployed,
 } from "./harness.js";
 
-interface Deployed {
-  jobId: string;
-  runDir: string;
-  wait: { outcome: string; url: string | null; failed: { component: string; message: string } | null };
-}
-
-let jobs: string[] = [];
 afterEach(async () => {
-  for (const id of jobs) await dyn(["stop", id]);
-  jobs = [];
   // every shape must leave the nodes clean
-  expect(
-    await waitFor("clean nodes", () => (leftoverProcesses().length === 0 ? true : undefined), 30_000).catch(
-      () => leftoverProcesses(),
-    ),
-  ).toBe(true);
+  expect(await stopDeployed()).toEqual([]);
 });
 
-async function deploy(
-  label: string,
-  args: string[],
-  env?: NodeJS.ProcessEnv,
-): Promise<Deployed & { runs: string }> {
-  const runs = newRunsDir(label);
-  const run = await dyn(
-    ["deploy", ...args, "--runs-dir", runs, "--wait", "--timeout", "120", "--json"],
-    env ? { env } : {},
-  );
-  const d = json<Deployed>(run);
-  jobs.push(d.jobId);
+/** Deploy and wait; each shape must become ready. */
+async function deployReady(label: string, args: string[], env?: NodeJS.ProcessEnv) {
+  const { run, d } = await deploy(label, args, env ? { env } : {});
   expect(d.wait.outcome, run.stderr).toBe("ready");
-  return { ...d, runs };
+  return d;
 }
 
 const plan = (runDir: string) =>
   JSON.parse(readFileSync(join(runDir, "plan.json"), "utf8")) as {
     processes: Array<{ id: string; nodes: number[]; gpus: number[]; log: string }>;
   };
-const nodeOf = (runDir: string) => {
-  const events = readFileSync(join(runDir, "status.jsonl"), "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-  return new Map(events.filter((e) => e.event === "node").map((e) => [Number(e.index), String(e.ip)]));
-};
+const nodeOf = (runDir: string) =>
+  new Map(
+    statusEvents(runDir)
+      .filter((e) => e.event === "node")
+      .map((e) => [Number(e.index), String(e.ip)]),
+  );
 
 describe("a worker spanning two nodes", () => {
   it.each([
     ["sglang", ["--backend", "sglang"]],
     ["vllm", ["--backend", "vllm"]],
   ])("%s: one process per node, rank 0 registers once, requests are served", async (_name, backend) => {
-    const d = await deploy(`span-${_name}`, [
+    const d = await deployReady(`span-${_name}`, [
       ...backend,
       "--aggregated-workers",
       "1",
@@ -88,7 +63,7 @@ describe("a worker spanning two nodes", () => {
   });
 
   it("trtllm: one step over both nodes with one task per GPU", async () => {
-    const d = await deploy("span-trtllm", [
+    const d = await deployReady("span-trtllm", [
       "--backend",
       "trtllm",
       "--gpus-per-node",
@@ -110,7 +85,7 @@ describe("a worker spanning two nodes", () => {
 
 describe("packing", () => {
   it("four 2-GPU workers share one node with disjoint CUDA_VISIBLE_DEVICES", async () => {
-    const d = await deploy("packed", [
+    const d = await deployReady("packed", [
       "--backend",
       "vllm",
       "--aggregated-workers",
@@ -133,7 +108,7 @@ describe("containers through the pyxis stand-in", () => {
   it("every step asks for the image, the mounts, the job-scoped name and the forced env names", async () => {
     const image = "nvcr.io#nvidia/ai-dynamo/sglang-runtime:1.1.0";
     const env = standinEnv({ HF_TOKEN: "hf_e2e_container_token" });
-    const d = await deploy(
+    const d = await deployReady(
       "pyxis",
       [
         "--backend",
