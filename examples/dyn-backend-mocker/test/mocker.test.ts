@@ -1,21 +1,10 @@
-import { spawnSync } from "node:child_process";
-import { assertBackend, planToJson } from "@dyn/core";
-import { planForTest, renderForTest, type TestSpec } from "@dyn/core/testing";
+import { assertBackend } from "@dyn/core";
+import { planForTest, processesForTest, renderForTest, type TestSpec } from "@dyn/core/testing";
+import { lintScript } from "@dyn/core/testing/lint";
 import { describe, expect, it } from "vitest";
 import mocker from "../src/index.js";
 
-function processes(spec: TestSpec) {
-  return planToJson(planForTest(mocker, spec))
-    .processes.filter((p) => p.role !== "etcd" && p.role !== "nats")
-    .map((p) => ({
-      id: p.id,
-      registers: p.registers,
-      command: p.command.join(" "),
-      env: Object.fromEntries(
-        Object.entries(p.env).filter(([k]) => k !== "ETCD_ENDPOINTS" && k !== "NATS_SERVER"),
-      ),
-    }));
-}
+const processes = (spec: TestSpec) => processesForTest(mocker, spec);
 
 describe("dyn-backend-mocker", () => {
   it("is a valid backend for this contract", () => {
@@ -82,10 +71,7 @@ describe("dyn-backend-mocker", () => {
 
   it("renders a script that bash -n and shellcheck accept", () => {
     const script = renderForTest(mocker, { roles: { prefill: { workers: 2 }, decode: { workers: 2 } } });
-    expect(spawnSync("bash", ["-n"], { input: script, encoding: "utf8" }).stderr).toBe("");
-    if (spawnSync("shellcheck", ["--version"]).status !== 0) return;
-    const sc = spawnSync("shellcheck", ["-s", "bash", "-"], { input: script, encoding: "utf8" });
-    expect(sc.stdout).toBe("");
+    expect(lintScript(script)).toEqual({ bash: "", shellcheck: "" });
   });
 
   it("refuses a worker spanning nodes", () => {

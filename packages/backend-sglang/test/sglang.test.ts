@@ -1,31 +1,9 @@
-import { spawnSync } from "node:child_process";
-import { planToJson } from "@dyn/core";
-import { planForTest, renderForTest, type TestSpec } from "@dyn/core/testing";
+import { planForTest, processesForTest, renderForTest, type TestSpec, thrownBy } from "@dyn/core/testing";
+import { lintScript } from "@dyn/core/testing/lint";
 import { describe, expect, it } from "vitest";
 import sglang, { options } from "../src/index.js";
 
-/** Each process's command line, the env the backend adds (infra endpoints left out), its /health name. */
-function processes(spec: TestSpec) {
-  return planToJson(planForTest(sglang, spec))
-    .processes.filter((p) => p.role !== "etcd" && p.role !== "nats")
-    .map((p) => ({
-      id: p.id,
-      registers: p.registers,
-      command: p.command.join(" "),
-      env: Object.fromEntries(
-        Object.entries(p.env).filter(([k]) => k !== "ETCD_ENDPOINTS" && k !== "NATS_SERVER"),
-      ),
-    }));
-}
-
-function errorOf(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected an error");
-}
+const processes = (spec: TestSpec) => processesForTest(sglang, spec);
 
 const disagg = (version: string): TestSpec => ({
   options: { dynamoVersion: version },
@@ -242,7 +220,6 @@ describe("components", () => {
 });
 
 describe("rendered scripts", () => {
-  const hasShellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
   const shapes: Record<string, TestSpec> = {
     legacy: disagg("0.3.2"),
     "0.4.0 split": disagg("0.4.0"),
@@ -254,18 +231,14 @@ describe("rendered scripts", () => {
   for (const [name, spec] of Object.entries(shapes)) {
     it(`${name}: bash -n and shellcheck clean`, () => {
       const script = renderForTest(sglang, spec);
-      expect(spawnSync("bash", ["-n"], { input: script, encoding: "utf8" }).stderr).toBe("");
-      if (!hasShellcheck) return;
-      const sc = spawnSync("shellcheck", ["-s", "bash", "-"], { input: script, encoding: "utf8" });
-      expect(sc.stdout).toBe("");
-      expect(sc.status).toBe(0);
+      expect(lintScript(script)).toEqual({ bash: "", shellcheck: "" });
     });
   }
 });
 
 describe("unsupported combinations", () => {
   it("legacy multi-node", () => {
-    const e = errorOf(() =>
+    const e = thrownBy(() =>
       planForTest(sglang, {
         ...disagg("0.3.2"),
         roles: { prefill: { workers: 1 }, decode: { workers: 1, gpusPerWorker: 8 } },
@@ -274,14 +247,14 @@ describe("unsupported combinations", () => {
     expect(e).toMatchObject({ code: "DYN_UNSUPPORTED", key: "roles.decode.gpusPerWorker" });
   });
   it("legacy has no aggregated graph deployment", () => {
-    const e = errorOf(() =>
+    const e = thrownBy(() =>
       planForTest(sglang, { ...disagg("0.3.2"), roles: { aggregated: { workers: 1 } } }),
     );
     expect(e).toMatchObject({ code: "DYN_UNSUPPORTED", key: "roles.aggregated" });
   });
   it("legacy takes engine settings from the graph config, so options that set them are refused", () => {
     const legacy = (extra: Record<string, unknown>) =>
-      errorOf(() =>
+      thrownBy(() =>
         planForTest(sglang, { ...disagg("0.3.2"), options: { dynamoVersion: "0.3.2", ...extra } }),
       );
     expect(legacy({ transferBackend: "mooncake" })).toMatchObject({
@@ -294,7 +267,7 @@ describe("unsupported combinations", () => {
     });
   });
   it("options are strict", () => {
-    expect(errorOf(() => planForTest(sglang, { options: { transferBackend: "ucx" } }))).toMatchObject({
+    expect(thrownBy(() => planForTest(sglang, { options: { transferBackend: "ucx" } }))).toMatchObject({
       code: "DYN_OPTIONS_INVALID",
     });
   });

@@ -1,33 +1,9 @@
-import { spawnSync } from "node:child_process";
-import { planToJson } from "@dyn/core";
-import { planForTest, renderForTest, type TestSpec } from "@dyn/core/testing";
+import { planForTest, processesForTest, renderForTest, type TestSpec, thrownBy } from "@dyn/core/testing";
+import { lintScript } from "@dyn/core/testing/lint";
 import { describe, expect, it } from "vitest";
 import trtllm, { engineConfig, options } from "../src/index.js";
 
-/** Each step's command line, srun shape, the env the backend adds (infra endpoints left out), /health name. */
-function processes(spec: TestSpec) {
-  const plan = planForTest(trtllm, spec);
-  return planToJson(plan)
-    .processes.filter((p) => p.role !== "etcd" && p.role !== "nats")
-    .map((p, i) => ({
-      id: p.id,
-      registers: p.registers,
-      srun: `nodes=${p.nodes.join(",")} tasksPerNode=${plan.steps.filter((s) => s.role !== "etcd" && s.role !== "nats")[i]?.tasksPerNode}`,
-      command: p.command.join(" "),
-      env: Object.fromEntries(
-        Object.entries(p.env).filter(([k]) => k !== "ETCD_ENDPOINTS" && k !== "NATS_SERVER"),
-      ),
-    }));
-}
-
-function errorOf(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected an error");
-}
+const processes = (spec: TestSpec) => processesForTest(trtllm, spec, { srun: true });
 
 const legacy: TestSpec = {
   options: { dynamoVersion: "0.3.2" },
@@ -249,7 +225,6 @@ describe("components", () => {
 });
 
 describe("rendered scripts", () => {
-  const hasShellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
   const shapes: Record<string, TestSpec> = {
     legacy,
     "1.1 MPI multi-node": {
@@ -260,18 +235,14 @@ describe("rendered scripts", () => {
   for (const [name, spec] of Object.entries(shapes)) {
     it(`${name}: bash -n and shellcheck clean`, () => {
       const script = renderForTest(trtllm, spec);
-      expect(spawnSync("bash", ["-n"], { input: script, encoding: "utf8" }).stderr).toBe("");
-      if (!hasShellcheck) return;
-      const sc = spawnSync("shellcheck", ["-s", "bash", "-"], { input: script, encoding: "utf8" });
-      expect(sc.stdout).toBe("");
-      expect(sc.status).toBe(0);
+      expect(lintScript(script)).toEqual({ bash: "", shellcheck: "" });
     });
   }
 });
 
 describe("unsupported combinations", () => {
   it("legacy multi-node", () => {
-    const e = errorOf(() =>
+    const e = thrownBy(() =>
       planForTest(trtllm, {
         ...legacy,
         roles: { prefill: { workers: 1, gpusPerWorker: 8 }, decode: { workers: 1 } },
@@ -280,17 +251,17 @@ describe("unsupported combinations", () => {
     expect(e).toMatchObject({ code: "DYN_UNSUPPORTED", key: "roles.prefill.gpusPerWorker" });
   });
   it("legacy has no aggregated graph deployment", () => {
-    const e = errorOf(() => planForTest(trtllm, { ...legacy, roles: { aggregated: { workers: 1 } } }));
+    const e = thrownBy(() => planForTest(trtllm, { ...legacy, roles: { aggregated: { workers: 1 } } }));
     expect(e).toMatchObject({ code: "DYN_UNSUPPORTED", key: "roles.aggregated" });
   });
   it("legacy ignores engine-config options, so they are refused", () => {
-    const e = errorOf(() =>
+    const e = thrownBy(() =>
       planForTest(trtllm, { ...legacy, options: { dynamoVersion: "0.3.2", prefillEngineConfig: "/x.yaml" } }),
     );
     expect(e).toMatchObject({ code: "DYN_UNSUPPORTED", key: "backend.options.prefillEngineConfig" });
   });
   it("options are strict", () => {
-    expect(errorOf(() => planForTest(trtllm, { options: { engineConfig: "/x.yaml" } }))).toMatchObject({
+    expect(thrownBy(() => planForTest(trtllm, { options: { engineConfig: "/x.yaml" } }))).toMatchObject({
       code: "DYN_OPTIONS_INVALID",
     });
   });

@@ -1,31 +1,9 @@
-import { spawnSync } from "node:child_process";
-import { planToJson } from "@dyn/core";
-import { planForTest, renderForTest, type TestSpec } from "@dyn/core/testing";
+import { planForTest, processesForTest, renderForTest, type TestSpec, thrownBy } from "@dyn/core/testing";
+import { lintScript } from "@dyn/core/testing/lint";
 import { describe, expect, it } from "vitest";
 import vllm from "../src/index.js";
 
-/** Each process's command line, the env the backend adds (infra endpoints left out), its /health name. */
-function processes(spec: TestSpec) {
-  return planToJson(planForTest(vllm, spec))
-    .processes.filter((p) => p.role !== "etcd" && p.role !== "nats")
-    .map((p) => ({
-      id: p.id,
-      registers: p.registers,
-      command: p.command.join(" "),
-      env: Object.fromEntries(
-        Object.entries(p.env).filter(([k]) => k !== "ETCD_ENDPOINTS" && k !== "NATS_SERVER"),
-      ),
-    }));
-}
-
-function errorOf(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected an error");
-}
+const processes = (spec: TestSpec) => processesForTest(vllm, spec);
 
 const disagg = (version: string): TestSpec => ({
   options: { dynamoVersion: version },
@@ -321,7 +299,6 @@ describe("components", () => {
 });
 
 describe("rendered scripts", () => {
-  const hasShellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
   const shapes: Record<string, TestSpec> = {
     legacy: { options: { dynamoVersion: "0.3.2" }, slurm: { nodes: 3, gpusPerNode: 4 } },
     "0.5 flags": disagg("0.5.0"),
@@ -333,25 +310,21 @@ describe("rendered scripts", () => {
   for (const [name, spec] of Object.entries(shapes)) {
     it(`${name}: bash -n and shellcheck clean`, () => {
       const script = renderForTest(vllm, spec);
-      expect(spawnSync("bash", ["-n"], { input: script, encoding: "utf8" }).stderr).toBe("");
-      if (!hasShellcheck) return;
-      const sc = spawnSync("shellcheck", ["-s", "bash", "-"], { input: script, encoding: "utf8" });
-      expect(sc.stdout).toBe("");
-      expect(sc.status).toBe(0);
+      expect(lintScript(script)).toEqual({ bash: "", shellcheck: "" });
     });
   }
 });
 
 describe("unsupported combinations", () => {
   it("multi-node before 1.0 needs Ray", () => {
-    const e = errorOf(() =>
+    const e = thrownBy(() =>
       planForTest(vllm, { ...disagg("0.9.0"), roles: { aggregated: { workers: 1, gpusPerWorker: 8 } } }),
     );
     expect(e).toMatchObject({ code: "DYN_UNSUPPORTED", key: "roles.aggregated.gpusPerWorker" });
     expect(String(e)).toContain("Ray");
   });
   it("legacy multi-node", () => {
-    const e = errorOf(() =>
+    const e = thrownBy(() =>
       planForTest(vllm, {
         options: { dynamoVersion: "0.3.2" },
         slurm: { gpusPerNode: 4 },
@@ -361,14 +334,14 @@ describe("unsupported combinations", () => {
     expect(e).toMatchObject({ code: "DYN_UNSUPPORTED", key: "roles.prefill.gpusPerWorker" });
   });
   it("legacy has no aggregated graph deployment", () => {
-    const e = errorOf(() => planForTest(vllm, agg("0.3.2")));
+    const e = thrownBy(() => planForTest(vllm, agg("0.3.2")));
     expect(e).toMatchObject({ code: "DYN_UNSUPPORTED", key: "roles.aggregated" });
   });
   it("options are strict and versions validated", () => {
-    expect(errorOf(() => planForTest(vllm, { options: { dynamoVersion: "latest" } }))).toMatchObject({
+    expect(thrownBy(() => planForTest(vllm, { options: { dynamoVersion: "latest" } }))).toMatchObject({
       code: "DYN_OPTIONS_INVALID",
     });
-    expect(errorOf(() => planForTest(vllm, { options: { tp: 2 } }))).toMatchObject({
+    expect(thrownBy(() => planForTest(vllm, { options: { tp: 2 } }))).toMatchObject({
       code: "DYN_OPTIONS_INVALID",
     });
   });

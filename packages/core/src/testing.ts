@@ -3,6 +3,7 @@
  *   import { renderForTest } from "@dyn/core/testing";
  */
 import type { Backend } from "./backend.js";
+import { type PlanJson, planToJson } from "./explain.js";
 import type { Plan } from "./plan.js";
 import { plan } from "./planner.js";
 import { renderScript } from "./render/script.js";
@@ -23,4 +24,45 @@ export function planForTest(backend: Backend, input: TestSpec = {}): Plan {
 
 export function renderForTest(backend: Backend, input: TestSpec = {}, runDir = "/shared/runs/test"): string {
   return renderScript(planForTest(backend, input), { runDir, generator: "@dyn/core/testing" });
+}
+
+export interface ProcessForTest {
+  readonly id: string;
+  readonly registers: string | null;
+  /** With `{ srun: true }`: the step's nodes and tasks per node (MPI steps). */
+  readonly srun?: string;
+  readonly command: string;
+  /** The env the backend adds: the infra endpoints every process gets are left out. */
+  readonly env: Record<string, string>;
+}
+
+/** A plan's service processes (no etcd/NATS) in the form backend tests snapshot. */
+export function processesForTest(
+  backend: Backend,
+  input: TestSpec = {},
+  options: { srun?: boolean } = {},
+): ProcessForTest[] {
+  const p = planForTest(backend, input);
+  const json = planToJson(p);
+  return p.steps.flatMap((step, i) => {
+    if (step.role === "etcd" || step.role === "nats") return [];
+    const proc = json.processes[i] as PlanJson["processes"][number];
+    const env = Object.fromEntries(
+      Object.entries(proc.env).filter(([k]) => k !== "ETCD_ENDPOINTS" && k !== "NATS_SERVER"),
+    );
+    const srun = options.srun
+      ? { srun: `nodes=${step.nodes.join(",")} tasksPerNode=${step.tasksPerNode}` }
+      : {};
+    return [{ id: proc.id, registers: proc.registers, ...srun, command: proc.command.join(" "), env }];
+  });
+}
+
+/** The error `fn` throws; fails the test when it throws nothing. */
+export function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected an error, but nothing was thrown");
 }
