@@ -97,20 +97,25 @@ export function layOut(req: LayoutRequest): Layout {
           node(n).used = req.gpusPerNode;
           node(n).roles.add(group.role);
         }
-        workers.push({ ...place(group, w, span_nodes, 0, req.gpusPerNode), hostedByFrontend: false });
+        workers.push(place(group, w, span_nodes, 0, false, req.gpusPerNode));
         cursor += span;
         continue;
       }
       // Packed: first node from the cursor with room and no conflicting role.
       while (!fits(node(cursor), group, req)) cursor++;
       const n = node(cursor);
-      workers.push({ ...place(group, w, [cursor], n.used), hostedByFrontend: false });
+      workers.push(place(group, w, [cursor], n.used, false));
       n.used += group.gpusPerWorker;
       n.roles.add(group.role);
     }
   }
   // Keep the plan's order: by role as requested, then by worker index.
-  const order = (w: PlacedWorker) => req.groups.findIndex((g) => g.role === w.role);
+  // (Each role's index is looked up once: the comparator runs O(workers × log workers) times.)
+  const roleOrder = new Map<WorkerRole, number>();
+  req.groups.forEach((g, i) => {
+    if (!roleOrder.has(g.role)) roleOrder.set(g.role, i);
+  });
+  const order = (w: PlacedWorker) => roleOrder.get(w.role) ?? -1;
   workers.sort((a, b) => order(a) - order(b) || a.worker - b.worker);
   return { nodes: Math.max(nodes.length, 1), workers, frontends };
 }
@@ -131,7 +136,7 @@ function placeHosted(group: GroupRequest, req: LayoutRequest, n0: NodeState): Pl
       { key: "roles.frontend.placement" },
     );
   }
-  const placed = { ...place(group, 0, [0], n0.used), hostedByFrontend: true };
+  const placed = place(group, 0, [0], n0.used, true);
   n0.used += group.gpusPerWorker;
   n0.roles.add(group.role);
   return placed;
@@ -153,8 +158,11 @@ function place(
   w: number,
   nodes: number[],
   firstGpu: number,
+  hostedByFrontend: boolean,
   perNode = group.gpusPerWorker,
-) {
-  const gpus = Array.from({ length: Math.min(perNode, group.gpusPerWorker) }, (_, k) => firstGpu + k);
-  return { role: group.role, worker: w, nodes, gpus };
+): PlacedWorker {
+  const count = Math.min(perNode, group.gpusPerWorker);
+  const gpus: number[] = [];
+  for (let k = 0; k < count; k++) gpus.push(firstGpu + k);
+  return { role: group.role, worker: w, nodes, gpus, hostedByFrontend };
 }

@@ -16,10 +16,20 @@ import { type GroupRequest, type Layout, layOut, nodesPerWorker, type PlacedWork
 import type { Plan, PlannedStep, WorkerGroupPlan } from "./plan.js";
 import { PortAllocator } from "./ports.js";
 import { type DeploymentSpec, WORKER_ROLES, type WorkerGroup, type WorkerRole } from "./spec.js";
-import { type Arg, type PortRef, port, variable, type Word } from "./word.js";
+import { type Arg, type PortRef, variable, type Word } from "./word.js";
 
 /** Runtime variable holding node k's routable IPv4 address (set by the rendered script). */
-export const nodeIpVar = (k: number): Word => variable(`DYN_NODE_IP_${k}`);
+export function nodeIpVar(k: number): Word {
+  // Indexed by node: every process asks for its node's and its leader's, so building the name and
+  // looking it up in variable()'s map each time would be most of the cost.
+  let ip = nodeIps[k];
+  if (!ip) {
+    ip = variable(`DYN_NODE_IP_${k}`);
+    nodeIps[k] = ip;
+  }
+  return ip;
+}
+const nodeIps: Word[] = [];
 
 interface ResolvedGroup extends GroupRequest {
   readonly args: readonly string[];
@@ -85,6 +95,18 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
 
   const commonEnv = { ...infraEnv(spec), ...spec.env };
   const frontendPorts = layout.frontends.map((n, i) => frontendPort(spec, ports, n, i));
+  // Words are immutable, so the processes using a port share one Word for it (the allocator hands
+  // out one PortRef per offset): thousands of processes, at most ports.slot offsets.
+  const portWords = new Map<PortRef, Word>();
+  const portWord = (ref: PortRef): Word => {
+    let word = portWords.get(ref);
+    if (!word) {
+      word = Object.freeze({ parts: Object.freeze([Object.freeze({ port: ref })]) });
+      portWords.set(ref, word);
+    }
+    return word;
+  };
+  const frontendPortWords = frontendPorts.map(portWord);
   const hostedWorker = layout.workers.find((w) => w.hostedByFrontend);
 
   // Ports a process declared, looked up by name; a name it did not declare is a backend bug.
@@ -92,7 +114,7 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
     const ref = own[name];
     if (!ref)
       throw new DynError("DYN_INTERNAL", `backend ${backend.name} used port "${name}" it did not declare`);
-    return port(ref);
+    return portWord(ref);
   };
   const context = (
     role: ProcessRole,
@@ -114,7 +136,7 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
     nodeIp: nodeIpVar(placed.nodes[0] ?? 0),
     leaderIp: nodeIpVar(placed.leader),
     port: portLookup(own),
-    frontendPort: port(frontendPorts[role === "frontend" ? worker : 0] as PortRef),
+    frontendPort: frontendPortWords[role === "frontend" ? worker : 0] as Word,
     hosted: role === "frontend" ? hosted : undefined,
   });
 
@@ -151,19 +173,27 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
     });
   });
 
+  // Per role, looked up once rather than per worker: the group and the env all its processes share.
+  const groupOf = new Map<WorkerRole, { group: ResolvedGroup; env: Record<string, Arg> }>();
+  for (const g of groups) {
+    if (!groupOf.has(g.role)) groupOf.set(g.role, { group: g, env: { ...commonEnv, ...g.env } });
+  }
   for (const placed of layout.workers) {
     if (placed.hostedByFrontend) continue;
-    const group = groups.find((g) => g.role === placed.role) as ResolvedGroup;
-    steps.push(...workerSteps(placed, group));
+    const { group, env } = groupOf.get(placed.role) as { group: ResolvedGroup; env: Record<string, Arg> };
+    for (const step of workerSteps(placed, group, env)) steps.push(step);
   }
 
-  function workerSteps(placed: PlacedWorker, group: ResolvedGroup): PlannedStep[] {
+  function workerSteps(
+    placed: PlacedWorker,
+    group: ResolvedGroup,
+    env: Readonly<Record<string, Arg>>,
+  ): PlannedStep[] {
     const nnodes = placed.nodes.length;
     const leader = placed.nodes[0] as number;
     const launch = nnodes > 1 ? backend.multiNode(placed.role, options) : "per-node";
     const tasks = backend.tasksPerNode?.({ role: placed.role, gpus: placed.gpus.length, options }) ?? 1;
     const base = `${placed.role}-w${placed.worker}`;
-    const env = { ...commonEnv, ...group.env };
     if (launch === "mpi" || tasks > 1) {
       const names = backend.ports({ role: placed.role, rank: 0, nnodes, options });
       const own = ports.take(placed.nodes, unique(names));
@@ -194,14 +224,17 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
     const perRank = placed.nodes.map((_, rank) =>
       unique(backend.ports({ role: placed.role, rank, nnodes, options })),
     );
-    const reserved = ports.take(placed.nodes, unique(perRank.flat()));
+    // (A single node's names are already unique: no need to copy them twice.)
+    const names = nnodes === 1 ? (perRank[0] as string[]) : unique(perRank.flat());
+    const reserved = ports.take(placed.nodes, names);
     return placed.nodes.map((n, rank) => {
       const own = Object.fromEntries((perRank[rank] ?? []).map((name) => [name, reserved[name] as PortRef]));
+      const nodes = [n];
       const ctx = context(
         placed.role,
         placed.worker,
         rank,
-        { nodes: [n], gpus: placed.gpus, nnodes, leader },
+        { nodes, gpus: placed.gpus, nnodes, leader },
         group,
         own,
       );
@@ -212,7 +245,7 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
         role: placed.role,
         worker: placed.worker,
         rank,
-        nodes: [n],
+        nodes,
         tasksPerNode: 1,
         gpus: placed.gpus,
         ports: own,
@@ -257,16 +290,25 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
   };
 }
 
-const unique = (names: readonly string[]): string[] => [...new Set(names)];
+/** The names in first-seen order, without repeats. (A loop: the lists are a few names long.) */
+function unique(names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const name of names) if (!out.includes(name)) out.push(name);
+  return out;
+}
 
-/** CUDA_VISIBLE_DEVICES only when a process uses part of a node: whole-node processes see all GPUs. */
+/**
+ * CUDA_VISIBLE_DEVICES only when a process uses part of a node: whole-node processes see all GPUs.
+ * Set on the env object the caller just built (not a copy): it is the same key order either way.
+ */
 function withGpus(
   env: Record<string, Arg>,
   gpus: readonly number[],
   gpusPerNode: number,
 ): Record<string, Arg> {
   if (gpus.length === 0 || gpus.length === gpusPerNode) return env;
-  return { ...env, CUDA_VISIBLE_DEVICES: gpus.join(",") };
+  env.CUDA_VISIBLE_DEVICES = gpus.join(",");
+  return env;
 }
 
 function infraPortNames(spec: DeploymentSpec): string[] {

@@ -13,6 +13,8 @@ import type { PortRef } from "./word.js";
 export class PortAllocator {
   readonly #next = new Map<number, number>();
   readonly #slot: number;
+  /** One PortRef per offset: a plan has thousands of processes but at most `slot` offsets. */
+  readonly #refs: PortRef[] = [];
 
   constructor(slot: number) {
     this.#slot = slot;
@@ -23,7 +25,8 @@ export class PortAllocator {
    * the same offsets on all its nodes, so rank r can reach the leader's port by name).
    */
   take(nodes: readonly number[], names: readonly string[]): Record<string, PortRef> {
-    const start = Math.max(0, ...nodes.map((n) => this.#next.get(n) ?? 0));
+    let start = 0;
+    for (const n of nodes) start = Math.max(start, this.#next.get(n) ?? 0);
     const end = start + names.length;
     if (end > this.#slot) {
       throw new DynError(
@@ -38,9 +41,18 @@ export class PortAllocator {
     for (const n of nodes) this.#next.set(n, end);
     const ports: Record<string, PortRef> = {};
     names.forEach((name, i) => {
-      ports[name] = { kind: "job", offset: start + i };
+      ports[name] = this.#ref(start + i);
     });
     return ports;
+  }
+
+  #ref(offset: number): PortRef {
+    let ref = this.#refs[offset];
+    if (!ref) {
+      ref = Object.freeze({ kind: "job", offset });
+      this.#refs[offset] = ref;
+    }
+    return ref;
   }
 
   /** Highest number of ports used on any node. */

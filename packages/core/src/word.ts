@@ -47,51 +47,81 @@ export function port(ref: PortRef): Word {
 /** Concatenate strings and Words into one Word: `join(ip, ":", port)`. */
 export function join(...pieces: Arg[]): Word {
   const parts: WordPart[] = [];
-  for (const piece of pieces) {
-    if (typeof piece === "string") {
-      if (piece !== "") parts.push({ lit: piece });
-    } else {
-      parts.push(...piece.parts);
-    }
-  }
-  return { parts: mergeLiterals(parts) };
+  for (const piece of pieces) appendPiece(parts, piece);
+  return { parts };
 }
 
 /** Tagged template: w`--dist-init-addr=${ip}:${p}`. */
 export function w(strings: TemplateStringsArray, ...values: Arg[]): Word {
-  const pieces: Arg[] = [];
-  strings.forEach((s, i) => {
-    pieces.push(s);
-    if (i < values.length) pieces.push(values[i] as Arg);
-  });
-  return join(...pieces);
+  const parts: WordPart[] = [];
+  for (let i = 0; i < strings.length; i++) {
+    appendPiece(parts, strings[i] as string);
+    if (i < values.length) appendPiece(parts, values[i] as Arg);
+  }
+  return { parts };
 }
 
-function mergeLiterals(parts: WordPart[]): WordPart[] {
-  const out: WordPart[] = [];
-  for (const part of parts) {
-    const last = out[out.length - 1];
-    if ("lit" in part && last && "lit" in last) out[out.length - 1] = { lit: last.lit + part.lit };
-    else out.push(part);
+// Appending in place (rather than collecting pieces and merging afterwards) keeps join and w free of
+// intermediate arrays: they run for every process of a plan.
+function appendPiece(parts: WordPart[], piece: Arg): void {
+  if (typeof piece === "string") {
+    if (piece !== "") appendPart(parts, { lit: piece });
+  } else {
+    for (const part of piece.parts) appendPart(parts, part);
   }
-  return out;
+}
+
+/** Adjacent literals merge into one part, so a Word's parts alternate literal and runtime. */
+function appendPart(parts: WordPart[], part: WordPart): void {
+  const last = parts[parts.length - 1];
+  if ("lit" in part && last && "lit" in last) parts[parts.length - 1] = { lit: last.lit + part.lit };
+  else parts.push(part);
 }
 
 function renderPort(ref: PortRef): string {
-  return ref.kind === "fixed" ? String(ref.port) : `"$((DYN_PORT_BASE+${ref.offset}))"`;
+  return ref.kind === "fixed" ? String(ref.port) : renderOffset(ref.offset);
+}
+
+// The same runtime parts (node IPs and hosts, port offsets) recur in thousands of processes: each
+// one's text is built once. Both tables are bounded: by the variables the script defines, and by
+// the port slot size.
+const offsetTexts: string[] = [];
+const variableTexts = new Map<string, string>();
+
+function renderOffset(offset: number): string {
+  let text = offsetTexts[offset];
+  if (text === undefined) {
+    text = `"$((DYN_PORT_BASE+${offset}))"`;
+    // Only offsets that can be in a port window: a plan read back from JSON could hold anything.
+    if (Number.isInteger(offset) && offset >= 0 && offset < 65536) offsetTexts[offset] = text;
+  }
+  return text;
+}
+
+function renderVariable(name: string): string {
+  let text = variableTexts.get(name);
+  if (text === undefined) {
+    text = `"\${${name}}"`;
+    variableTexts.set(name, text);
+  }
+  return text;
 }
 
 /** Shell text for one argument. Literal parts are quoted; runtime parts are double-quoted expansions. */
 export function renderArg(arg: Arg): string {
   if (typeof arg === "string") return shellQuote(arg);
   if (arg.parts.length === 0) return "''";
-  return arg.parts
-    .map((part) => {
-      if ("lit" in part) return shellQuote(part.lit);
-      if ("var" in part) return `"\${${part.var}}"`;
-      return renderPort(part.port);
-    })
-    .join("");
+  // Indexed: renderArg runs for every word of every process, and for-of allocated iterator results.
+  const parts = arg.parts;
+  let text = "";
+  for (let i = 0; i < parts.length; i++) text += renderPart(parts[i] as WordPart);
+  return text;
+}
+
+function renderPart(part: WordPart): string {
+  if ("lit" in part) return shellQuote(part.lit);
+  if ("var" in part) return renderVariable(part.var);
+  return renderPort(part.port);
 }
 
 /** Human-readable form for plans and tables: runtime parts shown as ${VAR} and {port+N}. */

@@ -29,7 +29,7 @@ dyn_json() {
 dyn_event() {
   local fields=""
   while [ $# -ge 2 ]; do fields+=",\\"$1\\":$2"; shift 2; done
-  # Millisecond timestamps (bash ≥ 5 has EPOCHREALTIME; older bash forks date). Some locales print a
+  # Millisecond timestamps (bash >= 5 has EPOCHREALTIME; older bash forks date). Some locales print a
   # decimal comma, which JSON would not accept.
   local t=\${EPOCHREALTIME:-$(date +%s.%N)}
   t=\${t/,/.}

@@ -57,18 +57,19 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     "",
     RUNTIME_LIBRARY,
   ];
-  // Joined section by section: spreading a section with thousands of steps into push() would pass
-  // them all as call arguments.
-  const parts = [
-    out,
+  // One join over all lines (concat, not push(...section): a section with thousands of steps would
+  // pass them all as call arguments). The final "" gives the trailing newline inside the join, so
+  // the result is one flat string rather than a multi-megabyte copy plus "\n".
+  const lines = out.concat(
     sections,
     allocationCheck(plan),
     nodeSetup(plan),
     infra(plan, options.infraTimeoutSeconds ?? 120),
     services(plan),
     readiness(plan),
-  ];
-  return `${parts.map((p) => p.join("\n")).join("\n")}\n`;
+    [""],
+  );
+  return lines.join("\n");
 }
 
 /** The pyxis flags every step shares, once (steps use "${DYN_CONTAINER[@]}"). */
@@ -80,7 +81,7 @@ function containerArray(plan: Plan): string[] {
 }
 
 function summary(plan: Plan): string {
-  const groups = plan.groups.map((g) => `${g.workers} ${g.role} × ${g.gpusPerWorker} GPU`).join(", ");
+  const groups = plan.groups.map((g) => `${g.workers} ${g.role} x ${g.gpusPerWorker} GPU`).join(", ");
   return `${plan.nodes} node${plan.nodes > 1 ? "s" : ""}, ${groups}`;
 }
 
@@ -155,21 +156,27 @@ function nodeSetup(plan: Plan): string[] {
  * stays linear, and compact so that thousands of steps stay far below sbatch's script size limit.
  */
 function startBlock(plan: Plan, step: PlannedStep, shared: ReadonlySet<string>): string {
-  const { srun, env, argv } = stepWords(plan, step);
+  const { srun, argv } = stepWords(plan, step);
   let text = "";
   for (const line of fileLines(step)) text += `${line}\n`;
-  const own = env.filter((e) => !shared.has(e));
-  const envLine = ["env", ...(shared.size > 0 ? ['"${DYN_ENV[@]}"'] : []), ...own].join(" ");
-  return `${text}dyn_step ${step.id} ${srun.join(" ")} \\\n  ${envLine} \\\n  ${argv.join(" ")}`;
+  let envLine = shared.size > 0 ? 'env "${DYN_ENV[@]}"' : "env";
+  for (const e of envWords(plan, step)) if (!shared.has(e)) envLine += ` ${e}`;
+  // Joined rather than concatenated: one flat string per step, not a rope of its pieces that the
+  // garbage collector would copy until the script is joined.
+  return [`${text}dyn_step ${step.id} ${srun}`, envLine, argv].join(" \\\n  ");
 }
 
-/** Env entries (as rendered `K=V` words) that every one of the steps has: rendered once, as DYN_ENV. */
+/**
+ * Env entries (as rendered `K=V` words) that every one of the steps has: rendered once, as DYN_ENV.
+ * Each step's words are rendered here and again for its own line: cheaper than keeping thousands of
+ * small arrays alive (and copied by the garbage collector) until every step is rendered.
+ */
 function sharedEnv(plan: Plan, steps: readonly PlannedStep[]): Set<string> {
-  const [first, ...rest] = steps.map((step) => envWords(plan, step));
-  const shared = new Set(first ?? []);
-  for (const words of rest) {
-    const mine = new Set(words);
-    for (const e of shared) if (!mine.has(e)) shared.delete(e);
+  const shared = new Set(steps[0] ? envWords(plan, steps[0]) : []);
+  // A step has a handful of entries: a linear includes() beats building a Set per step.
+  for (let i = 1; i < steps.length && shared.size > 0; i++) {
+    const mine = envWords(plan, steps[i] as PlannedStep);
+    for (const e of shared) if (!mine.includes(e)) shared.delete(e);
   }
   return shared;
 }

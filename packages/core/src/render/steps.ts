@@ -3,20 +3,8 @@ import type { Plan, PlannedStep } from "../plan.js";
 import { shellQuote } from "../quote.js";
 import { type Arg, join, renderArg, variable } from "../word.js";
 
-const nodeName = (k: number) => variable(`DYN_HOST_${k}`);
-
 /** Where the container keeps the model cache (HF_HOME inside pyxis containers). */
 export const CONTAINER_HF_HOME = "/root/.cache/huggingface";
-
-/** --nodelist value: the step's node names joined by commas. */
-export function nodelist(nodes: readonly number[]): Arg {
-  const pieces: Arg[] = [];
-  nodes.forEach((n, i) => {
-    if (i > 0) pieces.push(",");
-    pieces.push(nodeName(n));
-  });
-  return join(...pieces);
-}
 
 /**
  * pyxis flags every containerised step shares (rendered once, as the DYN_CONTAINER array); empty
@@ -53,14 +41,13 @@ function gpuFlags(plan: Plan, step: PlannedStep): Arg[] {
 }
 
 /**
- * One step's command as quoted shell words: its own srun options (dyn_step adds --overlap, the job
- * name and the log; "${DYN_CONTAINER[@]}" the shared pyxis flags), its env entries as `K=V` words,
- * and the process argv.
+ * One step's command as quoted shell words, each list joined by spaces: its own srun options
+ * (dyn_step adds --overlap, the job name and the log; "${DYN_CONTAINER[@]}" the shared pyxis flags)
+ * and the process argv. Its env entries are `envWords`.
  */
 export interface StepWords {
-  readonly srun: string[];
-  readonly env: string[];
-  readonly argv: string[];
+  readonly srun: string;
+  readonly argv: string;
 }
 
 export function stepWords(plan: Plan, step: PlannedStep): StepWords {
@@ -69,39 +56,76 @@ export function stepWords(plan: Plan, step: PlannedStep): StepWords {
     throw new TypeError(`step ${step.id} logs to ${step.log}, not logs/${step.id}.log`);
   }
   const tasks = step.nodes.length * step.tasksPerNode;
-  const srun: Arg[] = [
-    `--nodes=${step.nodes.length}`,
-    `--ntasks=${tasks}`,
-    `--ntasks-per-node=${step.tasksPerNode}`,
-    join("--nodelist=", nodelist(step.nodes)),
-  ];
-  if (tasks > 1) srun.push("--label", "--kill-on-bad-exit=1");
-  if (step.mpi && plan.spec.slurm.mpi) srun.push(`--mpi=${plan.spec.slurm.mpi}`);
-  srun.push(...gpuFlags(plan, step));
+  let srun = `${renderArg(`--nodes=${step.nodes.length}`)} ${renderArg(`--ntasks=${tasks}`)} ${renderArg(`--ntasks-per-node=${step.tasksPerNode}`)} ${renderNodelist(step.nodes)}`;
+  if (tasks > 1) srun += " --label --kill-on-bad-exit=1";
+  if (step.mpi && plan.spec.slurm.mpi) srun += ` ${renderArg(`--mpi=${plan.spec.slurm.mpi}`)}`;
+  for (const flag of gpuFlags(plan, step)) srun += ` ${renderArg(flag)}`;
   const c = plan.spec.container;
-  const rendered = srun.map(renderArg);
   if (c.kind === "pyxis") {
-    rendered.push('"${DYN_CONTAINER[@]}"');
+    srun += ' "${DYN_CONTAINER[@]}"';
     const workdir = step.cwd ?? c.workdir;
-    if (workdir) rendered.push(renderArg(join("--container-workdir=", workdir)));
+    if (workdir) srun += ` ${renderArg(join("--container-workdir=", workdir))}`;
   } else if (step.cwd) {
-    rendered.push(renderArg(join("--chdir=", step.cwd)));
+    srun += ` ${renderArg(join("--chdir=", step.cwd))}`;
   }
-  const argv: Arg[] = [];
   const setup = c.kind === "none" ? c.setup : undefined;
-  if (setup) argv.push("bash", "-c", `${setup}\nexec "$@"`, step.id);
-  argv.push(...step.argv);
-  return { srun: rendered, env: envWords(plan, step), argv: argv.map(renderArg) };
+  if (!setup) return { srun, argv: renderWords(step.argv) };
+  const wrapper = `bash -c ${shellQuote(`${setup}\nexec "$@"`)} ${shellQuote(step.id)}`;
+  return { srun, argv: step.argv.length > 0 ? `${wrapper} ${renderWords(step.argv)}` : wrapper };
 }
+
+/** Rendered args joined by spaces. */
+function renderWords(args: readonly Arg[]): string {
+  // map + join: one small array and one flat string; += would leave a rope of ~2 nodes per word.
+  return args.map(renderArg).join(" ");
+}
+
+/**
+ * `--nodelist=` with the step's node names, as renderArg renders join("--nodelist=", nodelist(nodes))
+ * (both literals are shell-safe, so they stay unquoted), without building the Word for every step.
+ */
+function renderNodelist(nodes: readonly number[]): string {
+  let text = "--nodelist=";
+  for (let i = 0; i < nodes.length; i++) text += (i > 0 ? "," : "") + hostName(nodes[i] as number);
+  return text;
+}
+
+/** `"${DYN_HOST_k}"`, rendered once per node index: every step names its nodes. */
+function hostName(k: number): string {
+  let text = hostNames[k];
+  if (text === undefined) {
+    text = renderArg(variable(`DYN_HOST_${k}`));
+    hostNames[k] = text;
+  }
+  return text;
+}
+const hostNames: string[] = [];
 
 /** `K=V` words for `env`: the env prefix sets values inside the container too. Names are validated
  * identifiers, so only the value needs quoting. */
 export function envWords(plan: Plan, step: PlannedStep): string[] {
-  const env: Record<string, Arg> = { ...step.env };
-  if (step.role !== "etcd" && step.role !== "nats") {
-    env.HF_HOME = plan.spec.container.kind === "pyxis" ? CONTAINER_HF_HOME : variable("DYN_HF_CACHE");
+  // Every service process also gets HF_HOME: in its place if the plan's env sets it, else last
+  // (the order of `{ ...step.env, HF_HOME }`), without copying the env.
+  const hfHome: Arg | undefined =
+    step.role === "etcd" || step.role === "nats"
+      ? undefined
+      : plan.spec.container.kind === "pyxis"
+        ? CONTAINER_HF_HOME
+        : variable("DYN_HF_CACHE");
+  const words: string[] = [];
+  let hfHomeSet = false;
+  const keys = Object.keys(step.env);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    let v = step.env[k] as Arg;
+    if (k === "HF_HOME" && hfHome !== undefined) {
+      v = hfHome;
+      hfHomeSet = true;
+    }
+    words.push(`${k}=${renderArg(v)}`);
   }
-  return Object.entries(env).map(([k, v]) => `${k}=${renderArg(v)}`);
+  if (hfHome !== undefined && !hfHomeSet) words.push(`HF_HOME=${renderArg(hfHome)}`);
+  return words;
 }
 
 /** Lines that write a step's files (e.g. nats.conf) into the run directory before it starts. */
