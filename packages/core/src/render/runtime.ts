@@ -41,6 +41,8 @@ dyn_emit() { DYN_EVENT=$1; shift; dyn_event "$@"; }
 # Stop every step: TERM (srun forwards it to the tasks), then KILL after the grace period.
 dyn_stop_steps() {
   local pid alive deadline=$((SECONDS + DYN_GRACE))
+  # The readiness watcher first: the final \`wait\` below would otherwise wait for it forever.
+  [ -z "\${DYN_HEALTH_PID:-}" ] || kill "$DYN_HEALTH_PID" 2>/dev/null || true
   for pid in "\${DYN_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   while ((SECONDS < deadline)); do
     alive=0
@@ -76,6 +78,7 @@ dyn_on_signal() {
 trap 'dyn_on_signal TERM' TERM
 trap 'dyn_on_signal INT' INT
 # On every exit: stop the steps, then remove this run's scratch on the infra node (the batch host).
+DYN_HEALTH_PID=""
 trap 'dyn_stop_steps; rm -rf -- "$DYN_SCRATCH"' EXIT
 
 # dyn_start <step-id> <command...>: run a step in the background and remember it.
@@ -158,28 +161,49 @@ dyn_missing() {
   printf '%s' "\${out:-$1}"
 }
 
-# dyn_health <url> <component=count>...: prints "component=have/want ..."; status 0 once all are met.
-dyn_health() {
-  python3 - "$@" <<'PY'
-import json, sys, urllib.error, urllib.request
+# dyn_watch_health <out-file> <url> <component=count>...: one background python3 that polls /health
+# every 0.1 s, writes "component=have/want ..." to <out-file> whenever that changes, and exits 0 once
+# every count is met (DYN_HEALTH_PID). One process for the whole wait: starting python3 per poll
+# costs more than the poll, and delays readiness when the nodes are busy starting the workers.
+dyn_watch_health() {
+  local out=$1
+  shift
+  : >"$out" # exists before the background process opens it, so it can be read at once
+  python3 - "$@" >>"$out" <<'PY' &
+import json, sys, time, urllib.error, urllib.request
 url, want = sys.argv[1], dict(a.split("=", 1) for a in sys.argv[2:])
-try:
-    with urllib.request.urlopen(url, timeout=3) as r:
-        body = json.load(r)
-except urllib.error.HTTPError as e:  # some Dynamo versions answer 503 until healthy
+last = None
+while True:
     try:
-        body = json.load(e)
+        with urllib.request.urlopen(url, timeout=3) as r:
+            body = json.load(r)
+    except urllib.error.HTTPError as e:  # some Dynamo versions answer 503 until healthy
+        try:
+            body = json.load(e)
+        except Exception:
+            body = {}
     except Exception:
-        body = {}
-except Exception:
-    print("frontend not answering")
-    sys.exit(2)
-have = {}
-for inst in body.get("instances") or []:
-    if inst.get("endpoint") == "generate":
-        have[inst.get("component")] = have.get(inst.get("component"), 0) + 1
-print(" ".join(f"{c}={have.get(c, 0)}/{n}" for c, n in sorted(want.items())))
-sys.exit(0 if all(have.get(c, 0) >= int(n) for c, n in want.items()) else 1)
+        body = None
+    have = {}
+    for inst in (body or {}).get("instances") or []:
+        if inst.get("endpoint") == "generate":
+            have[inst.get("component")] = have.get(inst.get("component"), 0) + 1
+    done = body is not None and all(have.get(c, 0) >= int(n) for c, n in want.items())
+    line = "frontend not answering" if body is None else " ".join(f"{c}={have.get(c, 0)}/{n}" for c, n in sorted(want.items()))
+    if line != last:
+        print(line, flush=True)
+        last = line
+    if done:
+        sys.exit(0)
+    time.sleep(0.1)
 PY
+  DYN_HEALTH_PID=$!
+}
+
+# The last line the health watcher wrote (pure bash: no process per poll).
+dyn_last_line() {
+  local line=""
+  REPLY=""
+  while IFS= read -r line; do REPLY=$line; done <"$1"
 }
 `;
