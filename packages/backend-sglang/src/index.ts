@@ -17,6 +17,10 @@ import {
   type CommandContext,
   defineBackend,
   frontendCommand,
+  type ServeGraph,
+  serveGraphCommand,
+  serveGraphComponents,
+  serveGraphOptions,
   versionAtLeast,
   versionOption,
   type WorkerRole,
@@ -31,14 +35,7 @@ export const options = z.strictObject({
     .default("nixl")
     .describe("KV transfer backend of disaggregated workers (SGLang's own default is mooncake)"),
   trustRemoteCode: z.boolean().default(false).describe("pass --trust-remote-code (Dynamo ≥ 0.4)"),
-  graphDir: z
-    .string()
-    .default("/workspace/examples/sglang")
-    .describe("legacy (< 0.4): example graph directory in the container"),
-  config: z
-    .string()
-    .default("configs/disagg.yaml")
-    .describe("legacy (< 0.4): graph config, relative to graphDir"),
+  ...serveGraphOptions("/workspace/examples/sglang"),
 });
 export type SglangOptions = z.output<typeof options>;
 
@@ -50,22 +47,16 @@ function module(role: WorkerRole, o: SglangOptions): string {
   return role === "decode" ? "dynamo.sglang.decode_worker" : "dynamo.sglang.worker";
 }
 
-/** Legacy `dynamo serve` targets (examples/sglang, v0.3.x). */
-const LEGACY = {
-  prefill: "components.worker:SGLangWorker",
-  decode: "components.decode_worker:SGLangDecodeWorker",
-} as const;
-
-function legacyCommand(ctx: CommandContext<SglangOptions>): Command {
-  const { config, graphDir } = ctx.options;
-  const argv: Arg[] =
-    ctx.role === "frontend"
-      ? ["dynamo", "serve", "graphs.agg:Frontend", "-f", config, w`--Frontend.port=${ctx.frontendPort}`]
-      : ["dynamo", "serve", LEGACY[ctx.role as keyof typeof LEGACY], "-f", config];
-  // Only the first frontend hosts the graph's worker; further ones serve the Frontend alone.
-  if (ctx.role === "frontend" && ctx.worker > 0) argv.push("--service-name", "Frontend");
-  return { argv: [...argv, ...ctx.args], cwd: graphDir };
-}
+/** Legacy `dynamo serve` graph (examples/sglang, v0.3.x); graphs.agg:Frontend hosts a prefill worker. */
+const graph = (o: { graphDir: string; config: string }): ServeGraph => ({
+  graphDir: o.graphDir,
+  config: o.config,
+  targets: {
+    prefill: "components.worker:SGLangWorker",
+    decode: "components.decode_worker:SGLangDecodeWorker",
+  },
+  hosted: "prefill",
+});
 
 function workerCommand(ctx: CommandContext<SglangOptions>, role: WorkerRole): Command {
   const o = ctx.options;
@@ -112,18 +103,11 @@ export default defineBackend({
   defaults: { model: "Qwen/Qwen3-0.6B" },
   components(o) {
     if (isLegacy(o)) {
-      return {
-        prefill: {
-          alias: "SGLangPrefillWorker",
-          dynamo: `dynamo serve ${LEGACY.prefill} (prefill mode; the first one inside graphs.agg:Frontend)`,
-          health: "SGLangWorker",
-        },
-        decode: {
-          alias: "SGLangDecodeWorker",
-          dynamo: `dynamo serve ${LEGACY.decode}`,
-          health: "SGLangDecodeWorker",
-        },
-      };
+      return serveGraphComponents(
+        graph(o),
+        { prefill: "SGLangPrefillWorker", decode: "SGLangDecodeWorker" },
+        { prefill: "prefill mode" },
+      );
     }
     // 0.4.0's split modules register dynamo.worker.generate (worker/main.py: prefill or aggregated,
     // holds the model and calls decode itself) and dynamo.decode.generate (decode_worker/main.py).
@@ -161,7 +145,7 @@ export default defineBackend({
     if (nnodes > 1) names.push("distInit");
     return names;
   },
-  colocatedWithFrontend: (o) => (isLegacy(o) ? "prefill" : undefined),
+  colocatedWithFrontend: (o) => (isLegacy(o) ? graph(o).hosted : undefined),
   check(o) {
     // Legacy workers take every engine setting from the graph config; an option would be ignored.
     if (isLegacy(o) && o.transferBackend !== "nixl")
@@ -177,7 +161,7 @@ export default defineBackend({
     return undefined;
   },
   command(ctx) {
-    if (isLegacy(ctx.options)) return legacyCommand(ctx);
+    if (isLegacy(ctx.options)) return serveGraphCommand(ctx, graph(ctx.options));
     if (ctx.role === "frontend") return frontendCommand(ctx);
     return workerCommand(ctx, ctx.role);
   },

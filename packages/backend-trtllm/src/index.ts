@@ -10,16 +10,18 @@
  *    tensor_parallel_size × pipeline_parallel_size there must equal the worker's GPUs.
  */
 import {
-  type Arg,
   type Command,
   type CommandContext,
   compareVersions,
   defineBackend,
   frontendCommand,
+  type ServeGraph,
+  serveGraphCommand,
+  serveGraphComponents,
+  serveGraphOptions,
   versionAtLeast,
   versionOption,
   type WorkerRole,
-  w,
   z,
 } from "@dyn/core";
 
@@ -30,14 +32,7 @@ export const options = z.strictObject({
   prefillEngineConfig: path("engine YAML for prefill workers (default: by dynamoVersion, see README)"),
   decodeEngineConfig: path("engine YAML for decode workers (default: by dynamoVersion, see README)"),
   aggregatedEngineConfig: path("engine YAML for aggregated workers (default: by dynamoVersion, see README)"),
-  graphDir: z
-    .string()
-    .default("/workspace/examples/tensorrt_llm")
-    .describe("legacy (< 0.4): example graph directory in the container"),
-  config: z
-    .string()
-    .default("configs/disagg.yaml")
-    .describe("legacy (< 0.4): graph config, relative to graphDir"),
+  ...serveGraphOptions("/workspace/examples/tensorrt_llm"),
 });
 export type TrtllmOptions = z.output<typeof options>;
 
@@ -66,22 +61,16 @@ export function engineConfig(role: WorkerRole, o: TrtllmOptions): string {
 
 const MODE = { prefill: "prefill", decode: "decode", aggregated: "prefill_and_decode" } as const;
 
-/** Legacy `dynamo serve` targets (examples/tensorrt_llm, v0.3.x). */
-const LEGACY = {
-  prefill: "components.prefill_worker:TensorRTLLMPrefillWorker",
-  decode: "components.worker:TensorRTLLMWorker",
-} as const;
-
-function legacyCommand(ctx: CommandContext<TrtllmOptions>): Command {
-  const { config, graphDir } = ctx.options;
-  const argv: Arg[] =
-    ctx.role === "frontend"
-      ? ["dynamo", "serve", "graphs.agg:Frontend", "-f", config, w`--Frontend.port=${ctx.frontendPort}`]
-      : ["dynamo", "serve", LEGACY[ctx.role as keyof typeof LEGACY], "-f", config];
-  // Only the first frontend hosts the graph's worker; further ones serve the Frontend alone.
-  if (ctx.role === "frontend" && ctx.worker > 0) argv.push("--service-name", "Frontend");
-  return { argv: [...argv, ...ctx.args], cwd: graphDir };
-}
+/** Legacy `dynamo serve` graph (examples/tensorrt_llm, v0.3.x); graphs.agg:Frontend hosts a decode worker. */
+const graph = (o: { graphDir: string; config: string }): ServeGraph => ({
+  graphDir: o.graphDir,
+  config: o.config,
+  targets: {
+    prefill: "components.prefill_worker:TensorRTLLMPrefillWorker",
+    decode: "components.worker:TensorRTLLMWorker",
+  },
+  hosted: "decode",
+});
 
 function workerCommand(ctx: CommandContext<TrtllmOptions>, role: WorkerRole): Command {
   return {
@@ -113,18 +102,7 @@ export default defineBackend({
   defaults: { model: "Qwen/Qwen3-0.6B", gpusPerWorker: { prefill: 1, decode: 1, aggregated: 1 } },
   components(o) {
     if (isLegacy(o)) {
-      return {
-        prefill: {
-          alias: "TrtllmPrefillWorker",
-          dynamo: `dynamo serve ${LEGACY.prefill}`,
-          health: "TensorRTLLMPrefillWorker",
-        },
-        decode: {
-          alias: "TrtllmDecodeWorker",
-          dynamo: `dynamo serve ${LEGACY.decode} (the first one inside graphs.agg:Frontend)`,
-          health: "TensorRTLLMWorker",
-        },
-      };
+      return serveGraphComponents(graph(o), { prefill: "TrtllmPrefillWorker", decode: "TrtllmDecodeWorker" });
     }
     const show = (role: WorkerRole) => `dynamo.trtllm --disaggregation-mode ${MODE[role]}`;
     return {
@@ -145,7 +123,7 @@ export default defineBackend({
   ports({ role, options: o }) {
     return role === "frontend" || isLegacy(o) ? [] : ["system"];
   },
-  colocatedWithFrontend: (o) => (isLegacy(o) ? "decode" : undefined),
+  colocatedWithFrontend: (o) => (isLegacy(o) ? graph(o).hosted : undefined),
   check(o) {
     // Legacy workers name their engine configs in the graph config; an option would be ignored.
     const set = (["prefillEngineConfig", "decodeEngineConfig", "aggregatedEngineConfig"] as const).find(
@@ -159,7 +137,7 @@ export default defineBackend({
     return undefined;
   },
   command(ctx) {
-    if (isLegacy(ctx.options)) return legacyCommand(ctx);
+    if (isLegacy(ctx.options)) return serveGraphCommand(ctx, graph(ctx.options));
     if (ctx.role === "frontend") return frontendCommand(ctx);
     return workerCommand(ctx, ctx.role);
   },

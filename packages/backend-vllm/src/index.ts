@@ -15,23 +15,19 @@ import {
   type CommandContext,
   defineBackend,
   frontendCommand,
+  type ServeGraph,
+  serveGraphCommand,
+  serveGraphComponents,
+  serveGraphOptions,
   versionAtLeast,
   versionOption,
   type WorkerRole,
-  w,
   z,
 } from "@dyn/core";
 
 export const options = z.strictObject({
   dynamoVersion: versionOption("1.1.0", "Dynamo release in the container; selects the launch commands"),
-  graphDir: z
-    .string()
-    .default("/workspace/examples/vllm_v1")
-    .describe("legacy (< 0.4): example graph directory in the container"),
-  config: z
-    .string()
-    .default("configs/disagg.yaml")
-    .describe("legacy (< 0.4): graph config, relative to graphDir"),
+  ...serveGraphOptions("/workspace/examples/vllm_v1"),
 });
 export type VllmOptions = z.output<typeof options>;
 
@@ -55,11 +51,13 @@ function roleFlags(role: WorkerRole, o: VllmOptions): string[] {
   return []; // before 0.9 a worker without a flag decodes (or serves aggregated)
 }
 
-/** Legacy `dynamo serve` targets (examples/vllm_v1, v0.3.x). */
-const LEGACY = {
-  prefill: "components.worker:VllmPrefillWorker",
-  decode: "components.worker:VllmDecodeWorker",
-} as const;
+/** Legacy `dynamo serve` graph (examples/vllm_v1, v0.3.x); graphs.agg:Frontend hosts a decode worker. */
+const graph = (o: { graphDir: string; config: string }): ServeGraph => ({
+  graphDir: o.graphDir,
+  config: o.config,
+  targets: { prefill: "components.worker:VllmPrefillWorker", decode: "components.worker:VllmDecodeWorker" },
+  hosted: "decode",
+});
 
 /** Every vLLM process (also the legacy frontend, which hosts a decode worker) talks NIXL. */
 function nixlEnv(ctx: CommandContext<VllmOptions>): Record<string, Arg> {
@@ -67,14 +65,7 @@ function nixlEnv(ctx: CommandContext<VllmOptions>): Record<string, Arg> {
 }
 
 function legacyCommand(ctx: CommandContext<VllmOptions>): Command {
-  const { config, graphDir } = ctx.options;
-  const argv: Arg[] =
-    ctx.role === "frontend"
-      ? ["dynamo", "serve", "graphs.agg:Frontend", "-f", config, w`--Frontend.port=${ctx.frontendPort}`]
-      : ["dynamo", "serve", LEGACY[ctx.role as keyof typeof LEGACY], "-f", config];
-  // Only the first frontend hosts the graph's worker; further ones serve the Frontend alone.
-  if (ctx.role === "frontend" && ctx.worker > 0) argv.push("--service-name", "Frontend");
-  return { argv: [...argv, ...ctx.args], env: nixlEnv(ctx), cwd: graphDir };
+  return { ...serveGraphCommand(ctx, graph(ctx.options)), env: nixlEnv(ctx) };
 }
 
 function workerCommand(ctx: CommandContext<VllmOptions>, role: WorkerRole): Command {
@@ -114,18 +105,7 @@ export default defineBackend({
   defaults: { model: "Qwen/Qwen3-0.6B" },
   components(o) {
     if (generation(o) === "legacy") {
-      return {
-        prefill: {
-          alias: "VllmPrefillWorker",
-          dynamo: `dynamo serve ${LEGACY.prefill}`,
-          health: "VllmPrefillWorker",
-        },
-        decode: {
-          alias: "VllmDecodeWorker",
-          dynamo: `dynamo serve ${LEGACY.decode} (the first one inside graphs.agg:Frontend)`,
-          health: "VllmDecodeWorker",
-        },
-      };
+      return serveGraphComponents(graph(o), { prefill: "VllmPrefillWorker", decode: "VllmDecodeWorker" });
     }
     const show = (role: WorkerRole) => ["dynamo.vllm", ...roleFlags(role, o).slice(0, 2)].join(" ");
     return {
@@ -153,7 +133,7 @@ export default defineBackend({
     if (role === "frontend") return [];
     return nnodes > 1 ? ["system", "nixl", "master"] : ["system", "nixl"];
   },
-  colocatedWithFrontend: (o) => (generation(o) === "legacy" ? "decode" : undefined),
+  colocatedWithFrontend: (o) => (generation(o) === "legacy" ? graph(o).hosted : undefined),
   command(ctx) {
     if (generation(ctx.options) === "legacy") return legacyCommand(ctx);
     if (ctx.role === "frontend") return frontendCommand(ctx);

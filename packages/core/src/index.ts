@@ -12,6 +12,7 @@ export { nodeIpVar, plan } from "./planner.js";
 export { portBaseExpression } from "./ports.js";
 export { shellQuote } from "./quote.js";
 export { type RenderOptions, renderScript } from "./render/script.js";
+export * from "./serve-graph.js";
 export * from "./spec.js";
 export * from "./status.js";
 export * from "./validate.js";
