@@ -123,31 +123,24 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     io.stdout(`run directory: ${runDir}\n`);
     if (!wait) io.stdout(`next: ${next.join("  |  ")}\n`);
   }
+  const submittedJson = {
+    format: "dyn.deploy/v1",
+    dryRun: false,
+    jobId,
+    cluster: submitted.cluster ?? null,
+    runDir,
+    files,
+    next,
+  };
   if (!wait) {
-    if (flags.json)
-      printJson(io, {
-        format: "dyn.deploy/v1",
-        dryRun: false,
-        jobId,
-        cluster: submitted.cluster ?? null,
-        runDir,
-        files,
-        next,
-        plan: planJson,
-      });
+    if (flags.json) printJson(io, { ...submittedJson, plan: planJson });
     return 0;
   }
   const deployment = readDeployment(runDir);
   const result = await follow(io, slurm, deployment, jobId, timeout, flags.json === true);
   if (flags.json) {
     printJson(io, {
-      format: "dyn.deploy/v1",
-      dryRun: false,
-      jobId,
-      cluster: submitted.cluster ?? null,
-      runDir,
-      files,
-      next,
+      ...submittedJson,
       wait: {
         outcome: result.outcome,
         state: result.observation?.state ?? null,
