@@ -7,13 +7,15 @@ import { defineConfig } from "vitest/config";
 
 export function project(
   name: string,
-  test: { include?: string[]; testTimeout?: number; hookTimeout?: number } = {},
+  test: { include?: string[]; testTimeout?: number; hookTimeout?: number; fileParallelism?: boolean } = {},
 ) {
   const reports = process.env.DYN_TEST_REPORTS;
   return defineConfig({
     test: {
       name,
       include: ["test/**/*.test.ts"],
+      // Several tests run bash, shellcheck or whole scripts: seconds each on a busy 2-core machine.
+      testTimeout: 30_000,
       ...test,
       ...(reports ? { reporters: ["default", "json"], outputFile: { json: `${reports}/${name}.json` } } : {}),
     },

@@ -133,9 +133,16 @@ describe("containers through the pyxis stand-in", () => {
       expect(options["container-image"]).toBe(image);
       expect(options["container-name"]).toBe(`dyn-${d.jobId}`);
       expect(options["container-mounts"]).toBe("/tmp/dyn-e2e-hf:/root/.cache/huggingface,/tmp:/tmp:ro");
-      expect(options["container-env"]?.split(",").sort()).toEqual(["HF_TOKEN", "NCCL_DEBUG"]);
       expect(options["no-container-mount-home"]).toBe("1");
     }
+    // The forced env names (secret included) go to the Dynamo processes only: not to the image
+    // preload, etcd or NATS.
+    const forced = [...byStep.values()].filter((o) => o["container-env"] !== undefined);
+    for (const o of forced) expect(o["container-env"]?.split(",").sort()).toEqual(["HF_TOKEN", "NCCL_DEBUG"]);
+    const services = JSON.parse(readFileSync(join(d.runDir, "plan.json"), "utf8")).processes.filter(
+      (p: { role: string }) => p.role !== "etcd" && p.role !== "nats",
+    );
+    expect(forced).toHaveLength(services.length);
     const nodes = nodeOf(d.runDir);
     const preloaded = new Set(requests.map((r) => r.node));
     expect(preloaded.size).toBe(nodes.size);

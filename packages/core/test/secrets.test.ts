@@ -44,6 +44,9 @@ describe.each(CONTAINERS)("secrets with %s", (_name, container) => {
     if (container.kind === "pyxis") {
       expect(envFlags.length).toBeGreaterThan(0);
       for (const flag of envFlags) expect(flag).toBe("--container-env=HF_TOKEN,NGC_API_KEY,NCCL_DEBUG");
+      // one per Dynamo process; etcd and NATS get none
+      const services = planForTest(perNode, spec).steps.filter((s) => s.role !== "etcd" && s.role !== "nats");
+      expect(envFlags).toHaveLength(services.length);
     } else {
       expect(envFlags).toEqual([]);
     }

@@ -24,9 +24,17 @@ export function containerFlags(plan: Plan): Arg[] {
   ];
   if (!c.mountHome) flags.push("--no-container-mount-home");
   if (!c.entrypoint) flags.push("--no-container-entrypoint");
-  const forced = [...new Set([...plan.spec.secrets, ...c.env])];
-  if (forced.length > 0) flags.push(`--container-env=${forced.join(",")}`);
   return flags;
+}
+
+/**
+ * `--container-env` for the Dynamo processes: the secrets and the user's forced names. Not given to
+ * etcd and NATS, which need none of them (least privilege: a secret reaches only what uses it).
+ */
+function containerEnvFlag(plan: Plan, step: PlannedStep): string | undefined {
+  if (plan.spec.container.kind !== "pyxis" || step.role === "etcd" || step.role === "nats") return undefined;
+  const forced = [...new Set([...plan.spec.secrets, ...plan.spec.container.env])];
+  return forced.length > 0 ? `--container-env=${forced.join(",")}` : undefined;
 }
 
 function gpuFlags(plan: Plan, step: PlannedStep): Arg[] {
@@ -63,6 +71,8 @@ export function stepWords(plan: Plan, step: PlannedStep): StepWords {
   const c = plan.spec.container;
   if (c.kind === "pyxis") {
     srun += ' "${DYN_CONTAINER[@]}"';
+    const forced = containerEnvFlag(plan, step);
+    if (forced) srun += ` ${renderArg(forced)}`;
     const workdir = step.cwd ?? c.workdir;
     if (workdir) srun += ` ${renderArg(join("--container-workdir=", workdir))}`;
   } else if (step.cwd) {
