@@ -3,10 +3,19 @@
  * data in node-local scratch (etcd's Raft times out on network filesystems), on job-scoped ports.
  */
 import type { PlannedStep } from "./plan.js";
+import { nodeIpVar as ip } from "./runtime-vars.js";
 import type { DeploymentSpec } from "./spec.js";
-import { type Arg, join, type PortRef, port, variable, w } from "./word.js";
+import { type Arg, join, type PortRef, port, variable, type Word, w } from "./word.js";
 
-const ip = (node: number) => variable(`DYN_NODE_IP_${node}`);
+const url = (scheme: string, node: number, p: PortRef | undefined): Word =>
+  join(scheme, ip(node), ":", port(p as PortRef));
+
+/** The etcd client URL of the managed etcd step (ETCD_ENDPOINTS). */
+export const etcdEndpoint = (step: PlannedStep): Word =>
+  url("http://", step.nodes[0] as number, step.ports.etcd);
+/** The NATS URL of the managed NATS step (NATS_SERVER). */
+export const natsServer = (step: PlannedStep): Word =>
+  url("nats://", step.nodes[0] as number, step.ports.nats);
 /** Node-local scratch for this job, defined by the rendered script. */
 const scratch = variable("DYN_SCRATCH");
 
@@ -33,8 +42,8 @@ function infraStep(
 }
 
 export function etcdStep(node: number, ports: Record<string, PortRef>): PlannedStep {
-  const client = join("http://", ip(node), ":", port(ports.etcd as PortRef));
-  const peer = join("http://", ip(node), ":", port(ports.etcdPeer as PortRef));
+  const client = url("http://", node, ports.etcd);
+  const peer = url("http://", node, ports.etcdPeer);
   return infraStep("etcd", node, { etcd: ports.etcd as PortRef, etcdPeer: ports.etcdPeer as PortRef }, [
     "etcd",
     "--name",

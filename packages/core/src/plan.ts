@@ -57,3 +57,8 @@ export interface Plan {
   readonly expected: Readonly<Record<string, number>>;
   readonly spec: DeploymentSpec;
 }
+
+/** etcd and NATS steps: infrastructure the Dynamo processes need, not Dynamo processes themselves. */
+export function isInfraStep(step: Pick<PlannedStep, "role">): boolean {
+  return step.role === "etcd" || step.role === "nats";
+}

@@ -15,21 +15,9 @@ import { etcdStep, infraEnv, natsStep } from "./infra.js";
 import { type GroupRequest, type Layout, layOut, nodesPerWorker, type PlacedWorker } from "./layout.js";
 import type { Plan, PlannedStep, WorkerGroupPlan } from "./plan.js";
 import { PortAllocator } from "./ports.js";
+import { nodeIpVar } from "./runtime-vars.js";
 import { type DeploymentSpec, WORKER_ROLES, type WorkerGroup, type WorkerRole } from "./spec.js";
-import { type Arg, type PortRef, variable, type Word } from "./word.js";
-
-/** Runtime variable holding node k's routable IPv4 address (set by the rendered script). */
-export function nodeIpVar(k: number): Word {
-  // Indexed by node: every process asks for its node's and its leader's, so building the name and
-  // looking it up in variable()'s map each time would be most of the cost.
-  let ip = nodeIps[k];
-  if (!ip) {
-    ip = variable(`DYN_NODE_IP_${k}`);
-    nodeIps[k] = ip;
-  }
-  return ip;
-}
-const nodeIps: Word[] = [];
+import type { Arg, PortRef, Word } from "./word.js";
 
 interface ResolvedGroup extends GroupRequest {
   readonly args: readonly string[];

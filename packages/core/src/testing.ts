@@ -4,7 +4,7 @@
  */
 import type { Backend } from "./backend.js";
 import { type PlanJson, planToJson } from "./explain.js";
-import type { Plan } from "./plan.js";
+import { isInfraStep, type Plan } from "./plan.js";
 import { plan } from "./planner.js";
 import { renderScript } from "./render/script.js";
 import { DeploymentSpec, type DeploymentSpecInput } from "./spec.js";
@@ -45,7 +45,7 @@ export function processesForTest(
   const p = planForTest(backend, input);
   const json = planToJson(p);
   return p.steps.flatMap((step, i) => {
-    if (step.role === "etcd" || step.role === "nats") return [];
+    if (isInfraStep(step)) return [];
     const proc = json.processes[i] as PlanJson["processes"][number];
     const env = Object.fromEntries(
       Object.entries(proc.env).filter(([k]) => k !== "ETCD_ENDPOINTS" && k !== "NATS_SERVER"),

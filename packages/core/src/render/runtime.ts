@@ -26,17 +26,17 @@ dyn_json() {
 }
 
 # Append one event to the status file that \`dyn status\` and \`dyn deploy --wait\` read.
-dyn_event() {
-  local fields=""
+# dyn_emit <event> [<field> <json value>]...
+dyn_emit() {
+  local event=$1 fields=""
+  shift
   while [ $# -ge 2 ]; do fields+=",\\"$1\\":$2"; shift 2; done
   # Millisecond timestamps (bash >= 5 has EPOCHREALTIME; older bash forks date). Some locales print a
   # decimal comma, which JSON would not accept.
   local t=\${EPOCHREALTIME:-$(date +%s.%N)}
   t=\${t/,/.}
-  printf '{"t":%s,"event":"%s"%s}\\n' "\${t:0:14}" "$DYN_EVENT" "$fields" >>"$DYN_STATUS"
+  printf '{"t":%s,"event":"%s"%s}\\n' "\${t:0:14}" "$event" "$fields" >>"$DYN_STATUS"
 }
-
-dyn_emit() { DYN_EVENT=$1; shift; dyn_event "$@"; }
 
 # Stop every step: TERM (srun forwards it to the tasks), then KILL after the grace period.
 dyn_stop_steps() {

@@ -5,10 +5,12 @@
  * infra, services, readiness, supervision.
  */
 import { DynError } from "../errors.js";
-import type { Plan, PlannedStep } from "../plan.js";
+import { etcdEndpoint, natsServer } from "../infra.js";
+import { isInfraStep, type Plan, type PlannedStep } from "../plan.js";
 import { portBaseExpression } from "../ports.js";
 import { shellQuote } from "../quote.js";
-import { join, port, renderArg, variable } from "../word.js";
+import { nodeIpVar } from "../runtime-vars.js";
+import { join, type PortRef, port, renderArg } from "../word.js";
 import { isDirectiveSafe, sbatchHeader } from "./header.js";
 import { RUNTIME_LIBRARY } from "./runtime.js";
 import { containerFlags, envWords, fileLines, stepWords } from "./steps.js";
@@ -184,19 +186,19 @@ function sharedEnv(plan: Plan, steps: readonly PlannedStep[]): Set<string> {
 function infra(plan: Plan, timeout: number): string[] {
   const lines = ["", "# ---- infra: etcd and NATS ----"];
   const { etcd, nats } = plan.spec.infra;
-  const ipVar = `\${DYN_NODE_IP_${plan.infraNode}}`;
-  const infraSteps = plan.steps.filter((s) => s.role === "etcd" || s.role === "nats");
+  const infraSteps = plan.steps.filter(isInfraStep);
   for (const step of infraSteps) lines.push(startBlock(plan, step, new Set()));
-  const portOf = (step: PlannedStep | undefined, name: string) =>
-    renderArg(port(step?.ports[name] ?? { kind: "fixed", port: 0 }));
   const etcdStep = infraSteps.find((s) => s.role === "etcd");
   const natsStep = infraSteps.find((s) => s.role === "nats");
-  if (etcd.mode === "managed") lines.push(`DYN_ETCD_ENDPOINTS="http://${ipVar}:"${portOf(etcdStep, "etcd")}`);
+  // Managed: the URL the infra step itself serves; external: the user's.
+  if (etcdStep) lines.push(`DYN_ETCD_ENDPOINTS=${renderArg(etcdEndpoint(etcdStep))}`);
   if (etcd.mode === "external") lines.push(`DYN_ETCD_ENDPOINTS=${shellQuote(etcd.url ?? "")}`);
-  if (nats.mode === "managed") lines.push(`DYN_NATS_SERVER="nats://${ipVar}:"${portOf(natsStep, "nats")}`);
+  if (natsStep) lines.push(`DYN_NATS_SERVER=${renderArg(natsServer(natsStep))}`);
   if (nats.mode === "external") lines.push(`DYN_NATS_SERVER=${shellQuote(nats.url ?? "")}`);
-  if (etcdStep) lines.push(`dyn_wait_tcp etcd "${ipVar}" ${portOf(etcdStep, "etcd")} ${timeout}`);
-  if (natsStep) lines.push(`dyn_wait_tcp nats "${ipVar}" ${portOf(natsStep, "nats")} ${timeout}`);
+  const waitFor = (name: string, step: PlannedStep, portName: string) =>
+    `dyn_wait_tcp ${name} ${renderArg(nodeIpVar(step.nodes[0] as number))} ${renderArg(port(step.ports[portName] as PortRef))} ${timeout}`;
+  if (etcdStep) lines.push(waitFor("etcd", etcdStep, "etcd"));
+  if (natsStep) lines.push(waitFor("nats", natsStep, "nats"));
   const env = [
     etcd.mode !== "off" ? "DYN_ETCD_ENDPOINTS" : "",
     nats.mode !== "off" ? "DYN_NATS_SERVER" : "",
@@ -209,7 +211,7 @@ function infra(plan: Plan, timeout: number): string[] {
 }
 
 function services(plan: Plan): string[] {
-  const steps = plan.steps.filter((step) => step.role !== "etcd" && step.role !== "nats");
+  const steps = plan.steps.filter((step) => !isInfraStep(step));
   const shared = sharedEnv(plan, steps);
   const lines = ["", "# ---- services: frontend(s) and workers, one srun step each ----"];
   if (shared.size > 0) lines.push(`DYN_ENV=(${[...shared].join(" ")})`);
@@ -218,9 +220,7 @@ function services(plan: Plan): string[] {
 }
 
 function readiness(plan: Plan): string[] {
-  const url = renderArg(
-    join("http://", variable(`DYN_NODE_IP_${plan.frontend.node}`), ":", port(plan.frontend.port)),
-  );
+  const url = renderArg(join("http://", nodeIpVar(plan.frontend.node), ":", port(plan.frontend.port)));
   const expected = Object.entries(plan.expected)
     .map(([c, n]) => shellQuote(`${c}=${n}`))
     .join(" ");

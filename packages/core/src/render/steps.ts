@@ -1,6 +1,7 @@
 /** srun command lines: one per planned step, each with explicit nodes, tasks, nodelist and log. */
-import type { Plan, PlannedStep } from "../plan.js";
+import { isInfraStep, type Plan, type PlannedStep } from "../plan.js";
 import { shellQuote } from "../quote.js";
+import { hostVar } from "../runtime-vars.js";
 import { type Arg, join, renderArg, variable } from "../word.js";
 
 /** Where the container keeps the model cache (HF_HOME inside pyxis containers). */
@@ -32,7 +33,7 @@ export function containerFlags(plan: Plan): Arg[] {
  * etcd and NATS, which need none of them (least privilege: a secret reaches only what uses it).
  */
 function containerEnvFlag(plan: Plan, step: PlannedStep): string | undefined {
-  if (plan.spec.container.kind !== "pyxis" || step.role === "etcd" || step.role === "nats") return undefined;
+  if (plan.spec.container.kind !== "pyxis" || isInfraStep(step)) return undefined;
   const forced = [...new Set([...plan.spec.secrets, ...plan.spec.container.env])];
   return forced.length > 0 ? `--container-env=${forced.join(",")}` : undefined;
 }
@@ -104,7 +105,7 @@ function renderNodelist(nodes: readonly number[]): string {
 function hostName(k: number): string {
   let text = hostNames[k];
   if (text === undefined) {
-    text = renderArg(variable(`DYN_HOST_${k}`));
+    text = renderArg(hostVar(k));
     hostNames[k] = text;
   }
   return text;
@@ -116,12 +117,11 @@ const hostNames: string[] = [];
 export function envWords(plan: Plan, step: PlannedStep): string[] {
   // Every service process also gets HF_HOME: in its place if the plan's env sets it, else last
   // (the order of `{ ...step.env, HF_HOME }`), without copying the env.
-  const hfHome: Arg | undefined =
-    step.role === "etcd" || step.role === "nats"
-      ? undefined
-      : plan.spec.container.kind === "pyxis"
-        ? CONTAINER_HF_HOME
-        : variable("DYN_HF_CACHE");
+  const hfHome: Arg | undefined = isInfraStep(step)
+    ? undefined
+    : plan.spec.container.kind === "pyxis"
+      ? CONTAINER_HF_HOME
+      : variable("DYN_HF_CACHE");
   const words: string[] = [];
   let hfHomeSet = false;
   const keys = Object.keys(step.env);
