@@ -7,6 +7,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseStatusLines } from "@dyn/core";
 import { ms, summarize } from "./stats.mjs";
 
 const repo = join(import.meta.dirname, "..");
@@ -69,10 +70,7 @@ async function viaDyn(runs) {
   const status = join(runDir, "status.jsonl");
   const events = await until("ready", () => {
     if (!existsSync(status)) return undefined;
-    const ev = readFileSync(status, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l));
+    const ev = parseStatusLines(readFileSync(status, "utf8"));
     if (ev.some((e) => e.event === "failed"))
       throw new Error(`deployment failed: ${JSON.stringify(ev.at(-1))}`);
     return ev.some((e) => e.event === "ready") ? ev : undefined;

@@ -24,9 +24,6 @@ afterEach(async () => {
   expect(await stopDeployed()).toEqual([]);
 });
 
-const small = SMALL;
-const events = statusEvents;
-
 /** Deploy with the stand-in env (or `env`); `--wait` unless `extra` says otherwise. */
 const deployWith = (label: string, args: string[], env: NodeJS.ProcessEnv = standinEnv(), wait = true) =>
   deploy(label, args, { env, wait });
@@ -34,10 +31,10 @@ const deployWith = (label: string, args: string[], env: NodeJS.ProcessEnv = stan
 describe("fail fast", () => {
   it("a worker that dies after ready ends the job within 15 s, naming it", async () => {
     const env = standinEnv({ DYN_STANDIN_EXIT_AFTER: "2", DYN_STANDIN_HOOKS_ONLY: "decode" });
-    const { run, d, runs } = await deployWith("crash", ["--backend", "sglang", ...small], env);
+    const { run, d, runs } = await deployWith("crash", ["--backend", "sglang", ...SMALL], env);
     expect(d.wait.outcome, run.stderr).toBe("ready");
     await waitFor("the job to end", () => (inQueue(d.jobId) ? undefined : true), 30_000);
-    const ev = events(d.runDir);
+    const ev = statusEvents(d.runDir);
     const ready = ev.find((e) => e.event === "ready");
     const failed = ev.find((e) => e.event === "failed");
     expect(failed).toMatchObject({ component: "decode-w0" });
@@ -58,12 +55,12 @@ describe("fail fast", () => {
       chmodSync(join(bin, binary), 0o755);
       const base = standinEnv();
       const env = { ...base, PATH: `${bin}:${base.PATH}` };
-      const { run, d } = await deployWith(`broken-${binary}`, ["--backend", "vllm", ...small], env);
+      const { run, d } = await deployWith(`broken-${binary}`, ["--backend", "vllm", ...SMALL], env);
       const component = binary === "etcd" ? "etcd" : "nats";
       expect(run.code).toBe(1);
       expect(d.wait.failed?.component).toBe(component);
       expect(run.stderr).toContain(component);
-      const started = events(d.runDir)
+      const started = statusEvents(d.runDir)
         .filter((e) => e.event === "started")
         .map((e) => e.step);
       expect(started.some((s) => String(s).match(/frontend|prefill|decode/))).toBe(false);
@@ -77,7 +74,7 @@ describe("fail fast", () => {
     const env = standinEnv({ DYN_STANDIN_START_DELAY: "600", DYN_STANDIN_HOOKS_ONLY: "prefill" });
     const { run, d } = await deployWith(
       "not-ready",
-      ["--backend", "sglang", ...small, "--ready-timeout", "6"],
+      ["--backend", "sglang", ...SMALL, "--ready-timeout", "6"],
       env,
     );
     expect(run.code).toBe(1);
@@ -89,11 +86,13 @@ describe("fail fast", () => {
 describe("stopping", () => {
   it("scancel during start-up leaves no process on any node", async () => {
     const env = standinEnv({ DYN_STANDIN_START_DELAY: "600" });
-    const { d, runs } = await deployWith("cancel-early", ["--backend", "vllm", ...small], env, false);
+    const { d, runs } = await deployWith("cancel-early", ["--backend", "vllm", ...SMALL], env, false);
     await waitFor(
       "workers to start",
       () =>
-        events(d.runDir).some((e) => e.event === "started" && e.step === "decode-w0") ? true : undefined,
+        statusEvents(d.runDir).some((e) => e.event === "started" && e.step === "decode-w0")
+          ? true
+          : undefined,
       60_000,
     );
     const stop = await dyn(["stop", d.jobId, "--runs-dir", runs]);
@@ -131,7 +130,7 @@ describe("secrets", () => {
     const env = standinEnv({ HF_TOKEN: secret, DYN_STANDIN_SECRETS: "HF_TOKEN" });
     const { run, d, runs } = await deployWith(
       "secret",
-      ["--backend", "vllm", ...small, "--secret", "HF_TOKEN"],
+      ["--backend", "vllm", ...SMALL, "--secret", "HF_TOKEN"],
       env,
     );
     expect(d.wait.outcome, run.stderr).toBe("ready");
@@ -140,7 +139,7 @@ describe("secrets", () => {
       ["status", d.jobId],
       ["logs", d.jobId],
       ["logs", d.jobId, "--role", "prefill"],
-      ["plan", "--backend", "vllm", ...small, "--secret", "HF_TOKEN"],
+      ["plan", "--backend", "vllm", ...SMALL, "--secret", "HF_TOKEN"],
     ]) {
       const r = await dyn([...cmd, "--runs-dir", runs], { env });
       outputs.push(r.stdout, r.stderr);

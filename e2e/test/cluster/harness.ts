@@ -6,6 +6,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseStatusLines, type StatusEvent } from "@dyn/core";
 
 export const repo = join(import.meta.dirname, "../../..");
 export const dynBin = join(repo, "apps/cli/bin/dyn.js");
@@ -216,12 +217,8 @@ export async function stopDeployed(): Promise<string[]> {
   );
 }
 
-/** The job's status events (status.jsonl), empty until the job has started. */
-export function statusEvents(runDir: string): Array<{ t: number; event: string; [k: string]: unknown }> {
+/** The job's status events (status.jsonl, parsed as dyn itself does), empty until the job started. */
+export function statusEvents(runDir: string): StatusEvent[] {
   const file = join(runDir, "status.jsonl");
-  if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
+  return existsSync(file) ? parseStatusLines(readFileSync(file, "utf8")) : [];
 }

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { isInfraStep } from "@dyn/core";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   chat,
@@ -140,7 +141,7 @@ describe("containers through the pyxis stand-in", () => {
     const forced = [...byStep.values()].filter((o) => o["container-env"] !== undefined);
     for (const o of forced) expect(o["container-env"]?.split(",").sort()).toEqual(["HF_TOKEN", "NCCL_DEBUG"]);
     const services = JSON.parse(readFileSync(join(d.runDir, "plan.json"), "utf8")).processes.filter(
-      (p: { role: string }) => p.role !== "etcd" && p.role !== "nats",
+      (p: { role: string }) => !isInfraStep(p),
     );
     expect(forced).toHaveLength(services.length);
     const nodes = nodeOf(d.runDir);

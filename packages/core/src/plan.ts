@@ -59,6 +59,6 @@ export interface Plan {
 }
 
 /** etcd and NATS steps: infrastructure the Dynamo processes need, not Dynamo processes themselves. */
-export function isInfraStep(step: Pick<PlannedStep, "role">): boolean {
+export function isInfraStep(step: { readonly role: string }): boolean {
   return step.role === "etcd" || step.role === "nats";
 }
