@@ -30,8 +30,20 @@ const OUT_DIR = join(repo, "testbed", "runtime", "flags");
 const COMPONENTS = ["frontend", "serve", "vllm", "vllm_v0", "sglang", "trtllm", "mocker"];
 // Numeric types the stand-in checks (argparse type= functions and the clap types of dynamo-run).
 const NUMERIC_TYPES = new Set([
-  "int", "float", "positive_int", "non_negative_int", "nullable_int", "_nullable_int", "nullable_float",
-  "_nullable_float", "non_negative_float", "u8", "u16", "u32", "Option<u32>", "Option<f64>",
+  "int",
+  "float",
+  "positive_int",
+  "non_negative_int",
+  "nullable_int",
+  "_nullable_int",
+  "nullable_float",
+  "_nullable_float",
+  "non_negative_float",
+  "u8",
+  "u16",
+  "u32",
+  "Option<u32>",
+  "Option<f64>",
 ]);
 
 function usage(msg) {
@@ -157,7 +169,9 @@ function renderReleases({ sources, releases }) {
     comps.forEach((comp, ci) => {
       const c = r.components[comp];
       out.push(`${JSON.stringify(comp)}: {"command": ${JSON.stringify(c.command)}, "flags": [`);
-      c.flags.forEach((f, fi) => out.push(JSON.stringify(f) + (fi < c.flags.length - 1 ? "," : "")));
+      c.flags.forEach((f, fi) => {
+        out.push(JSON.stringify(f) + (fi < c.flags.length - 1 ? "," : ""));
+      });
       out.push(`]}${ci < comps.length - 1 ? "," : ""}`);
     });
     out.push(`}}${ri < rels.length - 1 ? "," : ""}`);
@@ -178,7 +192,9 @@ function renderTypes({ sources, types }) {
     const comps = Object.keys(types[rel]);
     out.push(`${JSON.stringify(rel)}: {`);
     comps.forEach((comp, ci) => {
-      out.push(`${JSON.stringify(comp)}: ${JSON.stringify(types[rel][comp])}${ci < comps.length - 1 ? "," : ""}`);
+      out.push(
+        `${JSON.stringify(comp)}: ${JSON.stringify(types[rel][comp])}${ci < comps.length - 1 ? "," : ""}`,
+      );
     });
     out.push(`}${ri < rels.length - 1 ? "," : ""}`);
   });
@@ -212,7 +228,8 @@ function main() {
     const stale = [];
     for (const [name, text] of Object.entries(files)) {
       const path = join(OUT_DIR, name);
-      if (!existsSync(path) || readFileSync(path, "utf8") !== text) stale.push(`testbed/runtime/flags/${name}`);
+      if (!existsSync(path) || readFileSync(path, "utf8") !== text)
+        stale.push(`testbed/runtime/flags/${name}`);
     }
     if (stale.length) {
       process.stderr.write(
