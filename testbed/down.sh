@@ -2,8 +2,10 @@
 # testbed/down.sh — tear down what up.sh made. Safe to run when nothing is up (idempotent), root only.
 # Stops ONLY what up.sh started: every process inside the stb-node* namespaces (slurmd, slurmstepd,
 # job processes such as etcd/nats/stand-ins), slurmctld (pid file), munged (only if up.sh started it);
-# then removes the namespaces, the bridge, the /etc/hosts block, the marked config files and $TB_ROOT.
-# The munge key and installed packages are kept.
+# then removes the namespaces, the bridge, the /etc/hosts block, the marked config files (slurm,
+# plugstack entries of either pyxis, the enroot.conf.d drop-in) and $TB_ROOT (with the real pyxis'
+# runtime dir and every node's enroot containers). The munge key, installed packages, the enroot +
+# pyxis build (/var/cache/dyn-testbed) and built images (/var/lib/dyn-testbed/images) are kept.
 set -uo pipefail
 
 : "${TB_ROOT:=/var/lib/slurm-testbed}"
@@ -16,7 +18,7 @@ say() { [ -n "$TB_QUIET" ] || echo "[down] $*"; }
 
 [ "$(id -u)" = 0 ] || { echo "down.sh: must run as root" >&2; exit 1; }
 # tear down with the parameters the cluster was built with, whatever the caller's env says now
-if [ -r "$TB_ROOT/params" ]; then read -r _n TB_BRIDGE TB_NS_PREFIX TB_CONF_DIR < "$TB_ROOT/params"; fi
+if [ -r "$TB_ROOT/params" ]; then read -r _n TB_BRIDGE TB_NS_PREFIX TB_CONF_DIR _pyxis < "$TB_ROOT/params"; fi
 
 # kill_pids "PID:COMM ...": TERM each PID whose /proc/PID/comm is COMM (never a recycled pid),
 # wait up to 5 s, then KILL
@@ -93,7 +95,19 @@ done
 if grep -qs '# slurm-testbed$' "$TB_CONF_DIR/plugstack.conf"; then
   new=$(grep -v '# slurm-testbed$' "$TB_CONF_DIR/plugstack.conf"); printf '%s\n' "$new" > "$TB_CONF_DIR/plugstack.conf"
 fi
-rm -f "$TB_CONF_DIR/plugstack.conf.d/slurm-testbed-fakepyxis.conf"
+rm -f "$TB_CONF_DIR/plugstack.conf.d/slurm-testbed-fakepyxis.conf" "$TB_CONF_DIR/plugstack.conf.d/slurm-testbed-pyxis.conf"
+head -1 /etc/enroot/enroot.conf.d/50-slurm-testbed.conf 2>/dev/null | grep -q '^# slurm-testbed' &&
+  rm -f /etc/enroot/enroot.conf.d/50-slurm-testbed.conf
+# Containers: their processes ran in the node namespaces (killed above) and their mounts lived in
+# their own mount namespaces. Anything still mounted under $TB_ROOT (a fuse-mounted image, say)
+# would stop the rm below, so unmount it first, deepest first.
+if [ -d "$TB_ROOT" ]; then
+  findmnt -rn -o TARGET 2>/dev/null | grep -E "^$TB_ROOT(/|$)" | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null && say "unmounted $m"
+  done
+fi
+# pyxis' per-step enroot config (/tmp/.enroot_config_*), left only if a slurmstepd was killed mid-start
+[ -d "$TB_ROOT/enroot" ] && find /tmp -maxdepth 1 -name '.enroot_config_*' -type f -delete 2>/dev/null
 if [ -d "$TB_ROOT" ]; then
   [ -n "$TB_KEEP_LOGS" ] && [ -d "$TB_ROOT/log" ] && { mkdir -p "$TB_KEEP_LOGS"; cp -a "$TB_ROOT/log/." "$TB_KEEP_LOGS/"; }
   rm -rf "$TB_ROOT"

@@ -11,8 +11,11 @@
 #           UTS namespace (hostname nodeK), each running its own slurmd
 #   /etc/hosts            marked block slurmhead + node1..nodeN (removed by down.sh, byte-identical)
 #   /etc/slurm/{slurm,gres,cgroup}.conf   marked "slurm-testbed" (default path: no SLURM_CONF needed)
-#   $TB_ROOT              state, spool, logs, pid files, fake GPU devices, fakepyxis.so and the
-#                         fake-pyxis request log $TB_ROOT/pyxis-requests.log (wiped by down.sh)
+#   $TB_ROOT              state, spool, logs, pid files, fake GPU devices, pyxis-kind (which pyxis
+#                         is loaded), the real pyxis' runtime dir pyxis/ and per-node enroot storage
+#                         enroot/<node>-<uid>/, or fakepyxis.so and its request log (wiped by down.sh)
+#   pyxis                 TB_PYXIS=real (default): NVIDIA pyxis + enroot, built once per machine by
+#                         pyxis/build.sh; TB_PYXIS=fake: fakepyxis.c; never both in plugstack
 # Idempotent: always runs down.sh first, so "up.sh; up.sh" gives a fresh, empty cluster.
 set -euo pipefail
 
@@ -33,7 +36,8 @@ set -euo pipefail
 : "${TB_SERVICES:=1}"        # 1: make sure nats-server + etcd (server and client) + curl are installed
 : "${TB_WAIT:=60}"           # seconds to wait for every node to be idle
 : "${TB_PROCTRACK:=auto}"    # auto | cgroup | linuxproc | pgid
-: "${TB_FAKE_PYXIS:=1}"      # 1: load fakepyxis.so so srun/sbatch accept pyxis' --container-* flags
+: "${TB_PYXIS:=}"            # real (default): NVIDIA pyxis + enroot | fake: fakepyxis.c | none
+: "${TB_PYXIS_ARGS:=container_scope=job}"   # extra plugstack arguments for the real pyxis
 : "${TB_SMOKE:=1}"           # 1: finish with "srun -N<all> hostname" and check the names
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -44,6 +48,11 @@ die() { echo "up.sh: ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 [[ "$TB_NODES" =~ ^[0-9]+$ ]] && [ "$TB_NODES" -ge 1 ] && [ "$TB_NODES" -le 200 ] || die "TB_NODES must be 1..200"
 [[ "$TB_GPUS" =~ ^[0-9]+$ ]] || die "TB_GPUS must be a number"
+if [ -z "$TB_PYXIS" ]; then
+  # TB_FAKE_PYXIS is the older switch: 1 = the fake, 0 = no pyxis at all
+  case "${TB_FAKE_PYXIS:-}" in 1) TB_PYXIS=fake ;; 0) TB_PYXIS=none ;; *) TB_PYXIS=real ;; esac
+fi
+case "$TB_PYXIS" in real | fake | none) ;; *) die "TB_PYXIS must be real, fake or none (got '$TB_PYXIS')" ;; esac
 
 # On failure: show the log tails, keep a copy of the logs, tear the half-built testbed down so a
 # failed up.sh never leaves namespaces or daemons behind.
@@ -63,7 +72,8 @@ trap on_exit EXIT
 # absent, so a failed install is retried once after "apt-get update".
 pk="slurmctld slurmd slurm-client munge iproute2 util-linux"
 [ "$TB_SERVICES" = 1 ] && pk="$pk nats-server etcd-server etcd-client curl"
-[ "$TB_FAKE_PYXIS" = 1 ] && pk="$pk libslurm-dev gcc libc6-dev"
+[ "$TB_PYXIS" = fake ] && pk="$pk libslurm-dev gcc libc6-dev"
+[ "$TB_PYXIS" = real ] && pk="$pk $(bash "$HERE/pyxis/build.sh" --packages) $(bash "$HERE/image/build.sh" --packages)"
 need=()
 for p in $pk $TB_EXTRA_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
@@ -76,6 +86,15 @@ if [ ${#need[@]} -gt 0 ]; then
   inst || { apt-get update -q >/dev/null && inst; } || die "apt-get install ${need[*]} failed"
 fi
 log "packages ok"
+if [ "$TB_PYXIS" = real ]; then
+  # Once per machine (cached, ~0.05 s when nothing changed). No silent fallback to the fake.
+  TB_INSTALL="$TB_INSTALL" bash "$HERE/pyxis/build.sh" \
+    || die "TB_PYXIS=real: building enroot + pyxis failed (see above); TB_PYXIS=fake selects the stand-in plugin"
+  read -r pyxis_v enroot_v pyxis_so < <(bash "$HERE/pyxis/build.sh" --versions | sed 's/[a-z]*=//g')
+  [ "$(bash "$HERE/pyxis/build.sh" --installed)" = "enroot=$enroot_v" ] || die "TB_PYXIS=real: enroot $enroot_v is not working"
+  [ -r "$pyxis_so" ] || die "TB_PYXIS=real: $pyxis_so missing"
+  log "pyxis $pyxis_v + enroot $enroot_v installed"
+fi
 
 # ------------------------------------------------------------------ 1. clean slate (idempotent)
 TB_ROOT="$TB_ROOT" TB_BRIDGE="$TB_BRIDGE" TB_NS_PREFIX="$TB_NS_PREFIX" TB_CONF_DIR="$TB_CONF_DIR" \
@@ -83,7 +102,7 @@ TB_ROOT="$TB_ROOT" TB_BRIDGE="$TB_BRIDGE" TB_NS_PREFIX="$TB_NS_PREFIX" TB_CONF_D
 mkdir -p "$TB_ROOT"/{ctld,spool,log,run,dev}
 chmod 0755 "$TB_ROOT"
 # down.sh reads these back, so it tears down exactly what this run created even with other knobs
-echo "$TB_NODES $TB_BRIDGE $TB_NS_PREFIX $TB_CONF_DIR" > "$TB_ROOT/params"
+echo "$TB_NODES $TB_BRIDGE $TB_NS_PREFIX $TB_CONF_DIR $TB_PYXIS" > "$TB_ROOT/params"
 if [ "$TB_PROCTRACK" = auto ]; then
   # cgroup kills every process of a cancelled job (setsid, double fork); linuxproc leaks them and
   # keeps the job COMPLETING for ~65 s. Slurm 22.05 here needs the cgroup-v1 freezer.
@@ -216,10 +235,7 @@ ConstrainSwapSpace=no
 ConstrainDevices=no
 EOF
 fi
-if [ "$TB_FAKE_PYXIS" = 1 ]; then
-  gcc -O2 -Wall -Werror -shared -fPIC -o "$TB_ROOT/fakepyxis.so" "$HERE/fakepyxis.c"
-  # world-writable request log: steps of non-root users append to it too
-  : > "$TB_ROOT/pyxis-requests.log"; chmod 0666 "$TB_ROOT/pyxis-requests.log"
+if [ "$TB_PYXIS" != none ]; then
   mkdir -p "$TB_CONF_DIR/plugstack.conf.d"
   if [ ! -e "$TB_CONF_DIR/plugstack.conf" ]; then
     # Debian ships this file (slurm-wlm-basic-plugins); recreate it only if missing, marked for down.sh
@@ -228,11 +244,40 @@ if [ "$TB_FAKE_PYXIS" = 1 ]; then
   elif ! grep -qs 'plugstack.conf.d' "$TB_CONF_DIR/plugstack.conf"; then
     echo "include $TB_CONF_DIR/plugstack.conf.d/*.conf # slurm-testbed" >> "$TB_CONF_DIR/plugstack.conf"
   fi
+  # the two plugins claim the same options: exactly one of them is ever configured
+  rm -f "$TB_CONF_DIR"/plugstack.conf.d/slurm-testbed-{fakepyxis,pyxis}.conf
+fi
+if [ "$TB_PYXIS" = fake ]; then
+  gcc -O2 -Wall -Werror -shared -fPIC -o "$TB_ROOT/fakepyxis.so" "$HERE/fakepyxis.c"
+  # world-writable request log: steps of non-root users append to it too
+  : > "$TB_ROOT/pyxis-requests.log"; chmod 0666 "$TB_ROOT/pyxis-requests.log"
   echo "optional $TB_ROOT/fakepyxis.so log=$TB_ROOT/pyxis-requests.log" \
     > "$TB_CONF_DIR/plugstack.conf.d/slurm-testbed-fakepyxis.conf"
 fi
+if [ "$TB_PYXIS" = real ]; then
+  # The nodes share one mount namespace and filesystem, so enroot's storage is split per node (else
+  # a step would find, and join, another node's container of the same name) and per user (a user
+  # cannot write into root's directories). enroot evaluates $(...) in its config files in the step's
+  # own context, where uname -n is the node's name (its UTS namespace). pyxis ignores ENROOT_*_PATH
+  # from the job's environment, so this file is the place.
+  mkdir -p "$TB_ROOT/enroot" "$TB_ROOT/pyxis"
+  chmod 1777 "$TB_ROOT/enroot"
+  mkdir -p /etc/enroot/enroot.conf.d
+  {
+    echo "# slurm-testbed: generated by $HERE/up.sh — removed by down.sh"
+    for v in RUNTIME:run CACHE:cache DATA:data; do
+      # shellcheck disable=SC2016 # evaluated by enroot, per step
+      printf 'ENROOT_%s_PATH %s/enroot/$(uname -n)-$(id -u)/%s\n' "${v%%:*}" "$TB_ROOT" "${v#*:}"
+    done
+  } > /etc/enroot/enroot.conf.d/50-slurm-testbed.conf
+  # required: slurmd and srun refuse to start if the plugin cannot be loaded (no silent fallback).
+  # runtime_path is one directory for all nodes; pyxis keeps only registry imports there.
+  # container_scope=job: a --container-name becomes pyxis_<jobid>_<name>, removed at the job's end.
+  echo "required $pyxis_so runtime_path=$TB_ROOT/pyxis $TB_PYXIS_ARGS" \
+    > "$TB_CONF_DIR/plugstack.conf.d/slurm-testbed-pyxis.conf"
+fi
 for k in $(seq 1 "$TB_NODES"); do mkdir -p "$TB_ROOT/spool/node$k"; done
-log "config written (proctrack/$TB_PROCTRACK, fake pyxis=$TB_FAKE_PYXIS)"
+log "config written (proctrack/$TB_PROCTRACK, pyxis $TB_PYXIS)"
 
 # ------------------------------------------------------------------ 6. daemons
 # slurmctld stays in the root netns (reachable from the host and from every node over the bridge) but
@@ -271,6 +316,37 @@ if [ "$TB_SMOKE" = 1 ]; then
   [ "$got" = "$want" ] || die "smoke test: srun hostname gave '$got', expected '$want'"
   log "smoke test ok: $got"
 fi
+
+# ------------------------------------------------------------------ 9. which pyxis is loaded (checked, not assumed)
+# srun loads plugstack itself: the options must be there. Each slurmd logs the plugin it loaded.
+if [ "$TB_PYXIS" != none ]; then
+  srun --help 2>&1 | grep -q -- '--container-image' || die "pyxis ($TB_PYXIS): srun does not offer --container-image"
+fi
+if [ "$TB_PYXIS" = real ]; then
+  for k in $(seq 1 "$TB_NODES"); do
+    grep -q "pyxis: version v$pyxis_v" "$TB_ROOT/log/slurmd-node$k.log" \
+      || die "pyxis $pyxis_v is not loaded by slurmd on node$k (see $TB_ROOT/log/slurmd-node$k.log)"
+  done
+  if [ "$TB_SMOKE" = 1 ]; then
+    # one real container step: enroot create + start (hooks, mounts, switchroot) on node1
+    img=$(bash "$HERE/image/build.sh") || die "TB_PYXIS=real: building the test image failed"
+    got=$(timeout 60 srun -N1 -w node1 --container-image="$img" cat /etc/dynamo-release 2>&1) \
+      || die "TB_PYXIS=real: a container step failed: $got"
+    log "container smoke test ok: $img (release $got)"
+    # pyxis' job-end clean-up keeps the node COMPLETING a little longer: wait for it to be idle
+    for _ in $(seq 100); do [ "$(sinfo -h -n node1 -o %T)" = idle ] && break; sleep 0.1; done
+  fi
+  kind="real pyxis=$pyxis_v enroot=$enroot_v"
+  line="pyxis real $pyxis_v (enroot $enroot_v)"
+elif [ "$TB_PYXIS" = fake ]; then
+  kind="fake"
+  line="pyxis fake (testbed/fakepyxis.c; request log $TB_ROOT/pyxis-requests.log)"
+else
+  kind="none"
+  line="pyxis none (no --container-* options)"
+fi
+# one line for tests: "real pyxis=<v> enroot=<v>", "fake" or "none"
+echo "$kind" > "$TB_ROOT/pyxis-kind"
 sinfo -N -o '%N %T %c %m %G'
-[ "$TB_FAKE_PYXIS" = 1 ] && echo "fake pyxis request log: $TB_ROOT/pyxis-requests.log"
+echo "testbed: $line"
 exit 0
