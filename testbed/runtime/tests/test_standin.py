@@ -1,7 +1,9 @@
 """Tests of the Dynamo stand-in against REAL etcd and nats-server on 127.0.0.1 (Debian packages).
 
-    python3 -m unittest discover -s testbed/runtime/tests -v
+    python3 -m unittest discover -s testbed/runtime/tests -t testbed/runtime -v
 
+This module: command-line parsing with the generated tables, serving, legacy `dynamo serve`.
+test_releases.py: behaviour per release (registration names, infra, env, parallelism).
 Every wait is a bounded poll on a condition (never a fixed sleep). Processes are started with their
 own session and always killed in tearDown.
 """
@@ -13,274 +15,199 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
-import urllib.error
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RUNTIME = os.path.dirname(HERE)
-PY = os.path.join(RUNTIME, "python")
-BIN = os.path.join(RUNTIME, "bin")
-EXAMPLES = os.path.join(RUNTIME, "workspace", "examples")
-sys.path.insert(0, PY)
+from . import support
+from .support import EXAMPLES, RUNTIME, Base, free_port, http_json, wait_for
 
-from dynamo import _flags, _yaml  # noqa: E402
+from dynamo import _flags, _yaml  # noqa: E402  (support put runtime/python on sys.path)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-            if last:
-                return last
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last={last!r})")
-
-
-def http_json(url, body=None, timeout=10):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
-
-
-class Services:
-    """Real etcd + nats-server for the whole test module."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="standin-test-")
-        self.etcd_port, peer, self.nats_port = free_port(), free_port(), free_port()
-        self.procs = []
-        self.procs.append(subprocess.Popen(
-            ["etcd", "--name", "t", "--data-dir", os.path.join(self.dir, "etcd"),
-             "--listen-client-urls", f"http://127.0.0.1:{self.etcd_port}",
-             "--advertise-client-urls", f"http://127.0.0.1:{self.etcd_port}",
-             "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-             "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-             "--initial-cluster", f"t=http://127.0.0.1:{peer}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        self.procs.append(subprocess.Popen(
-            ["nats-server", "-a", "127.0.0.1", "-p", str(self.nats_port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        wait_for(lambda: http_json(f"http://127.0.0.1:{self.etcd_port}/health")[0] == 200, 30, "etcd")
-        wait_for(lambda: socket.create_connection(("127.0.0.1", self.nats_port), 1).close() or True, 30, "nats")
-
-    def env(self, **kw):
-        e = dict(os.environ)
-        e.update(PYTHONPATH=PY, PATH=BIN + os.pathsep + e.get("PATH", ""),
-                 ETCD_ENDPOINTS=f"http://127.0.0.1:{self.etcd_port}",
-                 NATS_SERVER=f"nats://127.0.0.1:{self.nats_port}", PYTHONUNBUFFERED="1")
-        for k in [k for k in e if k.startswith(("DYN_", "SLURM_"))]:
-            del e[k]
-        e.update({k: str(v) for k, v in kw.items()})
-        return e
-
-    def close(self):
-        for p in self.procs:
-            p.kill()
-            p.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-SVC = None
+REPO = os.path.dirname(os.path.dirname(RUNTIME))
+KV = '{"kv_connector":"NixlConnector","kv_role":"kv_both"}'
 
 
 def setUpModule():
-    global SVC
-    for tool in ("etcd", "nats-server"):
-        if not shutil.which(tool):
-            raise unittest.SkipTest(f"{tool} not installed (apt-get install etcd-server nats-server)")
-    SVC = Services()
+    support.start_services()
 
 
 def tearDownModule():
-    if SVC:
-        SVC.close()
+    support.stop_services()
 
 
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.procs = []
-        self.logdir = tempfile.mkdtemp(prefix="standin-log-")
-
-    def tearDown(self):
-        for p, log in self.procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-            log.close()
-        # leftover registrations of killed processes would leak into the next test: wipe them
-        urllib.request.urlopen(urllib.request.Request(
-            f"http://127.0.0.1:{SVC.etcd_port}/v3/kv/deleterange",
-            data=json.dumps({"key": "djEv", "range_end": "djEw"}).encode()), timeout=5).read()  # v1/ .. v10
-        shutil.rmtree(self.logdir, ignore_errors=True)
-
-    def start(self, args, cwd=None, **env):
-        log = open(os.path.join(self.logdir, f"p{len(self.procs)}.log"), "w+")
-        p = subprocess.Popen(args, cwd=cwd, env=SVC.env(**env), stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
-        self.procs.append((p, log))
-        return p
-
-    def output(self, p):
-        for q, log in self.procs:
-            if q is p:
-                log.flush()
-                log.seek(0)
-                return log.read()
-        return ""
-
-    def run_cli(self, args, cwd=None, timeout=30, **env):
-        return subprocess.run(args, cwd=cwd, env=SVC.env(**env), capture_output=True, text=True, timeout=timeout)
-
-    def frontend(self, *extra, **env):
-        port = free_port()
-        p = self.start([sys.executable, "-m", "dynamo.frontend", "--http-host", "127.0.0.1",
-                        "--http-port", str(port), *extra], **env)
-        wait_for(lambda: http_json(f"http://127.0.0.1:{port}/live")[0] == 200, 20, "frontend /live")
-        return p, f"http://127.0.0.1:{port}"
-
-    def health(self, url):
-        return http_json(url + "/health")[1]
-
-    def wait_instances(self, url, n, component=None, timeout=20):
-        def ok():
-            insts = self.health(url)["instances"]
-            if component:
-                insts = [i for i in insts if i["component"] == component]
-            return len(insts) == n and (insts or True)
-        return wait_for(ok, timeout, f"{n} instance(s) of {component or 'any'}")
+def parses(version, component, argv, prog=None):
+    """In-process parse with the release's parser; returns the Result or raises ParseError."""
+    return _flags.parser_for(version, component, prog).parse(argv)
 
 
 # ----------------------------------------------------------------------------------------- flags
 class FlagTests(Base):
-    def rejects(self, module, args, flag, version="1.1.0"):
-        r = self.run_cli([sys.executable, "-m", module, *args], DYN_STANDIN_VERSION=version)
-        self.assertEqual(r.returncode, 2, r.stderr)
-        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-        self.assertEqual(len(lines), 1, r.stderr)
-        self.assertIn(flag, lines[0])
+    def py(self, module, *args):
+        return [sys.executable, "-m", module, *args]
 
     def test_unknown_flag_each_component(self):
-        self.rejects("dynamo.frontend", ["--bogus-flag", "1"], "--bogus-flag")
-        self.rejects("dynamo.vllm", ["--model", "m", "--bogus-flag"], "--bogus-flag")
-        self.rejects("dynamo.sglang", ["--model-path", "m", "--bogus-flag", "x"], "--bogus-flag")
-        self.rejects("dynamo.trtllm", ["--model-path", "m", "--bogus-flag"], "--bogus-flag")
+        self.rejects(self.py("dynamo.frontend", "--bogus-flag", "1"), "--bogus-flag 1")
+        self.rejects(self.py("dynamo.vllm", "--model", "m", "--bogus-flag"), "--bogus-flag")
+        self.rejects(self.py("dynamo.sglang", "--model-path", "m", "--bogus-flag", "x"), "--bogus-flag")
+        self.rejects(self.py("dynamo.trtllm", "--model", "m", "--bogus-flag"), "--bogus-flag")
+        self.rejects(self.py("dynamo.mocker", "--model-path", "m", "--bogus-flag", "1"), "--bogus-flag")
 
-    def test_missing_required(self):
-        self.rejects("dynamo.sglang", ["--tp", "2"], "--model-path")
-        self.rejects("dynamo.trtllm", [], "--model-path")
-        self.rejects("dynamo.vllm", [], "--model")
+    def test_argparse_errors(self):
+        line = self.rejects(self.py("dynamo.frontend", "--router-mode", "fastest"), "--router-mode")
+        self.assertIn("invalid choice: 'fastest' (choose from 'round-robin', 'random'", line)
+        line = self.rejects(self.py("dynamo.frontend", "--http-port"), "--http-port")
+        self.assertTrue(line.endswith("argument --http-port: expected one argument"), line)
+        line = self.rejects(self.py("dynamo.frontend", "--http-port", "--router-mode", "kv"), "--http-port")
+        self.assertIn("expected one argument", line)
+        line = self.rejects(self.py("dynamo.frontend", "--http-port", "eighty"), "--http-port")
+        self.assertIn("invalid int value: 'eighty'", line)
+        line = self.rejects(self.py("dynamo.sglang", "--tp", "2"), "--model-path")   # SGLang requires it
+        self.assertIn("the following arguments are required", line)
 
-    def test_version_rules_vllm(self):
-        self.rejects("dynamo.vllm", ["--model", "m", "--disaggregation-mode", "prefill"],
-                     "--disaggregation-mode", version="0.9.0")
-        self.rejects("dynamo.vllm", ["--model", "m", "--is-decode-worker"], "--is-decode-worker", version="0.6.0")
-        self.rejects("dynamo.vllm", ["--model", "m", "--nnodes", "2"], "--nnodes", version="0.8.0")
-        self.rejects("dynamo.vllm", ["--model", "m", "--is-prefill-worker", "--disaggregation-mode", "prefill"],
+    def test_abbreviations_as_argparse(self):
+        # SGLang's parser is built with allow_abbrev=True: --tp is --tp-size (0.3.2 ... 1.5.1)
+        for v in ("0.3.2", "0.4.1", "1.0.0", "1.5.1"):
+            self.assertEqual(parses(v, "sglang", ["--model-path", "m", "--tp", "8"]).values["tp_size"], "8", v)
+        line = self.rejects(self.py("dynamo.frontend", "--http", "1"), "ambiguous option")
+        self.assertIn("--http could match --http-host, --http-port", line)
+        self.assertEqual(parses("1.5.1", "frontend", ["--http-p", "9"]).values["http_port"], 9)
+        # vLLM >= 1.0: Dynamo's own parser has allow_abbrev=False, and no engine flag starts so
+        self.rejects(self.py("dynamo.vllm", "--model", "m", "--disagg", "prefill"), "--disagg", version="1.4.0")
+        # 0.4.1-0.9.0 one FlexibleArgumentParser (argparse default allow_abbrev=True; _ == -)
+        r = parses("0.9.0", "vllm", ["--model", "m", "--is-prefill", "--max_model_len", "10"])
+        self.assertTrue(r.values["is_prefill_worker"])
+        self.assertEqual(r.values["max_model_len"], "10")
+
+    def test_removed_and_added_flags_per_release(self):
+        py = self.py
+        # vLLM: --is-prefill-worker removed in 1.4.0, deprecated 1.0.0-1.3.x, plain before
+        self.rejects(py("dynamo.vllm", "--model", "m", "--is-prefill-worker"), "--is-prefill-worker", version="1.4.0")
+        r = parses("1.3.0", "vllm", ["--model", "m", "--is-prefill-worker"])
+        self.assertTrue(any("deprecated" in w for w in r.warnings))
+        self.assertEqual(parses("0.6.1", "vllm", ["--model", "m", "--is-prefill-worker"]).warnings, [])
+        self.rejects(py("dynamo.vllm", "--model", "m", "--disaggregation-mode", "prefill"), "--disaggregation-mode",
+                     version="0.9.0")
+        self.rejects(py("dynamo.vllm", "--model", "m", "--is-decode-worker"), "--is-decode-worker", version="0.4.1")
+        self.rejects(py("dynamo.vllm", "--model", "m", "--disaggregation-mode", "pd"), "--disaggregation-mode",
+                     version="1.2.0")
+        parses("1.3.0", "vllm", ["--model", "m", "--disaggregation-mode", "pd"])
+        self.rejects(py("dynamo.vllm", "--model", "m", "--headless"), "--headless", version="0.9.0")
+        # TRT-LLM: agg is not a mode before 1.3.0; prefill_and_decode is rejected from 1.4.0
+        self.rejects(py("dynamo.trtllm", "--model", "m", "--disaggregation-mode", "agg"), "--disaggregation-mode",
+                     version="1.0.0")
+        self.rejects(py("dynamo.trtllm", "--model", "m", "--disaggregation-mode", "prefill_and_decode"),
+                     "--disaggregation-mode", version="1.4.0")
+        parses("1.3.0", "trtllm", ["--model", "m", "--disaggregation-mode", "prefill_and_decode"])
+        self.rejects(py("dynamo.trtllm", "--model-path", "m", "--disaggregation-strategy", "decode_first"),
+                     "--disaggregation-strategy", version="0.9.0")
+        parses("0.4.1", "trtllm", ["--model-path", "m", "--disaggregation-strategy", "prefill_first"])
+        r = parses("0.6.1", "trtllm", ["--model-path", "m", "--disaggregation-strategy", "prefill_first"])
+        self.assertEqual(r.uncertain, ["--disaggregation-strategy"])    # releaseUncertain: accepted
+        # --model exists from 1.0.0; before, argparse takes it as the unique prefix of --model-path
+        self.assertEqual(parses("0.9.0", "trtllm", ["--model", "m"]).given, {"model_path": "--model-path"})
+        # frontend: 1.0.0-1.0.2 --decode-fallback and no --enforce-disagg (the real v1.0.0 tag)
+        for v in ("1.0.0", "1.0.1", "1.0.2"):
+            self.rejects(py("dynamo.frontend", "--enforce-disagg"), "--enforce-disagg", version=v)
+            parses(v, "frontend", ["--decode-fallback"])
+        self.rejects(py("dynamo.frontend", "--decode-fallback"), "--decode-fallback", version="1.1.0")
+        parses("0.9.0", "frontend", ["--enforce-disagg"])
+        r = parses("1.5.1", "frontend", ["--enforce-disagg"])
+        self.assertTrue(any("deprecated" in w for w in r.warnings))
+        self.rejects(py("dynamo.frontend", "--namespace", "x"), "--namespace", version="0.4.1")
+
+    def test_sglang_choices(self):
+        self.rejects(self.py("dynamo.sglang", "--model-path", "m", "--disaggregation-mode", "agg"),
                      "--disaggregation-mode")
-        self.rejects("dynamo.vllm", ["--model", "m", "--disaggregation-mode", "prefill_and_decode"], "--disaggregation-mode")
-        self.rejects("dynamo.vllm", ["--model", "m", "--connector", "nixl"], "--connector", version="1.0.0")
 
-    def test_version_rules_trtllm_sglang(self):
-        self.rejects("dynamo.trtllm", ["--model-path", "m", "--disaggregation-mode", "agg"], "--disaggregation-mode")
-        self.rejects("dynamo.trtllm", ["--model-path", "m", "--disaggregation-strategy", "decode_first"],
-                     "--disaggregation-strategy", version="0.7.0")
-        self.rejects("dynamo.sglang", ["--model-path", "m", "--disaggregation-mode", "agg"], "--disaggregation-mode")
-        self.rejects("dynamo.frontend", ["--router-mode", "fastest"], "--router-mode")
+    def test_release_selection(self):
+        probe = [sys.executable, "-m", "dynamo.frontend", "--help"]
+        r = self.run_cli(probe)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("impersonating 1.5.1", r.stdout)                      # the default
+        rel = os.path.join(self.logdir, "dynamo-release")
+        with open(rel, "w") as f:
+            f.write("1.0.1\nbuilt by the image\n")
+        r = self.run_cli(probe, DYN_STANDIN_RELEASE_FILE=rel)
+        self.assertIn("impersonating 1.0.1", r.stdout)                      # the image's file
+        self.assertIn("--decode-fallback", r.stdout)
+        r = self.run_cli(probe, DYN_STANDIN_RELEASE_FILE=rel, DYN_STANDIN_VERSION="1.3.0")
+        self.assertIn("impersonating 1.3.0", r.stdout)                      # the variable wins
+        for bad in ("1.6.0", "0.4.0", "1.3.0-deepseek-v4-dev.1"):
+            r = self.run_cli([sys.executable, "-m", "dynamo.vllm", "--model", "m"], DYN_STANDIN_VERSION=bad)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"Dynamo release {bad!r}", r.stderr)
+            self.assertIn("known releases: 0.3.2, 0.4.1", r.stderr)
 
-    def test_accepts_and_deprecation(self):
-        vals, warns, _ = _flags.parse(_flags.VLLM, ["--model", "m", "--is-prefill-worker"], "1.1.0")
-        self.assertTrue(vals["is_prefill_worker"])
-        self.assertTrue(any("deprecated" in w for w in warns))
-        vals, warns, _ = _flags.parse(_flags.VLLM, ["--model", "m", "--is-prefill-worker"], "0.6.0")
-        self.assertEqual(warns, [])
-        vals, _, _ = _flags.parse(_flags.SGLANG, ["--model-path", "m", "--tp", "8", "--nnodes", "2", "--node-rank", "1",
-                                                  "--dist-init-addr", "10.0.0.1:29500", "--enable-dp-attention"], "1.1.0")
-        self.assertEqual(vals["tp_size"], "8")
-        vals, _, _ = _flags.parse(_flags.FRONTEND, [], "1.1.0")
-        self.assertEqual(vals["http_port"], "8000")
-
-    def test_module_absent_in_old_release(self):
-        r = self.run_cli([sys.executable, "-m", "dynamo.frontend"], DYN_STANDIN_VERSION="0.3.2")
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("No module named dynamo.frontend", r.stderr)
+    def test_entry_points_per_release(self):
+        for module in ("dynamo.frontend", "dynamo.vllm", "dynamo.trtllm", "dynamo.mocker"):
+            r = self.run_cli([sys.executable, "-m", module, "--help"], DYN_STANDIN_VERSION="0.3.2")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"No module named {module}", r.stderr)
+        for v in ("0.4.1", "1.5.1"):
+            r = self.run_cli([sys.executable, "-m", "dynamo.mocker", "--help"], DYN_STANDIN_VERSION=v)
+            self.assertEqual(r.returncode, 0, r.stderr)
         r = self.run_cli(["dynamo", "serve", "graphs.agg:Frontend", "-f", "configs/disagg.yaml"],
                          cwd=os.path.join(EXAMPLES, "vllm_v1"), DYN_STANDIN_VERSION="1.1.0")
+        self.assertEqual(r.returncode, 127)
+        self.assertIn("part of Dynamo 0.3.2 only", r.stderr)
+        r = self.run_cli([sys.executable, "components/worker.py", "--model-path", "m"],
+                         cwd=os.path.join(EXAMPLES, "sglang"), DYN_STANDIN_VERSION="1.1.0")
         self.assertEqual(r.returncode, 2)
-        self.assertIn("removed in Dynamo 0.4.0", r.stderr)
+        self.assertIn("can't open file 'components/worker.py'", r.stderr)
+        # the 0.4.0-only split SGLang modules are gone (0.4.0 is not a supported release)
+        r = self.run_cli([sys.executable, "-m", "dynamo.sglang.worker"], DYN_STANDIN_VERSION="0.4.1")
+        self.assertNotEqual(r.returncode, 0)
 
     def test_mocker_flags(self):
         emitted = ["--model-path", "Qwen/Qwen3-0.6B", "--model-name", "qwen", "--disaggregation-mode", "prefill",
                    "--speedup-ratio", "0.5", "--num-gpu-blocks-override", "2048", "--bootstrap-ports", "12345"]
-        vals, warns, _ = _flags.parse(_flags.MOCKER, emitted + ["--block-size", "64", "--no-enable-prefix-caching",
-                                                                "--num-workers", "1", "--max-num-seqs", "8"], "1.0.0")
-        self.assertEqual((vals["disaggregation_mode"], vals["bootstrap_ports"], warns), ("prefill", "12345", []))
+        r = parses("1.0.0", "mocker", emitted + ["--block-size", "64", "--no-enable-prefix-caching",
+                                                 "--num-workers", "1", "--max-num-seqs", "8"])
+        vals = r.values
+        self.assertEqual((vals["disaggregation_mode"], vals["bootstrap_ports"], r.warnings), ("prefill", "12345", []))
         self.assertFalse(vals["enable_prefix_caching"])
-        self.rejects("dynamo.mocker", ["--model-path", "m", "--bogus-flag", "1"], "--bogus-flag")
-        self.rejects("dynamo.mocker", ["--model-name", "m"], "--model-path")
-        self.rejects("dynamo.mocker", ["--model-path", "m", "--disaggregation-mode", "prefill_and_decode"],
+        self.assertEqual((vals["speedup_ratio"], vals["num_gpu_blocks_override"]), (0.5, 2048))
+        self.rejects(self.py("dynamo.mocker", "--model-path", "m", "--disaggregation-mode", "prefill_and_decode"),
                      "--disaggregation-mode")
-        self.rejects("dynamo.mocker", ["--model-path", "m", "--speedup-ratio", "fast"], "--speedup-ratio")
-        self.rejects("dynamo.mocker", ["--model-path", "m", "--num-gpu-blocks-override", "1.5"],
+        self.rejects(self.py("dynamo.mocker", "--model-path", "m", "--speedup-ratio", "fast"), "--speedup-ratio")
+        self.rejects(self.py("dynamo.mocker", "--model-path", "m", "--num-gpu-blocks-override", "1.5"),
                      "--num-gpu-blocks-override")
-        self.rejects("dynamo.mocker", ["--model-path", "m", "--is-decode-worker", "--disaggregation-mode", "decode"],
-                     "--disaggregation-mode")
-        self.rejects("dynamo.mocker", ["--model-path", "m", "--tensor-parallel-size", "2"], "--tensor-parallel-size")
+        self.rejects(self.py("dynamo.mocker", "--model-path", "m", "--tensor-parallel-size", "2"),
+                     "--tensor-parallel-size")
+        self.rejects(self.py("dynamo.mocker", "--model-path", "m", "--is-prefill-worker"), "--is-prefill-worker",
+                     version="0.4.1")         # 0.4.1: aggregated only
         # checked after parsing, as upstream (ValueError -> exit 1)
-        r = self.run_cli([sys.executable, "-m", "dynamo.mocker", "--model-path", "m", "--bootstrap-ports", "1,2"])
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("--bootstrap-ports", r.stderr)
-        r = self.run_cli([sys.executable, "-m", "dynamo.mocker", "--model-path", "m", "--extra-engine-args",
-                          "/nonexistent/mocker.json"])
-        self.assertEqual(r.returncode, 1, r.stderr)
-
-    def test_mocker_absent_before_1_0(self):
-        for v in ("0.9.0", "0.4.1"):
-            r = self.run_cli([sys.executable, "-m", "dynamo.mocker", "--model-path", "m"], DYN_STANDIN_VERSION=v)
+        for args in (["--is-decode-worker", "--disaggregation-mode", "decode"], ["--bootstrap-ports", "1,2"],
+                     ["--extra-engine-args", "/nonexistent/mocker.json"]):
+            r = self.run_cli(self.py("dynamo.mocker", "--model-path", "m", *args))
             self.assertEqual(r.returncode, 1, r.stderr)
-            self.assertIn("No module named dynamo.mocker", r.stderr)
-            self.assertIn("first in 1.0.0", r.stderr)
+            self.assertIn(args[0] if args[0] != "--is-decode-worker" else "cannot be combined", r.stderr)
 
-    def test_sglang_split_modules_only_in_0_4_0(self):
-        for module in ("dynamo.sglang.worker", "dynamo.sglang.decode_worker"):
-            for v, why in (("0.4.1", "removed in 0.4.1"), ("1.1.0", "removed in 0.4.1"), ("0.3.2", "first in 0.4.0")):
-                r = self.run_cli([sys.executable, "-m", module, "--model-path", "m"], DYN_STANDIN_VERSION=v)
-                self.assertEqual(r.returncode, 1, r.stderr)
-                self.assertIn(f"No module named {module}", r.stderr)
-                self.assertIn(why, r.stderr)
-            self.rejects(module, ["--model-path", "m", "--bogus-flag"], "--bogus-flag", version="0.4.0")
-            self.rejects(module, ["--tp", "2"], "--model-path", version="0.4.0")
-            self.rejects(module, ["--model-path", "m", "--endpoint", "dyn://a.b.c"], "--endpoint", version="0.4.0")
-        r = self.run_cli([sys.executable, "-m", "dynamo.sglang", "--model-path", "m"], DYN_STANDIN_VERSION="0.4.0")
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("No module named dynamo.sglang", r.stderr)
-        # worker/main.py strips --migration-limit before ServerArgs; decode_worker does not
-        _flags.parse(_flags.SGLANG_WORKER, ["--model-path", "m", "--migration-limit", "3"], "0.4.0")
-        self.rejects("dynamo.sglang.decode_worker", ["--model-path", "m", "--migration-limit", "3"],
-                     "--migration-limit", version="0.4.0")
+    def test_extra_flags_escape_hatch(self):
+        self.rejects(self.py("dynamo.vllm", "--model", "m", "--swap-space", "4"), "--swap-space")
+        r = self.run_cli(self.py("dynamo.vllm", "--model", "m", "--swap-space", "4", "--help"),
+                         DYN_STANDIN_EXTRA_FLAGS="--swap-space")
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_yaml_subset(self):
         doc = _yaml.loads("a:\n  b: [x, 'y z']\n  c: '{\"k\":1}'\n  d: true  # c\nl:\n  - 1\n  - k: v\n    m: 2\n")
         self.assertEqual(doc, {"a": {"b": ["x", "y z"], "c": '{"k":1}', "d": True}, "l": [1, {"k": "v", "m": 2}]})
+
+    @unittest.skipUnless(shutil.which("node"), "node not installed")
+    def test_generated_tables_are_current(self):
+        gen = os.path.join(REPO, "scripts", "gen-flag-tables.mjs")
+        r = subprocess.run(["node", gen, "--check"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue("up to date" in r.stdout or "skipped: source not found" in r.stdout, r.stdout)
+        r = subprocess.run(["node", gen, "--check", "--from", os.path.join(self.logdir, "nowhere")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual((r.returncode, "skipped: source not found" in r.stdout), (0, True), r.stdout + r.stderr)
+        tables = _flags.tables()["releases"]
+        self.assertEqual(list(tables), ["0.3.2", "0.4.1", "0.6.1", "0.9.0", "1.0.0", "1.0.1", "1.0.2", "1.1.0",
+                                        "1.1.1", "1.2.0", "1.2.1", "1.3.0", "1.3.1", "1.4.0", "1.4.1", "1.4.2",
+                                        "1.5.0", "1.5.1"])
 
 
 # ----------------------------------------------------------------------------------------- serving
@@ -300,7 +227,7 @@ class ServingTests(Base):
         self.assertEqual(h["endpoints"], ["dyn://dynamo.backend.generate"])
         self.assertEqual(insts[0]["endpoint"], "generate")
         # the raw etcd key/value format
-        st, res = http_json(f"http://127.0.0.1:{SVC.etcd_port}/v3/kv/range",
+        st, res = http_json(f"http://127.0.0.1:{support.SVC.etcd_port}/v3/kv/range",
                             {"key": "djEvaW5zdGFuY2VzLw==", "range_end": "djEvaW5zdGFuY2VzMA=="})
         import base64
         key = base64.b64decode(res["kvs"][0]["key"]).decode()
@@ -311,7 +238,7 @@ class ServingTests(Base):
 
     def test_disagg_chat_through_prefill_and_decode(self):
         _, url = self.frontend()
-        self.worker("dynamo.vllm", "--model", "Qwen/Q", "--disaggregation-mode", "prefill")
+        self.worker("dynamo.vllm", "--model", "Qwen/Q", "--disaggregation-mode", "prefill", "--kv-transfer-config", KV)
         self.worker("dynamo.vllm", "--model", "Qwen/Q", "--disaggregation-mode", "decode")
         self.wait_instances(url, 1, "prefill")
         self.wait_instances(url, 1, "backend")
@@ -372,70 +299,21 @@ class ServingTests(Base):
         insts = self.wait_instances(url, 2, "backend")
         self.assertEqual({i["role"] for i in insts}, {"agg"})
         self.worker("dynamo.mocker", "--model-path", "m", "--endpoint", "dyn://dynamo.mockpre.generate",
-                    "--is-prefill-worker")
+                    "--is-prefill-worker")     # deprecated, still parsed by the 1.5.1 mocker
         self.wait_instances(url, 1, "mockpre")
         st, out = http_json(url + "/v1/completions", {"model": "m", "prompt": "p"})
         self.assertEqual(st, 200, out)
 
-    def test_sglang_split_modules_0_4_0_disagg(self):
-        # upstream v0.4.0: worker/main.py serves dynamo.worker.generate + register_llm and calls
-        # dynamo.decode.generate itself; decode_worker/main.py serves dynamo.decode.generate, no model
-        v = dict(DYN_STANDIN_VERSION="0.4.0")
-        _, url = self.frontend(**v)
-        pre = self.worker("dynamo.sglang.worker", "--model-path", "/m", "--served-model-name", "sg",
-                          "--disaggregation-mode", "prefill", "--migration-limit", "2", **v)
-        dec = self.worker("dynamo.sglang.decode_worker", "--model-path", "/m", "--served-model-name", "sg",
-                          "--disaggregation-mode", "decode", DYN_NAMESPACE="ignored", **v)
-        w = self.wait_instances(url, 1, "worker")[0]
-        d = self.wait_instances(url, 1, "decode")[0]
-        self.assertEqual((w["role"], w["model"], w["namespace"]), ("prefill", "sg", "dynamo"))
-        self.assertEqual((d["role"], d["model"], d["namespace"]), ("decode", None, "dynamo"))
-        self.assertEqual(self.health(url)["endpoints"], ["dyn://dynamo.decode.generate", "dyn://dynamo.worker.generate"])
-        self.assertEqual([m["id"] for m in http_json(url + "/v1/models")[1]["data"]], ["sg"])
-        st, out = http_json(url + "/v1/chat/completions", {"model": "sg", "messages": [{"role": "user", "content": "x"}]})
-        self.assertEqual(st, 200, out)
-        self.assertEqual(out["choices"][0]["message"]["content"], "[sg] stand-in reply to: x")
-        r = out["dyn_route"]
-        self.assertEqual((r["prefill"], r["decode"]), (w["host"], d["host"]))
-        self.assertEqual((r["prefill_instance"], r["decode_instance"]),
-                         (f"{w['instance_id']:x}", f"{d['instance_id']:x}"))
-        self.assertIn("-> decode", self.output(pre))             # the worker made the decode hop
-        self.assertIn("decode request", self.output(dec))
-        # without a decode instance the worker cannot answer: 502 from it, 503 from the frontend
-        dec.send_signal(signal.SIGTERM)
-        self.assertEqual(dec.wait(10), 0)
-        self.wait_instances(url, 0, "decode", timeout=5)
-        st, out = http_json(url + "/v1/chat/completions", {"model": "sg", "messages": [{"role": "user", "content": "x"}]})
-        self.assertEqual(st, 503, out)
-        self.assertIn("502", out["error"]["message"])
-        self.assertIn("no instance of dyn://dynamo.decode.generate", self.output(pre))
-
-    def test_sglang_split_modules_0_4_0_agg_and_implied_decode(self):
-        v = dict(DYN_STANDIN_VERSION="0.4.0")
-        _, url = self.frontend(**v)
-        # aggregated: worker without --disaggregation-mode answers itself
-        self.worker("dynamo.sglang.worker", "--model-path", "/m", "--served-model-name", "sg-agg", **v)
-        a = self.wait_instances(url, 1, "worker")[0]
-        self.assertEqual((a["role"], a["model"]), ("agg", "sg-agg"))
-        st, out = http_json(url + "/v1/completions", {"model": "sg-agg", "prompt": "p"})
-        self.assertEqual(st, 200, out)
-        self.assertIsNone(out["dyn_route"]["prefill"])
-        self.assertEqual(out["dyn_route"]["decode_instance"], f"{a['instance_id']:x}")
-        # decode_worker always decodes, and is never a model the frontend serves
-        d = self.worker("dynamo.sglang.decode_worker", "--model-path", "/m", "--served-model-name", "sg-dec", **v)
-        self.assertEqual(self.wait_instances(url, 1, "decode")[0]["role"], "decode")
-        self.assertIn("always serves decode", self.output(d))
-        self.assertEqual([m["id"] for m in http_json(url + "/v1/models")[1]["data"]], ["sg-agg"])
-        st, _ = http_json(url + "/v1/chat/completions", {"model": "sg-dec", "messages": []})
-        self.assertEqual(st, 404)
-
     def test_trtllm_components(self):
         _, url = self.frontend()
-        self.worker("dynamo.trtllm", "--model-path", "m", "--disaggregation-mode", "prefill")
-        self.worker("dynamo.trtllm", "--model-path", "m", "--disaggregation-mode", "decode")
+        self.worker("dynamo.trtllm", "--model", "m", "--disaggregation-mode", "prefill")
+        self.worker("dynamo.trtllm", "--model", "m", "--disaggregation-mode", "decode")
         self.wait_instances(url, 2)
         self.assertEqual(sorted(e for e in self.health(url)["endpoints"]),
-                         ["dyn://dynamo.prefill.generate", "dyn://dynamo.tensorrt_llm.generate"])
+                         ["dyn://dynamo.backend.generate", "dyn://dynamo.prefill.generate"])   # 1.5.1
+        st, out = http_json(url + "/v1/completions", {"model": "m", "prompt": "p"})
+        self.assertEqual(st, 200, out)
+        self.assertIsNotNone(out["dyn_route"]["prefill"])
 
     def test_sigterm_deregisters(self):
         _, url = self.frontend()
@@ -472,10 +350,12 @@ class ServingTests(Base):
                          ETCD_ENDPOINTS=f"127.0.0.1:{free_port()}", DYN_STANDIN_CONNECT_TIMEOUT="1")
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot reach etcd", r.stdout + r.stderr)
+        # 1.5.1 needs no NATS, but an exported NATS_SERVER is always connected to
         r = self.run_cli([sys.executable, "-m", "dynamo.vllm", "--model", "m"],
                          NATS_SERVER=f"nats://127.0.0.1:{free_port()}", DYN_STANDIN_CONNECT_TIMEOUT="1")
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot connect to NATS", r.stdout + r.stderr)
+        self.assertIn("NATS_SERVER is exported", r.stdout + r.stderr)
 
     def test_multinode_sglang_rank_wait(self):
         _, url = self.frontend()
@@ -514,13 +394,15 @@ class ServingTests(Base):
 
 
 class LegacyTests(Base):
+    V = dict(DYN_STANDIN_VERSION="0.3.2")
+
     def test_vllm_v1_disagg_graph(self):
         d = os.path.join(EXAMPLES, "vllm_v1")
         port = free_port()
-        v = dict(DYN_STANDIN_VERSION="0.3.2")
         fe = self.start(["dynamo", "serve", "graphs.agg:Frontend", "-f", "configs/disagg.yaml",
-                         f"--Frontend.port={port}"], cwd=d, **v)
-        self.start(["dynamo", "serve", "components.worker:VllmPrefillWorker", "-f", "configs/disagg.yaml"], cwd=d, **v)
+                         f"--Frontend.port={port}"], cwd=d, **self.V)
+        self.start(["dynamo", "serve", "components.worker:VllmPrefillWorker", "--config-file", "configs/disagg.yaml"],
+                   cwd=d, **self.V)
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: http_json(url + "/live")[0] == 200, 20, "legacy frontend")
         self.wait_instances(url, 1, "VllmDecodeWorker")
@@ -534,27 +416,112 @@ class LegacyTests(Base):
 
     def test_legacy_errors(self):
         d = os.path.join(EXAMPLES, "vllm_v1")
-        r = self.run_cli(["dynamo", "serve", "components.worker:NoSuchWorker", "-f", "configs/disagg.yaml"], cwd=d)
+        r = self.run_cli(["dynamo", "serve", "components.worker:NoSuchWorker", "-f", "configs/disagg.yaml"], cwd=d,
+                         **self.V)
         self.assertEqual(r.returncode, 2)
         self.assertIn("NoSuchWorker", r.stderr)
-        r = self.run_cli(["dynamo", "serve", "graphs.agg:Frontend", "-f", "configs/missing.yaml"], cwd=d)
+        r = self.run_cli(["dynamo", "serve", "graphs.agg:Frontend", "-f", "configs/missing.yaml"], cwd=d, **self.V)
         self.assertEqual(r.returncode, 2)
-        r = self.run_cli(["dynamo", "serve", "graphs.agg:Frontend", "-f", "configs/disagg.yaml"], cwd="/")
+        r = self.run_cli(["dynamo", "serve", "graphs.agg:Frontend", "-f", "configs/disagg.yaml"], cwd="/", **self.V)
         self.assertEqual(r.returncode, 2)
         self.assertIn("graphs/agg.py not found", r.stderr)
+        # typer/click flags of the 0.3.2 `serve` table: no --file, no abbreviations
+        for bad in ("--file", "--conf"):
+            r = self.run_cli(["dynamo", "serve", "graphs.agg:Frontend", bad, "configs/disagg.yaml"], cwd=d, **self.V)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(f"Error: No such option: {bad}", r.stderr)
+        r = self.run_cli(["dynamo", "serve", "graphs.agg:Frontend", "-f"], cwd=d, **self.V)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("Option '-f' requires an argument", r.stderr)
+        r = self.run_cli(["dynamo", "serve", "graphs.agg:Frontend", "-f", "configs/agg.yaml", "--dry-run"], cwd=d,
+                         **self.V)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
-    def test_sglang_and_trtllm_graph_roles(self):
-        for ex, target, comp, role in (("sglang", "graphs.agg:Frontend", "SGLangWorker", "prefill"),
-                                       ("tensorrt_llm", "graphs.agg:Frontend", "TensorRTLLMWorker", "decode")):
-            port = free_port()
-            p = self.start(["dynamo", "serve", target, "-f", "configs/disagg.yaml", f"--Frontend.port={port}"],
-                           cwd=os.path.join(EXAMPLES, ex))
-            url = f"http://127.0.0.1:{port}"
-            wait_for(lambda: http_json(url + "/live")[0] == 200, 20, f"{ex} frontend")
-            inst = self.wait_instances(url, 1, comp)[0]
-            self.assertEqual(inst["role"], role)
-            p.send_signal(signal.SIGTERM)
-            self.assertEqual(p.wait(10), 0)
+    def test_trtllm_graph_roles_and_worker_parser(self):
+        d = os.path.join(EXAMPLES, "tensorrt_llm")
+        port = free_port()
+        p = self.start(["dynamo", "serve", "graphs.agg:Frontend", "-f", "configs/disagg.yaml", f"--Frontend.port={port}"],
+                       cwd=d, **self.V)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_json(url + "/live")[0] == 200, 20, "trtllm frontend")
+        inst = self.wait_instances(url, 1, "TensorRTLLMWorker")[0]
+        self.assertEqual(inst["role"], "decode")
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(10), 0)
+        # a worker section is argv for the 0.3.2 TRT-LLM argparse parser (complete in the table)
+        base = ["dynamo", "serve", "components.worker:TensorRTLLMWorker", "-f", "configs/agg.yaml", "--dry-run"]
+        r = self.run_cli(base, cwd=d, **self.V)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.run_cli(base + ["--TensorRTLLMWorker.served-model-name=x"], cwd=d, **self.V)
+        self.assertEqual(r.returncode, 2, r.stderr)       # the literal --served_model_name spelling only
+        self.assertIn("unrecognized arguments: --served-model-name x", r.stderr)
+        r = self.run_cli(base + ["--TensorRTLLMWorker.extra-engine-args", "configs/missing.yaml"], cwd=d, **self.V)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("configs/missing.yaml", r.stderr)
+
+    def test_sglang_0_3_2_scripts_behind_dynamo_run(self):
+        """0.3.2 SGLang: python3 components/worker.py (prefill: dynamo.worker.generate + the model,
+        calls dynamo.decode.generate itself) and components/decode_worker.py (no model), cwd
+        examples/sglang, behind `dynamo run in=http out=dyn`."""
+        d = os.path.join(EXAMPLES, "sglang")
+        port = free_port()
+        fe = self.start(["dynamo", "run", "in=http", "out=dyn", f"--http-port={port}"], **self.V)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_json(url + "/live")[0] == 200, 20, "dynamo run")
+        common = ["--model-path", "/m", "--served-model-name", "sg", "--tp", "1", "--disaggregation-transfer-backend",
+                  "nixl"]
+        pre = self.start([sys.executable, "components/worker.py", *common, "--disaggregation-mode", "prefill"],
+                         cwd=d, DYN_NAMESPACE="ignored", **self.V)
+        dec = self.start([sys.executable, "components/decode_worker.py", *common, "--disaggregation-mode", "decode"],
+                         cwd=d, **self.V)
+        w = self.wait_instances(url, 1, "worker")[0]
+        dd = self.wait_instances(url, 1, "decode")[0]
+        self.assertEqual((w["role"], w["model"], w["namespace"]), ("prefill", "sg", "dynamo"))
+        self.assertEqual((dd["role"], dd["model"], dd["namespace"]), ("decode", None, "dynamo"))
+        self.assertEqual(self.health(url)["endpoints"], ["dyn://dynamo.decode.generate", "dyn://dynamo.worker.generate"])
+        self.assertEqual([m["id"] for m in http_json(url + "/v1/models")[1]["data"]], ["sg"])
+        st, out = http_json(url + "/v1/chat/completions", {"model": "sg", "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(st, 200, out)
+        r = out["dyn_route"]
+        self.assertEqual((r["prefill"], r["decode"]), (w["host"], dd["host"]))
+        self.assertEqual((r["prefill_instance"], r["decode_instance"]),
+                         (f"{w['instance_id']:x}", f"{dd['instance_id']:x}"))
+        self.assertIn("-> decode", self.output(pre))
+        # without a decode instance the worker cannot answer: 502 from it, 503 from the frontend
+        dec.send_signal(signal.SIGTERM)
+        self.assertEqual(dec.wait(10), 0)
+        self.wait_instances(url, 0, "decode", timeout=5)
+        st, out = http_json(url + "/v1/chat/completions", {"model": "sg", "messages": [{"role": "user", "content": "x"}]})
+        self.assertEqual(st, 503, out)
+        self.assertIn("no instance of dyn://dynamo.decode.generate", self.output(pre))
+        fe.send_signal(signal.SIGTERM)
+        self.assertEqual(fe.wait(10), 0)
+
+    def test_sglang_0_3_2_aggregated_and_flags(self):
+        d = os.path.join(EXAMPLES, "sglang")
+        port = free_port()
+        self.start(["dynamo", "run", "in=http", "out=dyn", "--http-port", str(port)], **self.V)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_json(url + "/live")[0] == 200, 20, "dynamo run")
+        self.start([sys.executable, "components/worker.py", "--model-path", "/m", "--served-model-name", "agg"],
+                   cwd=d, **self.V)
+        a = self.wait_instances(url, 1, "worker")[0]
+        self.assertEqual((a["role"], a["model"]), ("agg", "agg"))
+        st, out = http_json(url + "/v1/completions", {"model": "agg", "prompt": "p"})
+        self.assertEqual(st, 200, out)
+        self.assertIsNone(out["dyn_route"]["prefill"])
+        # pure SGLang ServerArgs at 0.3.2: no Dynamo flags such as --endpoint or --migration-limit
+        for flag in ("--endpoint", "--migration-limit"):
+            r = self.run_cli([sys.executable, "components/worker.py", "--model-path", "m", flag, "x"], cwd=d, **self.V)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(f"worker.py: error: unrecognized arguments: {flag} x", r.stderr)
+        # dynamo run: clap errors, in=/out= first or second, only in=http out=dyn
+        r = self.run_cli(["dynamo", "run", "in=http", "out=dyn", "--bogus"], **self.V)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("error: unexpected argument '--bogus' found", r.stderr)
+        r = self.run_cli(["dynamo", "run", "in=http", "out=vllm", "/m"], **self.V)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("only in=http out=dyn", r.stderr)
 
 
 if __name__ == "__main__":

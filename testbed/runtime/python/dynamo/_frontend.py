@@ -4,8 +4,18 @@ Discovery is read from the REAL etcd on every request (prefix v1/instances/), so
 exactly what the workers registered and deregistered. Routing: prefill instance (if any for the
 model) -> decode/aggregated instance, each a real HTTP hop to the worker's node; the answer carries
 "dyn_route" so a test can see the request crossed nodes. A prefill instance registered with
-"forward_to" (0.4.0 dynamo.sglang.worker) is the model's entry point instead: the frontend calls only
-it, and it calls a decode instance itself.
+"forward_to" (0.3.2 SGLang components/worker.py) is the model's entry point instead: the frontend calls
+only it, and it calls a decode instance itself.
+
+Per release (shared/reference/dynamo-flags/releases-1.x.json `frontendHealth`, dynamo-releases.md):
+  * /health answers 200 with zero workers from 0.6.x on (503 before); from 1.3.0 it answers 503
+    {"status":"not_ready","stage":"draining"|"stopping"} during a graceful shutdown, and from 1.0.0 /live
+    answers 503 {"status":"shutting_down"} then (the stand-in keeps serving DYN_STANDIN_SHUTDOWN_DELAY
+    seconds, default 0, after SIGTERM so this can be observed).
+  * disaggregation: 1.0.0-1.0.2 enforce prefill once a model's prefill workers were seen, unless
+    --decode-fallback ("Allow falling back to decode-only (aggregated) mode when prefill workers are
+    unavailable"); 0.9.0-1.4.x --enforce-disagg fails requests that find no prefill worker; 1.5.x
+    accepts --enforce-disagg but ignores it ("DEPRECATED: accepted for compatibility but ignored").
 """
 
 from __future__ import annotations
@@ -16,8 +26,8 @@ import os
 import time
 import uuid
 
-from ._runtime import INSTANCES_PREFIX, Fatal, Hooks, JsonHandler, Log, connect_services, post_json, serve
-from ._flags import parse_version
+from ._flags import at_least
+from ._runtime import INSTANCES_PREFIX, Fatal, Hooks, Infra, JsonHandler, Log, connect_services, post_json, serve
 
 PREFILL_COMPONENTS = {"prefill", "VllmPrefillWorker", "TensorRTLLMPrefillWorker", "PrefillWorker"}
 
@@ -29,7 +39,7 @@ class _FrontendHandler(JsonHandler):
         fe = self.fe
         path = self.path.split("?")[0]
         if path == "/live":
-            return self.send_json(200, {"status": "live"})
+            return self.send_json(*fe.live())
         if path == "/health":
             return self.send_json(*fe.health())
         if path == "/v1/models":
@@ -68,21 +78,23 @@ class _FrontendHandler(JsonHandler):
 
 class Frontend:
     def __init__(self, life, log: Log, *, http_host="0.0.0.0", http_port=8000, namespace=None,
-                 discovery="etcd", enforce_disagg=False, version="1.1.0"):
+                 infra=None, enforce_disagg=False, decode_fallback=None, version="1.5.1"):
         self.life, self.log = life, log
         self.http_host, self.http_port = http_host, int(http_port)
         self.namespace = namespace            # None: every namespace (as upstream without --namespace)
-        self.discovery = discovery
-        self.enforce_disagg = enforce_disagg
+        self.infra = infra or Infra(version)
+        self.enforce_disagg = enforce_disagg and not at_least(version, "1.5.0")
+        self.decode_fallback = decode_fallback     # None: the release has no --decode-fallback
+        self.seen_prefill = set()                  # models whose prefill router activated
+        self.stage = None                          # draining | stopping during a graceful shutdown
         self.version = version
         self.rr = itertools.count()
         self.started = time.time()
-        self.srv = self.nats = self.etcd = None
+        self.srv = self.nats = self.store = None
         self.hooks = Hooks({"frontend"})
 
     def start(self):
-        self.nats, self.etcd = connect_services(self.life, self.log, "frontend",
-                                                need_etcd=self.discovery == "etcd")
+        self.nats, self.store = connect_services(self.life, self.log, "frontend", self.infra)
         if self.hooks.start_delay and self.life.sleep(self.hooks.start_delay):
             return
         try:
@@ -95,6 +107,14 @@ class Frontend:
 
     def stop(self):
         if self.srv:
+            delay = float(os.environ.get("DYN_STANDIN_SHUTDOWN_DELAY") or 0)
+            self.stage = "draining"
+            if delay > 0:
+                self.log(f"graceful shutdown: draining for {delay:g}s")
+                time.sleep(delay / 2)
+                self.stage = "stopping"
+                time.sleep(delay / 2)
+            self.stage = "stopping"
             self.srv.shutdown()
             self.srv.server_close()
         if self.nats:
@@ -102,10 +122,10 @@ class Frontend:
 
     # -- discovery ---------------------------------------------------------------------------------
     def instances(self):
-        if not self.etcd:
+        if not self.store:
             return []
         out = []
-        for key, value in self.etcd.get_prefix(INSTANCES_PREFIX):
+        for key, value in self.store.get_prefix(INSTANCES_PREFIX):
             try:
                 inst = json.loads(value)
             except ValueError:
@@ -118,16 +138,25 @@ class Frontend:
 
     @staticmethod
     def role(inst) -> str:
-        if inst.get("role") in ("prefill", "decode", "agg"):
+        if inst.get("role") in ("prefill", "decode", "agg", "encode"):
             return inst["role"]
         return "prefill" if inst.get("component") in PREFILL_COMPONENTS else "decode"
 
     @classmethod
     def entry(cls, inst) -> bool:
         """Does the frontend send requests for the model to this instance (last hop or forwarder)?"""
-        return cls.role(inst) != "prefill" or bool(inst.get("forward_to"))
+        return cls.role(inst) in ("decode", "agg") or bool(inst.get("forward_to"))
+
+    def live(self):
+        if self.stage and at_least(self.version, "1.0.0"):
+            return 503, {"status": "shutting_down", "message": "Service is shutting down"}
+        if at_least(self.version, "1.0.0"):
+            return 200, {"status": "live", "message": "Service is live"}
+        return 200, {"status": "live"}
 
     def health(self):
+        if self.stage and at_least(self.version, "1.3.0"):
+            return 503, {"status": "not_ready", "stage": self.stage, "message": "Service is not ready"}
         try:
             insts = self.instances()
         except ConnectionError as e:
@@ -137,7 +166,7 @@ class Frontend:
                                          "host", "port", "node", "model", "role")} for i in insts]
         if not insts:
             # 503 in the Sept-2025 docs (0.5.x), 200 in the current docs (reference 3.1)
-            code = 503 if parse_version(self.version) < parse_version("0.6.0") else 200
+            code = 200 if at_least(self.version, "0.6.0") else 503
             return code, {"status": "unhealthy", "message": "No endpoints available",
                           "endpoints": [], "instances": []}
         return 200, {"status": "healthy", "endpoints": endpoints, "instances": listed}
@@ -149,12 +178,19 @@ class Frontend:
             insts = [i for i in self.instances() if i.get("model") == model]
         except ConnectionError as e:
             return 503, {"error": {"message": f"etcd unreachable: {e}", "code": 503}}
-        prefill = [i for i in insts if not self.entry(i)]
+        prefill = [i for i in insts if self.role(i) == "prefill" and not self.entry(i)]
         decode = [i for i in insts if self.entry(i)]
         if not decode:
             return 404, {"error": {"message": f"Model not found: {model}", "type": "NotFoundError", "code": 404}}
-        if self.enforce_disagg and not prefill and not any(i.get("forward_to") for i in decode):
-            return 503, {"error": {"message": "--enforce-disagg: no prefill worker available", "code": 503}}
+        forwards = any(i.get("forward_to") for i in decode)
+        if prefill:
+            self.seen_prefill.add(model)
+        elif not forwards:
+            if self.enforce_disagg:
+                return 503, {"error": {"message": "--enforce-disagg: no prefill worker available", "code": 503}}
+            if self.decode_fallback is False and model in self.seen_prefill:
+                return 503, {"error": {"message": "no prefill worker available and disaggregation is enforced "
+                                                  "(--decode-fallback allows decode-only)", "code": 503}}
         n = next(self.rr)
         rid = uuid.uuid4().hex[:16]
         payload = {"request_id": rid, "model": model,
@@ -194,6 +230,3 @@ class Frontend:
         t = inst.get("transport") or {}
         return t.get("http") or f"http://{inst['host']}:{inst['port']}/generate"
 
-
-def frontend_namespace(explicit: str | None) -> str | None:
-    return explicit or os.environ.get("DYN_NAMESPACE") or None

@@ -8,6 +8,8 @@ the other ranks serve as MPI workers until rank 0 is done. The stand-in keeps th
     waits (bounded, DYN_STANDIN_PEER_TIMEOUT, default 120 s) until every other rank checked in,
     then runs <cmd> and exits with its exit code; the other ranks connect to the FIRST host of
     SLURM_STEP_NODELIST (expanded with `scontrol show hostnames`) and stay alive until rank 0 exits.
+<cmd> gets DYN_STANDIN_MPI_WORLD_SIZE=<tasks> (what MPI_Comm_size would say): the stand-in
+dynamo.trtllm checks tensor_parallel_size x pipeline_parallel_size against it, as TensorRT-LLM does.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def main(argv=None) -> int:
     ntasks = env_int("SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", default=1)
     rank = env_int("SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK", default=0)
     log = Log(f"trtllm-llmapi-launch rank{rank}/{ntasks} {hostname()}")
+    os.environ["DYN_STANDIN_MPI_WORLD_SIZE"] = str(max(ntasks, 1))
     if ntasks <= 1:
         log(f"single task: exec {cmd!r}")
         try:

@@ -1,7 +1,11 @@
-"""Stand-in for the SDK-era CLI `dynamo serve` (Dynamo <= 0.3.x; removed in 0.4.0).
+"""Stand-in for the SDK-era CLI `dynamo` of Dynamo 0.3.2: `dynamo serve` and `dynamo run`.
 
     dynamo serve <module>:<Class> -f <config.yaml> [--service-name S] [--working-dir D]
                  [--<Service>.<key>=<value> ...]
+    dynamo run in=http out=dyn [--http-port N] [...]
+
+Both parse with the 0.3.2 tables (components `serve`: typer/click, and `frontend`: the Rust clap
+parser of dynamo-run). The CLI exists only in releases whose table has a `serve` component (0.3.2).
 
 Like upstream (deploy/sdk/src/dynamo/sdk/cli/serve.py), it must be run from a graph directory such
 as examples/vllm_v1: <module> is a file there (graphs/agg.py, components/worker.py). The stand-in does
@@ -12,18 +16,28 @@ Serving a graph root (graphs.agg:Frontend) starts every service linked from it w
 the config (or the target itself); --service-name S starts only S. Config semantics: a service sees
 its own section plus the keys of `Common` listed in its `common-configs`; `--S.key=value` overrides.
 Workers register with component = class name (VllmPrefillWorker, ...), namespace "dynamo".
+Graphs: vLLM (examples/vllm_v1) and TRT-LLM (examples/tensorrt_llm). SGLang is NOT a `dynamo serve`
+graph at 0.3.2 (releases-0.x.md): its scripts are examples/sglang/components/{worker,decode_worker}.py
+behind `dynamo run in=http out=dyn`. A TRT-LLM worker's section is argv for the 0.3.2 TRT-LLM parser
+(plain argparse, complete in the table): an unknown key fails like it (exit 2); its
+--extra-engine-args file must exist (exit 1). vLLM sections are not checked: the table lists only a
+curated subset of the vLLM engine arguments they may hold.
+
+`dynamo run` (0.3.2 frontend, dynamo-run): `in=`/`out=` must be the first or second argument; the
+stand-in serves in=http with out=dyn (or out=dyn://...): the HTTP frontend over what is registered.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import os
 import sys
 
 from . import _flags, _yaml
 from ._flags import current_version
 from ._frontend import Frontend
-from ._runtime import Lifecycle, Log, hostname
+from ._runtime import Infra, Lifecycle, Log, hostname
 from ._worker import Worker, WorkerSpec, log_start, run_components
 
 # class -> (backend, kind); kind: frontend | infra (no process of its own here) | worker roles
@@ -31,8 +45,6 @@ INFRA = {"SimpleLoadBalancer", "Processor", "Router", "Planner", "PrefillQueue"}
 WORKERS = {
     # examples/vllm_v1/components/worker.py (May -> Jul 2025)
     "VllmDecodeWorker": "vllm", "VllmPrefillWorker": "vllm",
-    # examples/sglang/components/{worker,decode_worker}.py
-    "SGLangWorker": "sglang", "SGLangDecodeWorker": "sglang",
     # examples/tensorrt_llm/components/{worker,prefill_worker}.py
     "TensorRTLLMWorker": "trtllm", "TensorRTLLMPrefillWorker": "trtllm",
 }
@@ -114,10 +126,6 @@ def truthy(v) -> bool:
 def worker_role(cls: str, eff: dict, cfg: dict) -> str:
     if cls in ("VllmPrefillWorker", "TensorRTLLMPrefillWorker"):
         return "prefill"
-    if cls == "SGLangDecodeWorker":
-        return "decode"
-    if cls == "SGLangWorker":
-        return "prefill" if eff.get("disaggregation-mode") == "prefill" else "agg"
     if cls == "VllmDecodeWorker":
         disagg = "VllmPrefillWorker" in cfg or truthy((cfg.get("SimpleLoadBalancer") or {}).get("enable_disagg"))
         return "decode" if disagg else "agg"
@@ -133,40 +141,111 @@ def model_name(eff: dict):
     return None
 
 
+TRTLLM_WORKERS = {"TensorRTLLMWorker", "TensorRTLLMPrefillWorker"}
+NOT_ARGV = {"ServiceArgs", "common-configs"}
+
+
+def check_trtllm_section(version: str, cls: str, eff: dict, workdir: str):
+    """The 0.3.2 TRT-LLM worker turns its section into argv for its own argparse parser (table
+    `trtllm` of 0.3.2: "YAML keys of the TRT-LLM worker sections, parsed by plain argparse"): true ->
+    --key, false -> omitted, anything else -> --key value. Exit 2 on what that parser rejects, exit 1
+    when the engine YAML named by extra-engine-args does not exist."""
+    argv = []
+    for k, v in eff.items():
+        if k in NOT_ARGV:
+            continue
+        if v is True:
+            argv.append(f"--{k}")
+        elif v is False or v is None:
+            continue
+        else:
+            argv += [f"--{k}", json.dumps(v) if isinstance(v, (dict, list)) else str(v)]
+    _p, opts = _flags.parse_or_exit(version, "trtllm", argv, prog=f"{cls} (components/"
+                                    f"{'worker' if cls == 'TensorRTLLMWorker' else 'prefill_worker'}.py)")
+    path = opts.get("extra_engine_args")
+    if path and not os.path.isfile(os.path.join(workdir, path)):
+        print(f"{cls}: FileNotFoundError: [Errno 2] No such file or directory: {path!r} (extra-engine-args, "
+              f"relative to {workdir})", file=sys.stderr, flush=True)
+        raise SystemExit(1)
+
+
+def cli_available(version: str) -> bool:
+    return _flags.component(version, "serve") is not None
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    version = current_version("0.3.2")
+    version = current_version()
+    _flags.release(version)             # an unknown release exits 1
+    if not cli_available(version):
+        print(f"dynamo: command not found: the SDK CLI (dynamo serve, dynamo run) is part of Dynamo 0.3.2 only "
+              f"(stand-in impersonating {version})", file=sys.stderr, flush=True)
+        return 127
     if not argv or argv[0] in ("-h", "--help"):
-        print("Usage: dynamo [OPTIONS] COMMAND [ARGS]...\n\nCommands:\n  serve  Locally serve a Dynamo graph"
-              f"\n\n(Dynamo stand-in impersonating {version})")
+        print("Usage: dynamo [OPTIONS] COMMAND [ARGS]...\n\nCommands:\n  run    Execute a model\n"
+              f"  serve  Locally serve a Dynamo graph\n\n(Dynamo stand-in impersonating {version})")
         return 0
     if argv[0] == "--version":
         print(f"dynamo, version {version} (stand-in)")
         return 0
+    if argv[0] == "run":
+        return main_run(argv[1:], version)
     if argv[0] != "serve":
         die(f"No such command '{argv[0]}'.")
-    if not _flags.module_available(_flags.LEGACY_SERVE, version):
-        die(f"No such command 'serve': the dynamo SDK CLI was removed in Dynamo 0.4.0 "
-            f"(impersonating {version}; set DYN_STANDIN_VERSION=0.3.2)")
-    opts, extra = _flags.parse_or_exit(
-        _flags.LEGACY_SERVE, argv[1:], version,
-        passthrough_prefix=lambda a: a.startswith("--") and "." in a.split("=")[0] and a[2:3].isupper())
-    if len(extra["_positional"]) != 1 or ":" not in extra["_positional"][0]:
+    return main_serve(argv[1:], version)
+
+
+def main_run(argv, version: str) -> int:
+    """`dynamo run in=http out=dyn --http-port N` (= dynamo-run): the HTTP frontend."""
+    p = _flags.parser_for(version, "frontend")
+    opts = p.parse_or_exit(argv)
+    io = {}
+    for i, a in enumerate(argv):
+        if a.startswith(("in=", "out=")):
+            if i > 1:
+                p.error_exit("unrecognized", args=[a])     # "must be the first or second argument"
+            k, _, v = a.partition("=")
+            io[k] = v
+    inp, out = io.get("in", "text"), io.get("out", "")
+    if inp != "http" or not (out == "dyn" or out.startswith("dyn://")):
+        print(f"dynamo-run: the Dynamo stand-in serves only in=http out=dyn (got in={inp} out={out or '<default>'})",
+              file=sys.stderr, flush=True)
+        return 1
+    extra = [x for x in opts.positionals if not x.startswith(("in=", "out="))]
+    log = Log(f"dynamo-run {hostname()}")
+    infra = Infra(version)
+    log_start(log, version, opts, infra)
+    if extra:
+        log(f"positional model path {extra[0]!r} ignored: out=dyn serves what is registered")
+    life = Lifecycle()
+    fe = Frontend(life, log, http_host="0.0.0.0", http_port=int(opts.get("http_port", 8080)), infra=infra,
+                  version=version)
+    life.install_signals(log)
+    return run_components([fe], life, log)
+
+
+def main_serve(argv, version: str) -> int:
+    p = _flags.parser_for(version, "serve")
+    opts = p.parse_or_exit(argv)
+    if len(opts.positionals) != 1 or ":" not in opts.positionals[0]:
         die("expected exactly one target <module>:<Class>, e.g. graphs.agg:Frontend")
-    module, _, cls = extra["_positional"][0].partition(":")
+    if not opts.get("config_file"):
+        die("Missing option '-f' / '--config-file' (the stand-in needs the graph's YAML config).")
+    module, _, cls = opts.positionals[0].partition(":")
     workdir = opts.get("working_dir") or os.getcwd()
     info = ModuleInfo(workdir, module)
     if cls not in info.classes:
         die(f"module '{module}' has no service class '{cls}' (found: {', '.join(sorted(info.classes)) or 'none'})")
-    cfg_path = os.path.join(workdir, opts["file"]) if not os.path.isabs(opts["file"]) else opts["file"]
+    cfg_file = opts["config_file"]
+    cfg_path = cfg_file if os.path.isabs(cfg_file) else os.path.join(workdir, cfg_file)
     if not os.path.isfile(cfg_path):
-        die(f"config file {opts['file']} not found (relative to {workdir})")
+        die(f"config file {cfg_file} not found (relative to {workdir})")
     try:
         cfg = _yaml.load(cfg_path) or {}
     except _yaml.YamlError as e:
-        die(f"{opts['file']}: {e}")
+        die(f"{cfg_file}: {e}")
     if not isinstance(cfg, dict):
-        die(f"{opts['file']}: top level must be a mapping")
+        die(f"{cfg_file}: top level must be a mapping")
 
     if opts.get("service_name"):
         services = [opts["service_name"]]
@@ -179,17 +258,22 @@ def main(argv=None) -> int:
         die(f"the stand-in does not know service class(es) {', '.join(unknown)}")
 
     log = Log(f"serve {','.join(services)} {hostname()}")
-    log_start(log, version)
+    infra = Infra(version)
+    log_start(log, version, opts, infra)
+    effective = {s: service_config(cfg, s, opts.overrides) for s in services}
+    for s in services:
+        if s in TRTLLM_WORKERS:
+            check_trtllm_section(version, s, effective[s], workdir)
     if opts.get("dry_run"):
         log(f"dry run: would start {services}")
         return 0
     life = Lifecycle()
     components = []
     for s in services:
-        eff = service_config(cfg, s, extra["_overrides"])
+        eff = effective[s]
         if s == "Frontend":
             components.append(Frontend(life, Log(f"Frontend {hostname()}"), http_host="0.0.0.0",
-                                       http_port=int(eff.get("port", 8000)), version=version))
+                                       http_port=int(eff.get("port", 8080)), infra=infra, version=version))
         elif s in INFRA:
             log(f"{s}: in-process (nothing to start in the stand-in)")
         else:
@@ -199,7 +283,7 @@ def main(argv=None) -> int:
             workers = int(((eff.get("ServiceArgs") or {}).get("workers")) or 1)
             for _ in range(workers):
                 spec = WorkerSpec(backend=WORKERS[s], role=worker_role(s, eff, cfg), component=s,
-                                  model=model, version=version)
+                                  model=model, namespace="dynamo", version=version, infra=infra)
                 components.append(Worker(spec, life, Log(f"{s}/{spec.role} {hostname()}")))
     life.install_signals(log)
     return run_components(components, life, log)

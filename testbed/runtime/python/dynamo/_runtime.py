@@ -6,7 +6,10 @@ therefore reproduces with the REAL services:
     v1/instances/<namespace>/<component>/generate/<lease id hex> under it, through etcd's HTTP
     gRPC-gateway (etcd 3.4: /v3/lease/grant, /v3/kv/put, /v3/lease/keepalive, /v3/kv/range,
     /v3/lease/revoke). The lease id is the instance id, as upstream.
-  * NATS: a plain TCP client (INFO, CONNECT, PING/PONG) that answers server PINGs.
+    Or, when the release is told so (--discovery-backend file|mem), the `file` backend (files under
+    DYN_FILE_KV) or the in-process `mem` one (see Infra).
+  * NATS: a plain TCP client (INFO, CONNECT, PING/PONG) that answers server PINGs; connected when
+    NATS_SERVER is exported, or at the default nats://localhost:4222 when the release needs NATS.
   * endpoints bound on the node's routable IP, so a request really crosses nodes.
   * multi-node engines: the leader waits for its peers (like torch.distributed / MPI), peers die
     with the leader.
@@ -249,7 +252,7 @@ class Nats:
         host, _, port = hostport.partition(":")
         return host, int(port or 4222)
 
-    def connect(self, life: Lifecycle, timeout: float = CONNECT_TIMEOUT):
+    def connect(self, life: Lifecycle, timeout: float = CONNECT_TIMEOUT, why: str = ""):
         host, port = self.parse(self.url)
         deadline = time.monotonic() + timeout
         err = None
@@ -276,7 +279,8 @@ class Nats:
                 life.sleep(0.3)
         if life.stop.is_set():
             raise Fatal(0, "stopped while connecting to NATS")
-        raise Fatal(1, f"cannot connect to NATS at {self.url} after {timeout:g}s: {err}")
+        raise Fatal(1, f"cannot connect to NATS at {self.url} after {timeout:g}s: {err}"
+                       + (f" ({why})" if why else ""))
 
     def _reader(self):
         try:
@@ -299,18 +303,225 @@ class Nats:
                 pass
 
 
-def connect_services(life: Lifecycle, log: Log, name: str, need_etcd: bool = True):
-    """NATS if NATS_SERVER is set; etcd (ETCD_ENDPOINTS or upstream default) if need_etcd."""
+class Infra:
+    """What the impersonated release's runtime connects to, per shared/reference/dynamo-releases.md
+    ("Infrastructure each release needs") and the tables' `infra` notes:
+      * discovery: etcd in every release; `--discovery-backend` / DYN_DISCOVERY_BACKEND (1.0.0+;
+        0.9.0: `--store-kv` / DYN_STORE_KV, the Rust runtime also reads DYN_DISCOVERY_BACKEND)
+        file|mem means no etcd. kubernetes is not supported by the stand-in (exit 1).
+      * NATS: "required through 0.9.x (0.3.2-0.6.1 have no plane flags at all), required by default
+        in 1.0-1.1 (--event-plane nats), auto in 1.2 (nats with etcd discovery), optional from 1.3.0
+        (event plane defaults to zmq)"; the request plane nats needs it too. "Whenever NATS_SERVER is
+        exported the runtime connects to it and fails without a server" (lib/runtime/src/
+        distributed.rs nats_enabled) - in every release.
+    """
+
+    def __init__(self, version: str, parser=None, opts=None):
+        from ._flags import at_least
+        self.version = version
+        has = parser.has if parser else (lambda _n: False)
+        get = opts.get if opts else (lambda _k, _d=None: None)
+        disc = None
+        if has("--discovery-backend"):
+            disc = get("discovery_backend")
+        elif has("--store-kv"):
+            disc = get("store_kv") if ("store_kv" in opts.given or "store_kv" in opts.from_env) else None
+        if not disc and at_least(version, "0.9.0"):
+            disc = os.environ.get("DYN_DISCOVERY_BACKEND") or None
+        self.discovery = disc or "etcd"
+        ev = get("event_plane") if has("--event-plane") else None
+        if not ev and at_least(version, "0.9.0"):          # DYN_EVENT_PLANE is read only from 0.9.0
+            ev = os.environ.get("DYN_EVENT_PLANE") or None
+        if not ev:
+            if not at_least(version, "1.2.0"):
+                ev = "nats"
+            elif not at_least(version, "1.3.0"):           # 1.2: auto (#8614)
+                ev = "nats" if self.discovery in ("etcd", "kubernetes") else "zmq"
+            else:                                          # 1.3.0+: zmq for every backend (#10902)
+                ev = "zmq"
+        self.event_plane = ev
+        rp = get("request_plane") if has("--request-plane") else None
+        if not rp and at_least(version, "0.9.0"):
+            rp = os.environ.get("DYN_REQUEST_PLANE") or None
+        self.request_plane = rp or ("tcp" if at_least(version, "0.9.0") else "nats")
+        if not at_least(version, "1.0.0"):
+            self.nats_why = f"Dynamo {version} always needs NATS (through 0.9.x)"
+        elif self.event_plane == "nats":
+            self.nats_why = f"the event plane is nats in Dynamo {version}"
+        elif self.request_plane == "nats":
+            self.nats_why = "the request plane is nats"
+        else:
+            self.nats_why = None
+        self.nats_required = self.nats_why is not None
+
+    def describe(self) -> str:
+        return (f"discovery={self.discovery} event-plane={self.event_plane} request-plane={self.request_plane} "
+                f"NATS={'required: ' + self.nats_why if self.nats_required else 'not required'}")
+
+
+def connect_services(life: Lifecycle, log: Log, name: str, infra: Infra, need_discovery: bool = True):
+    """NATS (NATS_SERVER, or the default nats://localhost:4222 when the release needs NATS), then the
+    discovery store (etcd: ETCD_ENDPOINTS or the upstream default; file; mem)."""
     nats = None
-    if os.environ.get("NATS_SERVER"):
-        nats = Nats(os.environ["NATS_SERVER"], log, name)
-        nats.connect(life)
-    etcd = None
-    if need_etcd:
+    url = os.environ.get("NATS_SERVER")
+    if url:
+        nats = Nats(url, log, name)
+        nats.connect(life, why="NATS_SERVER is exported, so the runtime connects to it")
+    elif infra.nats_required:
+        nats = Nats("nats://localhost:4222", log, name)
+        nats.connect(life, why=f"NATS_SERVER is unset, so the default; {infra.nats_why}")
+    store = None
+    if need_discovery:
+        store = open_store(infra, log, life)
+    return nats, store
+
+
+def open_store(infra: Infra, log: Log, life: Lifecycle):
+    if infra.discovery == "etcd":
         etcd = Etcd(os.environ.get("ETCD_ENDPOINTS"), log)
         etcd.wait_ready(life)
         log(f"connected to etcd {etcd.url}")
-    return nats, etcd
+        return etcd
+    if infra.discovery == "file":
+        store = FileStore(os.environ.get("DYN_FILE_KV")
+                          or os.path.join(os.environ.get("TMPDIR") or "/tmp", "dynamo_store_kv"))
+        log(f"file discovery backend in {store.root} (single machine only, as upstream documents)")
+        return store
+    if infra.discovery == "mem":
+        log("mem discovery backend: registrations are visible only inside this process")
+        return MemStore()
+    raise Fatal(1, f"discovery backend {infra.discovery!r} is not supported by the Dynamo stand-in "
+                   f"(supported: etcd, file, mem)")
+
+
+class FileStore:
+    """The `file` discovery backend (DYN_FILE_KV, default $TMPDIR/dynamo_store_kv): one file per key
+    under the root. A lease is the set of files a process wrote: keep-alives refresh their mtime,
+    readers ignore files older than the lease TTL (a crashed process disappears after 10 s), and
+    revoking deletes them."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.url = "file://" + root
+        self.leases = {}
+        os.makedirs(root, exist_ok=True)
+
+    def wait_ready(self, life=None, timeout=None):
+        os.makedirs(self.root, exist_ok=True)
+
+    def grant(self, ttl: int) -> int:
+        lease = int.from_bytes(os.urandom(8), "big") & 0x7FFFFFFFFFFFFFFF
+        self.leases[lease] = []
+        return lease
+
+    def _path(self, key: str) -> str:
+        parts = [p for p in key.split("/") if p not in ("", ".", "..")]
+        return os.path.join(self.root, *parts)
+
+    def put(self, key: str, value: str, lease: int | None = None):
+        path = self._path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(value)
+        os.replace(tmp, path)
+        if lease:
+            self.leases.setdefault(lease, []).append(path)
+
+    def keepalive(self, lease: int) -> int:
+        alive = 0
+        for path in self.leases.get(lease, []):
+            try:
+                os.utime(path)
+                alive += 1
+            except OSError:
+                pass
+        return LEASE_TTL if alive else 0
+
+    def revoke(self, lease: int):
+        for path in self.leases.pop(lease, []):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def get_prefix(self, prefix: str) -> list:
+        out = []
+        now = time.time()
+        for dirpath, _dirs, files in os.walk(self.root):
+            for fn in files:
+                if ".tmp" in fn:
+                    continue
+                path = os.path.join(dirpath, fn)
+                key = os.path.relpath(path, self.root).replace(os.sep, "/")
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    if now - os.path.getmtime(path) > LEASE_TTL:
+                        continue            # its lease expired (the writer died without revoking)
+                    with open(path, encoding="utf-8") as f:
+                        out.append((key, f.read()))
+                except OSError:
+                    continue
+        return sorted(out)
+
+
+class MemStore:
+    """The `mem` discovery backend: an in-process map, so other processes never see the entries."""
+
+    url = "mem://"
+
+    def __init__(self):
+        self.kv, self.leases = {}, {}
+
+    def wait_ready(self, life=None, timeout=None):
+        pass
+
+    def grant(self, ttl: int) -> int:
+        lease = int.from_bytes(os.urandom(8), "big") & 0x7FFFFFFFFFFFFFFF
+        self.leases[lease] = []
+        return lease
+
+    def put(self, key, value, lease=None):
+        self.kv[key] = value
+        if lease:
+            self.leases.setdefault(lease, []).append(key)
+
+    def keepalive(self, lease):
+        return LEASE_TTL if lease in self.leases else 0
+
+    def revoke(self, lease):
+        for k in self.leases.pop(lease, []):
+            self.kv.pop(k, None)
+
+    def get_prefix(self, prefix):
+        return sorted((k, v) for k, v in self.kv.items() if k.startswith(prefix))
+
+
+def system_port(version: str, log: Log | None = None):
+    """The worker's system server port (/health, /live; 1.4.0+ also the self-hosted model card), or
+    None when the release leaves it off. shared/reference/dynamo-releases.md, "Environment a launcher
+    must set": 0.4.1/0.6.1 read DYN_SYSTEM_PORT only with DYN_SYSTEM_ENABLED=true (then default
+    9090); from 0.9.0 a port >= 0 enables it (default -1, off). 0.3.2 does not read it (not in its
+    env table)."""
+    from ._flags import at_least
+    raw = os.environ.get("DYN_SYSTEM_PORT", "").strip()
+    if not at_least(version, "0.4.1"):
+        return None
+    if not at_least(version, "0.9.0"):
+        if os.environ.get("DYN_SYSTEM_ENABLED", "").strip().lower() != "true":
+            if raw and log:
+                log(f"DYN_SYSTEM_PORT={raw} ignored: Dynamo {version} starts the system server only with "
+                    f"DYN_SYSTEM_ENABLED=true")
+            return None
+        raw = raw or "9090"
+    if not raw:
+        return None
+    try:
+        port = int(raw)
+    except ValueError:
+        raise Fatal(1, f"DYN_SYSTEM_PORT={raw!r} is not a port number") from None
+    return port if port >= 0 else None
 
 
 # ----------------------------------------------------------------------------------------- HTTP

@@ -1,5 +1,5 @@
-"""A stand-in inference worker: registers in etcd, serves a tiny "generate" endpoint, lives until
-SIGTERM. Used by dynamo.vllm / dynamo.sglang / dynamo.trtllm / dynamo.mocker and by legacy
+"""A stand-in inference worker: registers in discovery (etcd, or the file/mem backends), serves a tiny
+"generate" endpoint and, per release, the DYN_SYSTEM_PORT status server, lives until SIGTERM. Used by dynamo.vllm / dynamo.sglang / dynamo.trtllm / dynamo.mocker and by legacy
 `dynamo serve`."""
 
 from __future__ import annotations
@@ -13,19 +13,22 @@ import threading
 import time
 
 from . import __version__
-from ._runtime import (INSTANCES_PREFIX, KEEPALIVE_EVERY, LEASE_TTL, Fatal, Hooks, JsonHandler, Lifecycle,
-                       Log, PeerGroup, connect_services, host_ip, hostname, post_json, reply_text, serve)
+from ._flags import at_least
+from ._runtime import (INSTANCES_PREFIX, KEEPALIVE_EVERY, LEASE_TTL, Fatal, Hooks, Infra, JsonHandler,
+                       Lifecycle, Log, PeerGroup, connect_services, host_ip, hostname, post_json, reply_text,
+                       serve, system_port)
 
 
 class WorkerSpec:
     def __init__(self, *, backend, role, component, model, namespace=None, rank=0, nnodes=1,
                  leader=None, register=True, needs_runtime=True, bind_any_leader=False,
-                 version="", extra=None, system_server=True, bootstrap_port=None, forward_to=None):
+                 version="", extra=None, system_server=True, bootstrap_port=None, forward_to=None,
+                 infra=None):
         self.backend = backend          # vllm | sglang | trtllm | legacy class name backend
         self.role = role                # prefill | decode | agg
         self.component = component      # etcd component: prefill | backend | tensorrt_llm | <Class>
         self.model = model              # served model name (None: registers no model)
-        self.namespace = namespace or os.environ.get("DYN_NAMESPACE") or "dynamo"
+        self.namespace = namespace or "dynamo"   # the entry point resolves it per release
         self.rank, self.nnodes = rank, nnodes
         self.leader = leader            # (host, port) of rank 0 for multi-node engines
         self.register = register        # only rank 0 of an engine registers (headless never)
@@ -35,7 +38,8 @@ class WorkerSpec:
         self.extra = extra or {}
         self.system_server = system_server   # DYN_SYSTEM_PORT: one server per process, not per worker
         self.bootstrap_port = bootstrap_port  # prefill: KV-transfer rendezvous port (mocker --bootstrap-ports)
-        self.forward_to = forward_to    # prefill that calls decode itself: the decode component (0.4.0 SGLang)
+        self.forward_to = forward_to    # prefill that calls decode itself: the decode component (0.3.2 SGLang)
+        self.infra = infra or Infra(version or "1.5.1")
 
     def label(self) -> str:
         r = f" rank{self.rank}" if self.nnodes > 1 else ""
@@ -146,7 +150,7 @@ class Worker:
         self.instance_id = None
         self.lease = None
         self.registered = threading.Event()
-        self.servers, self.nats, self.etcd, self.peers, self.bootstrap = [], None, None, None, None
+        self.servers, self.nats, self.store, self.peers, self.bootstrap = [], None, None, None, None
         self.hooks = Hooks(spec.tokens())
         self.rr = itertools.count()
 
@@ -184,12 +188,12 @@ class Worker:
                 "prefill_worker": pre.get("worker")}
 
     def _forward(self, req: dict, pre: dict) -> dict:
-        """0.4.0 SGLang prefill worker: hand the request to a decode instance (round-robin over
+        """0.3.2 SGLang prefill worker: hand the request to a decode instance (round-robin over
         <namespace>/<forward_to>, any model) and return its answer, as upstream's decode_client."""
         s = self.spec
         prefix = f"{INSTANCES_PREFIX}{s.namespace}/{s.forward_to}/generate/"
         try:
-            decode = [json.loads(v) for _, v in self.etcd.get_prefix(prefix)]
+            decode = [json.loads(v) for _, v in self.store.get_prefix(prefix)]
         except (ConnectionError, ValueError) as e:
             raise UpstreamError(f"cannot list {prefix}: {e}") from None
         if not decode:
@@ -209,8 +213,9 @@ class Worker:
     def start(self):
         s, log = self.spec, self.log
         if s.needs_runtime:
-            self.nats, self.etcd = connect_services(self.life, log, f"{s.backend}-{s.component}",
-                                                    need_etcd=s.register or s.backend == "sglang")
+            self.nats, self.store = connect_services(self.life, log, f"{s.backend}-{s.component}", s.infra,
+                                                     need_discovery=s.register or s.backend == "sglang")
+            self._system_server()
         if s.nnodes > 1:
             host, port = s.leader
             self.peers = PeerGroup(self.life, log, s.rank, s.nnodes, host, port)
@@ -221,10 +226,6 @@ class Worker:
                 return
         if s.bootstrap_port and s.role == "prefill":
             self.bootstrap = _Bootstrap(int(s.bootstrap_port), log, self.life)
-        sys_port = os.environ.get("DYN_SYSTEM_PORT")
-        if sys_port and s.system_server:
-            self.servers.append(serve(_SystemHandler, "0.0.0.0", int(sys_port), worker=self))
-            log(f"system status server on 0.0.0.0:{sys_port} (/health, /live)")
         if not s.register:
             log("not registering (non-leader rank / headless): serving the leader only")
             self.registered.set()
@@ -233,7 +234,7 @@ class Worker:
         gen = serve(_GenerateHandler, self.ip, 0, worker=self)
         self.servers.append(gen)
         port = gen.server_address[1]
-        self.lease = self.etcd.grant(LEASE_TTL)
+        self.lease = self.store.grant(LEASE_TTL)
         self.instance_id = self.lease
         key = f"v1/instances/{s.namespace}/{s.component}/generate/{self.lease:x}"
         value = {"component": s.component, "endpoint": "generate", "namespace": s.namespace,
@@ -243,18 +244,47 @@ class Worker:
                  "dynamo_version": s.version, "standin": __version__, "pid": os.getpid()}
         if s.forward_to:    # the frontend calls this prefill instance as the model's entry point
             value["forward_to"] = f"dyn://{s.namespace}.{s.forward_to}.generate"
-        self.etcd.put(key, json.dumps(value), self.lease)
+        self.store.put(key, json.dumps(value), self.lease)
         self.registered.set()
         log(f"registered {key} -> {self.ip}:{port} model={s.model or '-'} role={s.role}"
             + (f" (forwards to {value['forward_to']})" if s.forward_to else ""))
         threading.Thread(target=self._keepalive, daemon=True).start()
         self.hooks.arm_exit_after(self.life, log)
 
+    def _system_server(self):
+        """DYN_SYSTEM_PORT (per release: _runtime.system_port). From 1.4.0 the worker self-hosts its
+        model card there (DYN_SELF_HOST_METADATA, default on; shared/reference/dynamo-releases.md,
+        "Environment a launcher must set"), so two workers of a node on one port collide: the second
+        exits 1. Before 1.4.0 the status server is optional: a bind failure is only logged."""
+        s, log = self.spec, self.log
+        if not s.system_server:
+            return
+        port = system_port(s.version, log)
+        self_host = at_least(s.version, "1.4.0") and os.environ.get(
+            "DYN_SELF_HOST_METADATA", "").strip().lower() not in ("0", "false", "no", "off")
+        if port is None:
+            if self_host and s.register:
+                log("WARNING: DYN_SYSTEM_PORT unset: the model card is not self-hosted "
+                    "(DYN_SELF_HOST_METADATA); falling back to shared-storage model cards", err=True)
+            return
+        try:
+            srv = serve(_SystemHandler, "0.0.0.0", port, worker=self)
+        except OSError as e:
+            if self_host:
+                raise Fatal(1, f"system server cannot bind 0.0.0.0:{port}: {e} (Dynamo {s.version} self-hosts "
+                               f"the model card on DYN_SYSTEM_PORT: every worker process on a node needs its "
+                               f"own port, or DYN_SELF_HOST_METADATA=0)") from None
+            log(f"WARNING: system status server not started on 0.0.0.0:{port}: {e}", err=True)
+            return
+        self.servers.append(srv)
+        log(f"system status server on 0.0.0.0:{srv.server_address[1]} (/health, /live"
+            + (", self-hosted model card)" if self_host else ")"))
+
     def _keepalive(self):
         last_ok = time.monotonic()
         while not self.life.stop.wait(KEEPALIVE_EVERY):
             try:
-                ttl = self.etcd.keepalive(self.lease)
+                ttl = self.store.keepalive(self.lease)
                 if ttl <= 0:
                     self.life.request_exit(1, "etcd lease expired (instance deregistered)")
                     return
@@ -267,7 +297,7 @@ class Worker:
     def stop(self):
         if self.lease and not self.life.crash:
             try:
-                self.etcd.revoke(self.lease)
+                self.store.revoke(self.lease)
                 self.log(f"lease {self.lease:x} revoked (deregistered)")
             except ConnectionError as e:
                 self.log(f"could not revoke lease: {e}", err=True)
@@ -282,12 +312,19 @@ class Worker:
             self.nats.close()
 
 
-def log_start(log: Log, version: str):
+def log_start(log: Log, version: str, opts=None, infra: Infra | None = None):
+    from ._flags import version_and_source
     log(f"start: argv={sys.argv!r}")
-    log(f"Dynamo stand-in impersonating {version}; CUDA_VISIBLE_DEVICES="
+    src = version_and_source()[1] if version == version_and_source()[0] else "caller"
+    log(f"Dynamo stand-in impersonating {version} (from {src}); CUDA_VISIBLE_DEVICES="
         f"{os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')} host={hostname()} ip={host_ip()} "
         f"ETCD_ENDPOINTS={os.environ.get('ETCD_ENDPOINTS', '<unset>')} "
         f"NATS_SERVER={os.environ.get('NATS_SERVER', '<unset>')}")
+    if infra:
+        log(f"runtime: {infra.describe()}")
+    for name in (opts.uncertain if opts else []):
+        log(f"note: {name} is marked releaseUncertain for {version} in the captured tables "
+            f"(it may or may not exist in the real release); accepted")
     Hooks.log_secrets(log)
 
 
@@ -318,13 +355,3 @@ def run_components(components, life: Lifecycle, log: Log) -> int:
             except Exception as e:  # noqa: BLE001 - clean-up must go on
                 log(f"stop failed: {e}", err=True)
     return code
-
-
-def version_gate(table, version: str, module: str, log_err=None):
-    from ._flags import module_available, parse_version
-    if not module_available(table, version):
-        too_old = table.since and parse_version(version) < parse_version(table.since)
-        since = f"first in {table.since}" if too_old else f"removed in {table.until}"
-        print(f"{sys.executable}: No module named {module} (Dynamo stand-in impersonating {version}; {since})",
-              file=sys.stderr, flush=True)
-        raise SystemExit(1)

@@ -1,8 +1,0 @@
-# Placeholder mirroring ai-dynamo/dynamo v0.3.2 examples/sglang/components/frontend.py.
-# The Dynamo stand-in never imports it: `dynamo serve` reads it with ast (classes, .link() graph).
-from dynamo.sdk import service
-
-
-@service(dynamo={"namespace": "dynamo"})
-class Frontend:
-    """OpenAI-compatible HTTP server."""
