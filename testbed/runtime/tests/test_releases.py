@@ -321,6 +321,18 @@ class TrtllmParallelism(Base):
                         version="0.4.1")
         self.assertEqual(r.returncode, 1, r.stderr)
 
+    def test_example_engine_configs_in_the_workspace(self):
+        """The container paths dyn's TRT-LLM backend names (DYNAMO_HOME=/workspace), single-GPU."""
+        ws = os.path.join(support.RUNTIME, "workspace")
+        for v, d in (("0.4.1", "components/backends/trtllm/engine_configs"), ("0.6.1", "recipes/qwen3/trtllm"),
+                     ("1.5.1", "examples/backends/trtllm/engine_configs/qwen3")):
+            for role in ("agg", "prefill", "decode"):
+                path = os.path.join(ws, d, f"{role}.yaml")
+                self.assertTrue(os.path.isfile(path), path)
+        self.module("trtllm", "--model", "m", "--disaggregation-mode", "prefill", "--tensor-parallel-size", "1",
+                    "--extra-engine-args", os.path.join(ws, "examples/backends/trtllm/engine_configs/qwen3/prefill.yaml"))
+        self.assertEqual(self.wait_registered(1)[0]["component"], "prefill")
+
     def test_matching_world_under_trtllm_llmapi_launch(self):
         job = str(91000 + os.getpid() % 1000)
         eng = self.engine(tensor_parallel_size=2)
