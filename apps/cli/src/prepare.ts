@@ -46,7 +46,7 @@ export async function prepare(flags: FlagValues, io: Io): Promise<Prepared> {
     fillWorkerCounts(input.raw, backend);
     const spec = parseSpec(input);
     checkSecretEnvOverlap(spec, input);
-    const plan = planDeployment(spec, backend);
+    const plan = planDeployment(spec, backend, { versionOrigin: labelFor(input, "dynamo.version") });
     return { input, backend, backendSource: source, spec, plan, runsDir };
   } catch (err) {
     throw relabel(err, input);

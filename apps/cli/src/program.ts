@@ -84,7 +84,12 @@ function specOptions(cmd: Command): Command {
       "backend option, value parsed as JSON when possible (repeatable)",
       collect,
     )
-    .option("--legacy", "the backend's legacy `dynamo serve` generation (-o dynamoVersion=0.3.2)")
+    .option(
+      "--dynamo-version <release>",
+      "Dynamo release in the container: 1.5.1, a series (1.5 = newest 1.5.x) or latest (default: the image tag, else the newest)",
+    )
+    .option("--allow-unknown-dynamo-version", "render a release dyn does not know as the newest known one")
+    .option("--legacy", "the oldest generation, Dynamo 0.3.2 (= --dynamo-version 0.3.2)")
     .option("--runs-dir <dir>", "where run directories live (default ./dyn-runs, env DYN_RUNS_DIR)");
 }
 
@@ -172,7 +177,8 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .argument("<backend>", "backend name, package or path")
     .option("--config <file>", "config file")
     .option("-o, --option <key=value>", "backend option to show components for (repeatable)", collect)
-    .option("--legacy", "show the legacy generation's components")
+    .option("--dynamo-version <release>", "show the components of this release (default: the newest)")
+    .option("--legacy", "show Dynamo 0.3.2's components")
     .action(act(async () => ({ run: (await import("./commands/backends.js")).show })));
 
   common(program.command("init"), false)

@@ -32,6 +32,19 @@ export const SCALAR_FLAGS: ReadonlyArray<{
   { flag: "--backend", attr: "backend", path: ["backend", "name"], kind: "string", env: "DYN_BACKEND" },
   { flag: "--model", attr: "model", path: ["model", "path"], kind: "string", env: "DYN_MODEL" },
   {
+    flag: "--dynamo-version",
+    attr: "dynamoVersion",
+    path: ["dynamo", "version"],
+    kind: "string",
+    env: "DYN_DYNAMO_VERSION",
+  },
+  {
+    flag: "--allow-unknown-dynamo-version",
+    attr: "allowUnknownDynamoVersion",
+    path: ["dynamo", "allowUnknownVersion"],
+    kind: "true",
+  },
+  {
     flag: "--served-model-name",
     attr: "servedModelName",
     path: ["model", "servedName"],
@@ -304,7 +317,11 @@ export function flagsLayer(flags: FlagValues): {
       );
   }
   if (secrets.length) set(["secrets"], secrets, "--secret");
-  if (flags.legacy === true) set(["backend", "options", "dynamoVersion"], LEGACY_DYNAMO_VERSION, "--legacy");
+  if (flags.legacy === true) {
+    if (flags.dynamoVersion !== undefined)
+      throw usage("--legacy", "means --dynamo-version 0.3.2; give only one of them");
+    set(["dynamo", "version"], LEGACY_DYNAMO_VERSION, "--legacy");
+  }
   for (const item of (flags.option as string[] | undefined) ?? []) {
     const [k, v] = keyValue("-o", item, "KEY");
     set(["backend", "options", k], parseOptionValue(v), `-o ${k}`);

@@ -1,11 +1,8 @@
 /**
- * SGLang on Dynamo. Generations (facts: shared reference §2, §3.3, §6):
- *  - legacy 0.3.x: `dynamo serve` graphs of examples/sglang; the frontend process
- *    (graphs.agg:Frontend → SGLangWorker) also runs the prefill-mode SGLangWorker;
- *  - 0.4.0: `python3 -m dynamo.sglang.worker` / `dynamo.sglang.decode_worker` (#2046), registered as
- *    components `worker` (prefill or aggregated; the frontend calls it, and a prefill worker calls
- *    decode itself) and `decode`;
- *  - ≥ 0.4.1: unified `python3 -m dynamo.sglang` with --disaggregation-mode (#2493).
+ * SGLang on Dynamo. What changes between releases is the table `releases` below, one row per change
+ * (facts: shared/reference/dynamo-releases.md and the argparse tables captured at each release,
+ * shared/reference/dynamo-flags/releases-{0,1}.x.json, component `sglang`).
+ *
  * SGLang ServerArgs are passed through: --tp, --host/--port, --nccl-port, the NIXL (or mooncake)
  * transfer backend, and on prefill an explicit --disaggregation-bootstrap-port (SGLang's default
  * 8998 collides between jobs). Multi-node workers: one process per node with --dist-init-addr/
@@ -16,59 +13,72 @@ import {
   type Command,
   type CommandContext,
   defineBackend,
+  defineReleases,
   frontendCommand,
-  type ServeGraph,
-  serveGraphCommand,
-  serveGraphComponents,
-  serveGraphOptions,
-  versionAtLeast,
-  versionOption,
+  type MultiNodeLaunch,
   type WorkerRole,
   w,
   z,
 } from "@dyn/core";
 
 export const options = z.strictObject({
-  dynamoVersion: versionOption("1.1.0", "Dynamo release in the container; selects the launch commands"),
   transferBackend: z
     .enum(["nixl", "mooncake"])
     .default("nixl")
     .describe("KV transfer backend of disaggregated workers (SGLang's own default is mooncake)"),
-  trustRemoteCode: z.boolean().default(false).describe("pass --trust-remote-code (Dynamo ≥ 0.4)"),
-  ...serveGraphOptions("/workspace/examples/sglang"),
+  trustRemoteCode: z.boolean().default(false).describe("pass --trust-remote-code"),
+  exampleDir: z
+    .string()
+    .default("/workspace/examples/sglang")
+    .describe("Dynamo 0.3.2: the SGLang example directory in the container (components/worker.py)"),
 });
 export type SglangOptions = z.output<typeof options>;
 
-const isLegacy = (o: SglangOptions) => !versionAtLeast(o.dynamoVersion, "0.4.0");
-const splitModules = (o: SglangOptions) => !versionAtLeast(o.dynamoVersion, "0.4.1");
-
-function module(role: WorkerRole, o: SglangOptions): string {
-  if (!splitModules(o)) return "dynamo.sglang";
-  return role === "decode" ? "dynamo.sglang.decode_worker" : "dynamo.sglang.worker";
+export interface SglangRelease {
+  /**
+   * `script`: 0.3.2's examples/sglang scripts (`python3 components/worker.py` / `decode_worker.py`,
+   * cwd the example directory) behind `dynamo run in=http out=dyn`; not a `dynamo serve` graph.
+   * `module`: python3 -m dynamo.sglang behind python3 -m dynamo.frontend.
+   */
+  readonly launch: "script" | "module";
+  /** Component each role registers as (what /health lists). */
+  readonly registers: Readonly<Record<WorkerRole, string>>;
+  readonly multiNode: MultiNodeLaunch;
 }
 
-/** Legacy `dynamo serve` graph (examples/sglang, v0.3.x); graphs.agg:Frontend hosts a prefill worker. */
-const graph = (o: { graphDir: string; config: string }): ServeGraph => ({
-  graphDir: o.graphDir,
-  config: o.config,
-  targets: {
-    prefill: "components.worker:SGLangWorker",
-    decode: "components.decode_worker:SGLangDecodeWorker",
-  },
-  hosted: "prefill",
+// biome-ignore format: a table reads best one row per release
+export const releases = defineReleases<SglangRelease>({
+  rows: [
+    // The 0.3.2 scripts register dynamo.worker.generate (prefill or aggregated; a prefill worker
+    // hands the request to decode itself) and dynamo.decode.generate; they moved into the package
+    // as dynamo.sglang.worker / decode_worker (#2046) before the unified module of 0.4.1 (#2493).
+    { since: "0.3.2", launch: "script", registers: { prefill: "worker", decode: "decode", aggregated: "worker" },
+      multiNode: { unsupported: "the examples/sglang scripts run one worker per node (use Dynamo ≥ 0.4.1)" },
+      note: "python3 components/worker.py | decode_worker.py in examples/sglang; frontend dynamo run in=http out=dyn" },
+    { since: "0.4.1", launch: "module", registers: { prefill: "prefill", decode: "backend", aggregated: "backend" },
+      multiNode: "per-node", note: "python3 -m dynamo.sglang --disaggregation-mode prefill|decode" },
+  ],
 });
+type Ctx = CommandContext<SglangOptions, SglangRelease>;
 
-function workerCommand(ctx: CommandContext<SglangOptions>, role: WorkerRole): Command {
+const SCRIPT = { prefill: "components/worker.py", decode: "components/decode_worker.py", aggregated: "components/worker.py" };
+
+function entry(ctx: Ctx, role: WorkerRole): { argv: Arg[]; cwd?: string } {
+  if (ctx.release.facts.launch === "script") return { argv: ["python3", SCRIPT[role]], cwd: ctx.options.exampleDir };
+  return { argv: ["python3", "-m", "dynamo.sglang"] };
+}
+
+function workerCommand(ctx: Ctx, role: WorkerRole): Command {
   const o = ctx.options;
+  const { argv: head, cwd } = entry(ctx, role);
   const argv: Arg[] = [
-    "python3",
-    "-m",
-    module(role, o),
+    ...head,
     "--model-path",
     ctx.model.path,
     "--served-model-name",
     ctx.model.servedName,
-    "--tp",
+    // The full name: --tp only works as an argparse abbreviation of --tp-size.
+    "--tp-size",
     String(ctx.gpusPerWorker),
     "--host",
     "0.0.0.0",
@@ -93,76 +103,44 @@ function workerCommand(ctx: CommandContext<SglangOptions>, role: WorkerRole): Co
     );
   }
   argv.push(...ctx.args);
-  return { argv, env: { DYN_SYSTEM_PORT: ctx.port("system") } };
+  const env = ctx.release.facts.launch === "script" ? {} : { DYN_SYSTEM_PORT: ctx.port("system") };
+  return { argv, env, ...(cwd ? { cwd } : {}) };
+}
+
+/** 0.3.2: the Rust `dynamo run` HTTP frontend, which discovers models registered in etcd. */
+function dynamoRunFrontend(ctx: Ctx): Command {
+  return { argv: ["dynamo", "run", "in=http", "out=dyn", "--http-port", ctx.frontendPort, ...ctx.args] };
 }
 
 export default defineBackend({
   name: "sglang",
-  description: "SGLang workers (python3 -m dynamo.sglang); legacy dynamo serve graphs for Dynamo 0.3.x",
+  description: "SGLang workers (python3 -m dynamo.sglang); the examples/sglang scripts for Dynamo 0.3.2",
   options,
+  releases,
   defaults: { model: "Qwen/Qwen3-0.6B" },
-  components(o) {
-    if (isLegacy(o)) {
-      return serveGraphComponents(
-        graph(o),
-        { prefill: "SGLangPrefillWorker", decode: "SGLangDecodeWorker" },
-        { prefill: "prefill mode" },
-      );
-    }
-    // 0.4.0's split modules register dynamo.worker.generate (worker/main.py: prefill or aggregated,
-    // holds the model and calls decode itself) and dynamo.decode.generate (decode_worker/main.py).
-    const split = splitModules(o);
+  components(_o, { facts: r }) {
+    const show = (role: WorkerRole) =>
+      r.launch === "script"
+        ? `python3 ${SCRIPT[role]}${role === "aggregated" ? "" : ` --disaggregation-mode ${role}`}`
+        : `dynamo.sglang${role === "aggregated" ? "" : ` --disaggregation-mode ${role}`}`;
+    const info = (role: WorkerRole, alias: string) => ({ alias, dynamo: show(role), health: r.registers[role] });
     return {
-      prefill: {
-        alias: "SGLangPrefillWorker",
-        dynamo: `${module("prefill", o)} --disaggregation-mode prefill`,
-        health: split ? "worker" : "prefill",
-      },
-      decode: {
-        alias: "SGLangDecodeWorker",
-        dynamo: `${module("decode", o)} --disaggregation-mode decode`,
-        health: split ? "decode" : "backend",
-      },
-      aggregated: {
-        alias: "SGLangWorker",
-        dynamo: module("aggregated", o),
-        health: split ? "worker" : "backend",
-      },
+      prefill: info("prefill", "SGLangPrefillWorker"),
+      decode: info("decode", "SGLangDecodeWorker"),
+      aggregated: info("aggregated", "SGLangWorker"),
     };
   },
-  multiNode(_role, o) {
-    if (isLegacy(o))
-      return {
-        unsupported:
-          "multi-node workers need dynamoVersion ≥ 0.4; dynamo serve graphs (0.3.x) run one worker per node",
-      };
-    return "per-node";
-  },
-  ports({ role, nnodes, options: o }) {
-    if (role === "frontend" || isLegacy(o)) return [];
-    const names = ["system", "http", "nccl"];
+  multiNode: (_role, _o, { facts }) => facts.multiNode,
+  ports({ role, nnodes, release: { facts: r } }) {
+    if (role === "frontend") return [];
+    const names = r.launch === "script" ? ["http", "nccl"] : ["system", "http", "nccl"];
     if (role === "prefill") names.push("bootstrap");
     if (nnodes > 1) names.push("distInit");
     return names;
   },
-  colocatedWithFrontend: (o) => (isLegacy(o) ? graph(o).hosted : undefined),
-  check(o) {
-    // Legacy workers take every engine setting from the graph config; an option would be ignored.
-    if (isLegacy(o) && o.transferBackend !== "nixl")
-      return {
-        key: "backend.options.transferBackend",
-        reason: `Dynamo < 0.4 takes the transfer backend from the graph config (${o.config}: disaggregation-transfer-backend), not from dyn`,
-      };
-    if (isLegacy(o) && o.trustRemoteCode)
-      return {
-        key: "backend.options.trustRemoteCode",
-        reason: `Dynamo < 0.4 takes trust-remote-code from the graph config (${o.config}), not from dyn`,
-      };
-    return undefined;
-  },
   command(ctx) {
-    if (isLegacy(ctx.options)) return serveGraphCommand(ctx, graph(ctx.options));
-    if (ctx.role === "frontend") return frontendCommand(ctx);
+    if (ctx.role === "frontend")
+      return ctx.release.facts.launch === "script" ? dynamoRunFrontend(ctx) : frontendCommand(ctx);
     return workerCommand(ctx, ctx.role);
   },
 });

@@ -1,26 +1,25 @@
 /**
- * TensorRT-LLM on Dynamo. Generations (facts: shared reference §2, §3.4, §5, §6):
- *  - legacy 0.3.x: `dynamo serve` graphs of examples/tensorrt_llm; decode first: the frontend process
- *    (graphs.agg:Frontend → TensorRTLLMWorker) also runs one decode worker, which hands prompts to
- *    TensorRTLLMPrefillWorker;
- *  - ≥ 0.4: `trtllm-llmapi-launch python3 -m dynamo.trtllm … --disaggregation-mode
- *    prefill|decode|prefill_and_decode` (#2003; aggregated is `prefill_and_decode`, not `agg`).
- *    Each worker is one MPI job: one srun step over all its nodes with one task per GPU, as the
- *    srun_*.sh scripts ran it. TP/PP come from the engine config (--extra-engine-args), so
- *    tensor_parallel_size × pipeline_parallel_size there must equal the worker's GPUs.
+ * TensorRT-LLM on Dynamo. What changes between releases is the table `releases` below, one row per
+ * change (facts: shared/reference/dynamo-releases.md and the argparse tables captured at each
+ * release, shared/reference/dynamo-flags/releases-{0,1}.x.json, component `trtllm`).
+ *
+ * Each worker is one MPI job: one srun step over all its nodes with one task per GPU, under
+ * `trtllm-llmapi-launch`. Its parallelism is passed as flags (`--tensor-parallel-size` = the
+ * worker's GPUs) and must agree with its engine YAML, whose values win inside TensorRT-LLM: the
+ * example engine configs dyn defaults to are single-GPU, so a multi-GPU worker needs its own.
  */
 import {
+  type Arg,
   type Command,
   type CommandContext,
-  compareVersions,
   defineBackend,
+  defineReleases,
   frontendCommand,
+  type MultiNodeLaunch,
   type ServeGraph,
   serveGraphCommand,
   serveGraphComponents,
   serveGraphOptions,
-  versionAtLeast,
-  versionOption,
   type WorkerRole,
   z,
 } from "@dyn/core";
@@ -28,40 +27,64 @@ import {
 const path = (what: string) => z.string().min(1).optional().describe(what);
 
 export const options = z.strictObject({
-  dynamoVersion: versionOption("1.1.0", "Dynamo release in the container; selects the launch commands"),
-  prefillEngineConfig: path("engine YAML for prefill workers (default: by dynamoVersion, see README)"),
-  decodeEngineConfig: path("engine YAML for decode workers (default: by dynamoVersion, see README)"),
-  aggregatedEngineConfig: path("engine YAML for aggregated workers (default: by dynamoVersion, see README)"),
+  prefillEngineConfig: path("engine YAML for prefill workers (default: the release's example, single-GPU)"),
+  decodeEngineConfig: path("engine YAML for decode workers (default: the release's example, single-GPU)"),
+  aggregatedEngineConfig: path("engine YAML for aggregated workers (default: the release's example, single-GPU)"),
   ...serveGraphOptions("/workspace/examples/tensorrt_llm"),
 });
 export type TrtllmOptions = z.output<typeof options>;
 
-const isLegacy = (o: TrtllmOptions) => !versionAtLeast(o.dynamoVersion, "0.4.0");
-
-/**
- * Where the example engine configs live in the container, by the release that introduced the
- * location (reference §3.4; DYNAMO_HOME = /workspace). Newest first.
- */
-const ENGINE_CONFIGS: ReadonlyArray<readonly [since: string, dir: string]> = [
-  ["0.8.0", "/workspace/examples/backends/trtllm/engine_configs/qwen3"],
-  ["0.6.0", "/workspace/recipes/qwen3/trtllm"],
-  ["0.4.0", "/workspace/components/backends/trtllm/engine_configs"],
-];
-
-export function engineConfig(role: WorkerRole, o: TrtllmOptions): string {
-  const given = {
-    prefill: o.prefillEngineConfig,
-    decode: o.decodeEngineConfig,
-    aggregated: o.aggregatedEngineConfig,
-  }[role];
-  if (given) return given;
-  const dir = ENGINE_CONFIGS.find(([since]) => compareVersions(o.dynamoVersion, since) >= 0)?.[1];
-  return `${dir ?? ENGINE_CONFIGS.at(-1)?.[1]}/${role === "aggregated" ? "agg" : role}.yaml`;
+export interface TrtllmRelease {
+  /** `serve-graph`: 0.3.2's `dynamo serve` graph of examples/tensorrt_llm; `module`: python3 -m dynamo.trtllm. */
+  readonly launch: "serve-graph" | "module";
+  /** The model flag (`--model-path` is deprecated for `--model` from 1.0.0). */
+  readonly modelFlag: "--model-path" | "--model";
+  /** `--disaggregation-mode` value per role. */
+  readonly mode: Readonly<Record<WorkerRole, string>>;
+  /** Component each role registers as (what /health lists); a missing role is not supported. */
+  readonly registers: Readonly<Partial<Record<WorkerRole, string>>>;
+  /** `--tensor-parallel-size`/`--pipeline-parallel-size`/`--gpus-per-node` exist (from 0.4.1). */
+  readonly parallelismFlags: boolean;
+  /** Where the example engine configs live in the container (DYNAMO_HOME = /workspace). */
+  readonly engineConfigs: string;
+  readonly multiNode: MultiNodeLaunch;
 }
 
-const MODE = { prefill: "prefill", decode: "decode", aggregated: "prefill_and_decode" } as const;
+// biome-ignore format: a table reads best one row per release
+export const releases = defineReleases<TrtllmRelease>({
+  rows: [
+    { since: "0.3.2", launch: "serve-graph", modelFlag: "--model-path", mode: { prefill: "prefill", decode: "decode", aggregated: "prefill_and_decode" },
+      registers: { prefill: "TensorRTLLMPrefillWorker", decode: "TensorRTLLMWorker" }, parallelismFlags: false,
+      engineConfigs: "/workspace/examples/tensorrt_llm/configs",
+      multiNode: { unsupported: "the dynamo serve graph runs one worker per node (use Dynamo ≥ 0.4.1)" },
+      note: "dynamo serve graph, decode first; the frontend process also runs one decode worker" },
+    // decode_first (the default strategy): the first worker (decode) is tensorrt_llm, the next
+    // (prefill) tensorrt_llm_next. 0.6.1 still has the strategy flag (uncertain in the tag).
+    { since: "0.4.1", launch: "module", registers: { prefill: "tensorrt_llm_next", decode: "tensorrt_llm", aggregated: "tensorrt_llm" },
+      parallelismFlags: true, engineConfigs: "/workspace/components/backends/trtllm/engine_configs", multiNode: "mpi",
+      note: "python3 -m dynamo.trtllm, --disaggregation-strategy decode_first: prefill registers as tensorrt_llm_next" },
+    { since: "0.6.1", engineConfigs: "/workspace/recipes/qwen3/trtllm" },
+    { since: "0.9.0", registers: { prefill: "prefill", decode: "tensorrt_llm", aggregated: "tensorrt_llm" },
+      engineConfigs: "/workspace/examples/backends/trtllm/engine_configs/qwen3", note: "strategy gone: prefill registers as prefill" },
+    { since: "1.0.0", modelFlag: "--model", note: "--model (--model-path deprecated)" },
+    { since: "1.3.0", mode: { prefill: "prefill", decode: "decode", aggregated: "agg" },
+      registers: { prefill: "prefill", decode: "backend", aggregated: "backend" },
+      note: "aggregated mode agg (prefill_and_decode deprecated, rejected from 1.4.0); decode and agg register as backend (#9766)" },
+  ],
+});
+type Ctx = CommandContext<TrtllmOptions, TrtllmRelease>;
 
-/** Legacy `dynamo serve` graph (examples/tensorrt_llm, v0.3.x); graphs.agg:Frontend hosts a decode worker. */
+const ENGINE_KEY = {
+  prefill: "prefillEngineConfig",
+  decode: "decodeEngineConfig",
+  aggregated: "aggregatedEngineConfig",
+} as const;
+
+export function engineConfig(role: WorkerRole, o: TrtllmOptions, r: TrtllmRelease): string {
+  return o[ENGINE_KEY[role]] ?? `${r.engineConfigs}/${role === "aggregated" ? "agg" : role}.yaml`;
+}
+
+/** Legacy `dynamo serve` graph (examples/tensorrt_llm, v0.3.2); graphs.agg:Frontend hosts a decode worker. */
 const graph = (o: { graphDir: string; config: string }): ServeGraph => ({
   graphDir: o.graphDir,
   config: o.config,
@@ -72,72 +95,80 @@ const graph = (o: { graphDir: string; config: string }): ServeGraph => ({
   hosted: "decode",
 });
 
-function workerCommand(ctx: CommandContext<TrtllmOptions>, role: WorkerRole): Command {
-  return {
-    argv: [
-      "trtllm-llmapi-launch",
-      "python3",
-      "-m",
-      "dynamo.trtllm",
-      "--model-path",
-      ctx.model.path,
-      "--served-model-name",
-      ctx.model.servedName,
-      "--extra-engine-args",
-      engineConfig(role, ctx.options),
-      "--disaggregation-mode",
-      MODE[role],
-      ...ctx.args,
-    ],
-    env: { DYN_SYSTEM_PORT: ctx.port("system") },
-  };
+function workerCommand(ctx: Ctx, role: WorkerRole): Command {
+  const r = ctx.release.facts;
+  const argv: Arg[] = [
+    "trtllm-llmapi-launch",
+    "python3",
+    "-m",
+    "dynamo.trtllm",
+    r.modelFlag,
+    ctx.model.path,
+    "--served-model-name",
+    ctx.model.servedName,
+    "--extra-engine-args",
+    engineConfig(role, ctx.options, r),
+    "--disaggregation-mode",
+    r.mode[role],
+  ];
+  if (r.parallelismFlags) {
+    // One MPI rank per GPU: TP over the worker's GPUs, spread over its nodes.
+    argv.push("--tensor-parallel-size", String(ctx.gpusPerWorker));
+    if (ctx.nnodes > 1) argv.push("--gpus-per-node", String(ctx.gpus.length));
+  }
+  argv.push(...ctx.args);
+  return { argv, env: { DYN_SYSTEM_PORT: ctx.port("system") } };
 }
 
 export default defineBackend({
   name: "trtllm",
   description:
-    "TensorRT-LLM workers (trtllm-llmapi-launch python3 -m dynamo.trtllm, one MPI rank per GPU); legacy dynamo serve graphs for Dynamo 0.3.x",
+    "TensorRT-LLM workers (trtllm-llmapi-launch python3 -m dynamo.trtllm, one MPI rank per GPU); the dynamo serve graph for Dynamo 0.3.2",
   options,
+  releases,
   // The example engine configs are single-GPU (TP 1); a worker's GPUs must match its engine config.
   defaults: { model: "Qwen/Qwen3-0.6B", gpusPerWorker: { prefill: 1, decode: 1, aggregated: 1 } },
-  components(o) {
-    if (isLegacy(o)) {
+  components(o, { facts: r }) {
+    if (r.launch === "serve-graph")
       return serveGraphComponents(graph(o), { prefill: "TrtllmPrefillWorker", decode: "TrtllmDecodeWorker" });
-    }
-    const show = (role: WorkerRole) => `dynamo.trtllm --disaggregation-mode ${MODE[role]}`;
+    const info = (role: WorkerRole, alias: string) => ({
+      alias,
+      dynamo: `dynamo.trtllm --disaggregation-mode ${r.mode[role]}`,
+      health: r.registers[role] as string,
+    });
     return {
-      prefill: { alias: "TrtllmPrefillWorker", dynamo: show("prefill"), health: "prefill" },
-      decode: { alias: "TrtllmDecodeWorker", dynamo: show("decode"), health: "tensorrt_llm" },
-      aggregated: { alias: "TrtllmWorker", dynamo: show("aggregated"), health: "tensorrt_llm" },
+      prefill: info("prefill", "TrtllmPrefillWorker"),
+      decode: info("decode", "TrtllmDecodeWorker"),
+      aggregated: info("aggregated", "TrtllmWorker"),
     };
   },
-  multiNode(_role, o) {
-    if (isLegacy(o))
-      return {
-        unsupported:
-          "multi-node workers need dynamoVersion ≥ 0.4 (dynamo.trtllm under MPI); dynamo serve graphs run one worker per node",
-      };
-    return "mpi";
-  },
-  tasksPerNode: ({ gpus, options: o }) => (isLegacy(o) ? 1 : Math.max(gpus, 1)),
-  ports({ role, options: o }) {
-    return role === "frontend" || isLegacy(o) ? [] : ["system"];
-  },
-  colocatedWithFrontend: (o) => (isLegacy(o) ? graph(o).hosted : undefined),
-  check(o) {
-    // Legacy workers name their engine configs in the graph config; an option would be ignored.
-    const set = (["prefillEngineConfig", "decodeEngineConfig", "aggregatedEngineConfig"] as const).find(
-      (k) => o[k] !== undefined,
-    );
-    if (isLegacy(o) && set)
-      return {
-        key: `backend.options.${set}`,
-        reason: `Dynamo < 0.4 takes engine configs from the graph config (${o.config}: extra-engine-args), not from dyn`,
-      };
+  multiNode: (_role, _o, { facts }) => facts.multiNode,
+  tasksPerNode: ({ gpus, release }) => (release.facts.launch === "serve-graph" ? 1 : Math.max(gpus, 1)),
+  ports: ({ role, release }) => (role === "frontend" || release.facts.launch === "serve-graph" ? [] : ["system"]),
+  colocatedWithFrontend: (o, { facts }) => (facts.launch === "serve-graph" ? graph(o).hosted : undefined),
+  check(o, groups, { version, facts: r }) {
+    if (r.launch === "serve-graph") {
+      // Legacy workers name their engine configs in the graph config; an option would be ignored.
+      const set = Object.values(ENGINE_KEY).find((k) => o[k] !== undefined);
+      if (set)
+        return {
+          key: `backend.options.${set}`,
+          reason: `Dynamo ${version} takes engine configs from the graph config (${o.config}: extra-engine-args), not from dyn`,
+        };
+      return undefined;
+    }
+    // The example engine configs set tensor_parallel_size 1, and the YAML wins over the flags.
+    for (const [role, g] of Object.entries(groups) as Array<[WorkerRole, { gpusPerWorker: number }]>) {
+      if (g.gpusPerWorker > 1 && o[ENGINE_KEY[role]] === undefined)
+        return {
+          key: `backend.options.${ENGINE_KEY[role]}`,
+          reason: `${role} workers use ${g.gpusPerWorker} GPUs but the default engine config ${engineConfig(role, o, r)} is single-GPU (tensor_parallel_size 1); give an engine YAML whose tensor_parallel_size × pipeline_parallel_size = ${g.gpusPerWorker}`,
+        };
+    }
     return undefined;
   },
   command(ctx) {
-    if (isLegacy(ctx.options)) return serveGraphCommand(ctx, graph(ctx.options));
+    if (ctx.release.facts.launch === "serve-graph") return serveGraphCommand(ctx, graph(ctx.options));
     if (ctx.role === "frontend") return frontendCommand(ctx);
     return workerCommand(ctx, ctx.role);
   },

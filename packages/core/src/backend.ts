@@ -7,6 +7,7 @@
 import type { z } from "zod";
 import { DynError } from "./errors.js";
 import type { WorkerRole } from "./spec.js";
+import { defineReleases, type ReleaseTable, type ResolvedRelease, type RuntimeFacts } from "./releases.js";
 import { parseOrThrow } from "./validate.js";
 import type { Arg, Word } from "./word.js";
 
@@ -35,8 +36,14 @@ export interface ComponentInfo {
   readonly health: string;
 }
 
-export interface CommandContext<O> {
+/** The release a plan is rendered for, with the folded facts of the backend's release table. */
+export interface Release<F = unknown> extends ResolvedRelease {
+  readonly facts: F & RuntimeFacts;
+}
+
+export interface CommandContext<O, F = unknown> {
   readonly options: O;
+  readonly release: Release<F>;
   readonly role: ProcessRole;
   /** Worker index within its role (0 for the frontend's first instance). */
   readonly worker: number;
@@ -76,42 +83,69 @@ export interface GroupSummary {
   readonly nodesPerWorker: number;
 }
 
-export interface BackendDefinition<S extends z.ZodType = z.ZodType> {
+export interface BackendDefinition<S extends z.ZodType = z.ZodType, F = unknown> {
   /** Short name: `dyn deploy --backend <name>`. */
   readonly name: string;
   readonly description: string;
   /** Options schema; its defaults are the backend's config defaults. Must be an object schema. */
   readonly options: S;
+  /**
+   * The Dynamo releases this backend runs and what changes between them, as rows (see
+   * `defineReleases`). Without one, every Dynamo release is accepted with the runtime facts only.
+   */
+  readonly releases?: ReleaseTable<F>;
   /** Spec-level defaults the backend recommends (model, GPUs per worker). */
   readonly defaults?: {
     readonly model?: string;
     readonly gpusPerWorker?: Partial<Record<WorkerRole, number>>;
   };
   /** The roles this backend can run and their component names (depends on options, e.g. version). */
-  components(options: z.output<S>): Partial<Record<WorkerRole, ComponentInfo>>;
-  multiNode(role: WorkerRole, options: z.output<S>): MultiNodeLaunch;
+  components(options: z.output<S>, release: Release<F>): Partial<Record<WorkerRole, ComponentInfo>>;
+  multiNode(role: WorkerRole, options: z.output<S>, release: Release<F>): MultiNodeLaunch;
   /** Names of the ports one process needs, e.g. ["system", "nccl"]; each gets a unique job-scoped port. */
-  ports(ctx: { role: ProcessRole; rank: number; nnodes: number; options: z.output<S> }): readonly string[];
+  ports(ctx: {
+    role: ProcessRole;
+    rank: number;
+    nnodes: number;
+    options: z.output<S>;
+    release: Release<F>;
+  }): readonly string[];
   /**
    * srun tasks per node for a worker using `gpus` GPUs on each node (default 1). TRT-LLM returns
    * `gpus`: one MPI rank per GPU, launched as a single step over all the worker's nodes.
    */
-  tasksPerNode?(ctx: { role: WorkerRole; gpus: number; options: z.output<S> }): number;
+  tasksPerNode?(ctx: { role: WorkerRole; gpus: number; options: z.output<S>; release: Release<F> }): number;
   /** Legacy `dynamo serve` graphs run one worker inside the frontend process; which role it is. */
-  colocatedWithFrontend?(options: z.output<S>): WorkerRole | undefined;
-  /** Reject combinations the backend cannot run (return a reason), before anything is planned. */
+  colocatedWithFrontend?(options: z.output<S>, release: Release<F>): WorkerRole | undefined;
+  /**
+   * Reject combinations the backend cannot run (return a reason naming the release where it is the
+   * release's limit), before anything is planned.
+   */
   check?(
     options: z.output<S>,
     groups: Partial<Record<WorkerRole, GroupSummary>>,
+    release: Release<F>,
   ): { key: string; reason: string } | undefined;
   /** argv + env for one process. For the frontend, return `frontendCommand(ctx)` unless it differs. */
-  command(ctx: CommandContext<z.output<S>>): Command;
+  command(ctx: CommandContext<z.output<S>, F>): Command;
 }
 
-export type Backend<S extends z.ZodType = z.ZodType> = BackendDefinition<S> & { readonly [BRAND]: number };
+export type Backend<S extends z.ZodType = z.ZodType, F = unknown> = BackendDefinition<S, F> & {
+  readonly [BRAND]: number;
+};
 
-export function defineBackend<S extends z.ZodType>(definition: BackendDefinition<S>): Backend<S> {
+/** The table of a backend that declares none: every Dynamo release, runtime facts only. */
+export const RUNTIME_ONLY_RELEASES: ReleaseTable<object> = defineReleases<object>({ rows: [{ since: "0.3.2" }] });
+
+export function defineBackend<S extends z.ZodType, F = unknown>(
+  definition: BackendDefinition<S, F>,
+): Backend<S, F> {
   return Object.freeze({ ...definition, [BRAND]: CONTRACT_VERSION });
+}
+
+/** The release table a backend plans with (its own, or every Dynamo release). */
+export function releaseTableOf<F>(backend: Backend<z.ZodType, F>): ReleaseTable<F> {
+  return (backend.releases ?? RUNTIME_ONLY_RELEASES) as ReleaseTable<F>;
 }
 
 export function isBackend(value: unknown): value is Backend {

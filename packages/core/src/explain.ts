@@ -17,12 +17,19 @@ function nodesOf(step: PlannedStep): string {
   return step.nodes.length === 1 ? String(first) : `${first}-${last}`;
 }
 
+/** `from --dynamo-version 1.5`, `from image tag 1.4.2`, `default (newest)`. */
+function releaseWhy(r: Plan["release"]): string {
+  if (r.source === "default") return "default: the newest release";
+  return `from ${r.origin}${r.source === "explicit" && r.requested ? ` ${r.requested}` : ""}`;
+}
+
 export function explainPlan(plan: Plan): string {
   const s = plan.spec;
   const lines: string[] = [];
   lines.push(
-    `backend ${plan.backend} · ${plan.nodes} node${plan.nodes > 1 ? "s" : ""} × ${plan.gpusPerNode} GPUs · model ${s.model.path ?? "(backend default)"}`,
+    `backend ${plan.backend} · Dynamo ${plan.release.version} (${releaseWhy(plan.release)}) · ${plan.nodes} node${plan.nodes > 1 ? "s" : ""} × ${plan.gpusPerNode} GPUs · model ${s.model.path ?? "(backend default)"}`,
   );
+  for (const note of plan.release.notes) lines.push(`  note: ${note}`);
   for (const g of plan.groups) {
     lines.push(
       `  ${g.role}: ${g.workers} worker${g.workers === 1 ? "" : "s"} × ${g.gpusPerWorker} GPU${g.gpusPerWorker > 1 ? "s" : ""}` +
@@ -63,6 +70,7 @@ export function explainPlan(plan: Plan): string {
 export interface PlanJson {
   readonly format: "dyn.plan/v1";
   readonly backend: string;
+  readonly release: Plan["release"];
   readonly nodes: number;
   readonly gpusPerNode: number;
   readonly groups: Plan["groups"];
@@ -89,6 +97,7 @@ export function planToJson(plan: Plan): PlanJson {
   return {
     format: "dyn.plan/v1",
     backend: plan.backend,
+    release: plan.release,
     nodes: plan.nodes,
     gpusPerNode: plan.gpusPerNode,
     groups: plan.groups,

@@ -3,6 +3,7 @@
  * data in node-local scratch (etcd's Raft times out on network filesystems), on job-scoped ports.
  */
 import type { PlannedStep } from "./plan.js";
+import type { RuntimeFacts } from "./releases.js";
 import { nodeIpVar as ip } from "./runtime-vars.js";
 import type { DeploymentSpec } from "./spec.js";
 import { type Arg, join, type PortRef, port, variable, type Word, w } from "./word.js";
@@ -84,12 +85,16 @@ export function natsStep(node: number, ports: Record<string, PortRef>, maxPayloa
   };
 }
 
-/** Env every Dynamo process gets for discovery and events (values resolved by the script). */
-export function infraEnv(spec: DeploymentSpec): Record<string, Arg> {
+/**
+ * Env every Dynamo process gets for discovery and events (values resolved by the script). Without
+ * NATS, NATS_SERVER is never exported: whenever it is set the runtime connects to it and fails
+ * without a server (dynamo-releases.md § Infrastructure). 1.0–1.2 default the event plane to NATS,
+ * so they are told DYN_EVENT_PLANE=zmq; from 1.3.0 zmq is the default.
+ */
+export function infraEnv(spec: DeploymentSpec, facts: Pick<RuntimeFacts, "nats">): Record<string, Arg> {
   const env: Record<string, Arg> = {};
   if (spec.infra.etcd.mode !== "off") env.ETCD_ENDPOINTS = variable("DYN_ETCD_ENDPOINTS");
   if (spec.infra.nats.mode !== "off") env.NATS_SERVER = variable("DYN_NATS_SERVER");
-  // Dynamo's event plane defaults to NATS; without NATS it must be told to use ZMQ.
-  else env.DYN_EVENT_PLANE = "zmq";
+  else if (facts.nats === "event-plane") env.DYN_EVENT_PLANE = "zmq";
   return env;
 }

@@ -1,5 +1,6 @@
 /** The Plan: every process of a deployment, where it runs and what it runs. Pure data (JSON-able). */
 import type { ProcessRole } from "./backend.js";
+import type { ResolvedRelease } from "./releases.js";
 import type { DeploymentSpec, WorkerRole } from "./spec.js";
 import type { Arg, PortRef } from "./word.js";
 
@@ -46,6 +47,8 @@ export interface WorkerGroupPlan {
 
 export interface Plan {
   readonly backend: string;
+  /** The Dynamo release the commands are rendered for and where that choice came from. */
+  readonly release: ResolvedRelease;
   readonly nodes: number;
   readonly gpusPerNode: number;
   readonly groups: readonly WorkerGroupPlan[];

@@ -8,6 +8,8 @@ import {
   type CommandContext,
   type ComponentInfo,
   type ProcessRole,
+  type Release,
+  releaseTableOf,
   resolveOptions,
 } from "./backend.js";
 import { DynError } from "./errors.js";
@@ -15,6 +17,7 @@ import { etcdStep, infraEnv, natsStep } from "./infra.js";
 import { type GroupRequest, type Layout, layOut, nodesPerWorker, type PlacedWorker } from "./layout.js";
 import type { Plan, PlannedStep, WorkerGroupPlan } from "./plan.js";
 import { PortAllocator } from "./ports.js";
+import { resolveRelease } from "./releases.js";
 import { nodeIpVar } from "./runtime-vars.js";
 import { type DeploymentSpec, WORKER_ROLES, type WorkerGroup, type WorkerRole } from "./spec.js";
 import type { Arg, PortRef, Word } from "./word.js";
@@ -25,14 +28,21 @@ interface ResolvedGroup extends GroupRequest {
   readonly info: ComponentInfo;
 }
 
-export function plan(spec: DeploymentSpec, backend: Backend): Plan {
+export interface PlanOptions {
+  /** How messages name `dynamo.version` (the CLI passes `--dynamo-version` or `dyn.yaml:3:12`). */
+  readonly versionOrigin?: string | undefined;
+}
+
+/** resolve the release → options → groups → layOut → assignPorts → commands. */
+export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOptions = {}): Plan {
+  const release = chooseRelease(spec, backend, planOptions);
   const options = resolveOptions(backend, spec.backend.options);
-  const components = backend.components(options);
-  const hosted = backend.colocatedWithFrontend?.(options);
+  const components = backend.components(options, release);
+  const hosted = backend.colocatedWithFrontend?.(options, release);
   const model = resolveModel(spec, backend);
   const gpn = spec.slurm.gpusPerNode;
 
-  const groups = resolveGroups(spec, backend, components);
+  const groups = resolveGroups(spec, backend, components, release.version);
   const summaries = Object.fromEntries(
     groups.map((g) => [
       g.role,
@@ -43,15 +53,17 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
       },
     ]),
   );
-  const veto = backend.check?.(options, summaries);
+  const veto = backend.check?.(options, summaries, release);
   if (veto) throw new DynError("DYN_UNSUPPORTED", `${veto.key}: ${veto.reason}`, { key: veto.key });
   for (const g of groups) {
     if (nodesPerWorker(g.gpusPerWorker, gpn, g.role) > 1) {
-      const how = backend.multiNode(g.role, options);
+      const how = backend.multiNode(g.role, options, release);
       if (typeof how === "object") {
-        throw new DynError("DYN_UNSUPPORTED", `roles.${g.role}.gpusPerWorker: ${how.unsupported}`, {
-          key: `roles.${g.role}.gpusPerWorker`,
-        });
+        throw new DynError(
+          "DYN_UNSUPPORTED",
+          `roles.${g.role}.gpusPerWorker: ${g.gpusPerWorker} GPUs span ${nodesPerWorker(g.gpusPerWorker, gpn, g.role)} nodes, but with Dynamo ${release.version} ${how.unsupported}`,
+          { key: `roles.${g.role}.gpusPerWorker` },
+        );
       }
     }
   }
@@ -72,6 +84,7 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
     hosted,
   });
   checkNodeCount(spec, layout, groups);
+  checkInfra(spec, release, layout.nodes);
 
   const ports = new PortAllocator(spec.ports.slot);
   const steps: PlannedStep[] = [];
@@ -81,7 +94,7 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
   if (spec.infra.nats.mode === "managed")
     steps.push(natsStep(infraNode, infraPorts, spec.infra.natsMaxPayloadMb));
 
-  const commonEnv = { ...infraEnv(spec), ...spec.env };
+  const commonEnv = { ...infraEnv(spec, release.facts), ...spec.env };
   const frontendPorts = layout.frontends.map((n, i) => frontendPort(spec, ports, n, i));
   // Words are immutable, so the processes using a port share one Word for it (the allocator hands
   // out one PortRef per offset): thousands of processes, at most ports.slot offsets.
@@ -113,6 +126,7 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
     own: Record<string, PortRef>,
   ): CommandContext<unknown> => ({
     options,
+    release,
     role,
     worker,
     rank,
@@ -132,7 +146,7 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
   layout.frontends.forEach((n, i) => {
     const gpus = hostedWorker && i === 0 ? hostedWorker.gpus : [];
     const http = frontendPorts[i] as PortRef;
-    const names = backend.ports({ role: "frontend", rank: 0, nnodes: 1, options });
+    const names = backend.ports({ role: "frontend", rank: 0, nnodes: 1, options, release });
     const own = {
       http,
       ...ports.take(
@@ -153,7 +167,11 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
       gpus,
       ports: own,
       argv: cmd.argv,
-      env: withGpus({ ...commonEnv, ...spec.roles.frontend.env, ...hostedEnv, ...cmd.env }, gpus, gpn),
+      env: withGpus(
+        withSystemServer({ ...commonEnv, ...spec.roles.frontend.env, ...hostedEnv, ...cmd.env }, release),
+        gpus,
+        gpn,
+      ),
       cwd: cmd.cwd,
       mpi: false,
       registers: i === 0 && hostedGroup ? hostedGroup.info.health : undefined,
@@ -179,11 +197,12 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
   ): PlannedStep[] {
     const nnodes = placed.nodes.length;
     const leader = placed.nodes[0] as number;
-    const launch = nnodes > 1 ? backend.multiNode(placed.role, options) : "per-node";
-    const tasks = backend.tasksPerNode?.({ role: placed.role, gpus: placed.gpus.length, options }) ?? 1;
+    const launch = nnodes > 1 ? backend.multiNode(placed.role, options, release) : "per-node";
+    const tasks =
+      backend.tasksPerNode?.({ role: placed.role, gpus: placed.gpus.length, options, release }) ?? 1;
     const base = `${placed.role}-w${placed.worker}`;
     if (launch === "mpi" || tasks > 1) {
-      const names = backend.ports({ role: placed.role, rank: 0, nnodes, options });
+      const names = backend.ports({ role: placed.role, rank: 0, nnodes, options, release });
       const own = ports.take(placed.nodes, unique(names));
       const ctx = context(placed.role, placed.worker, 0, { ...placed, nnodes, leader }, group, own);
       const cmd = backend.command(ctx);
@@ -198,7 +217,7 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
           gpus: placed.gpus,
           ports: own,
           argv: cmd.argv,
-          env: withGpus({ ...env, ...cmd.env }, placed.gpus, gpn),
+          env: withGpus(withSystemServer({ ...env, ...cmd.env }, release), placed.gpus, gpn),
           cwd: cmd.cwd,
           mpi: true,
           registers: group.info.health,
@@ -210,7 +229,7 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
     // the worker's nodes: rank r reaches the leader's ports by name, and nothing else on any of
     // those nodes can take them.
     const perRank = placed.nodes.map((_, rank) =>
-      unique(backend.ports({ role: placed.role, rank, nnodes, options })),
+      unique(backend.ports({ role: placed.role, rank, nnodes, options, release })),
     );
     // (A single node's names are already unique: no need to copy them twice.)
     const names = nnodes === 1 ? (perRank[0] as string[]) : unique(perRank.flat());
@@ -238,7 +257,7 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
         gpus: placed.gpus,
         ports: own,
         argv: cmd.argv,
-        env: withGpus({ ...env, ...cmd.env }, placed.gpus, gpn),
+        env: withGpus(withSystemServer({ ...env, ...cmd.env }, release), placed.gpus, gpn),
         cwd: cmd.cwd,
         mpi: false,
         registers: rank === 0 ? group.info.health : undefined,
@@ -251,8 +270,10 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
   for (const g of groups)
     if (g.workers > 0) expected[g.info.health] = (expected[g.info.health] ?? 0) + g.workers;
 
+  const { facts: _facts, ...releaseInfo } = release;
   return {
     backend: backend.name,
+    release: releaseInfo,
     nodes: layout.nodes,
     gpusPerNode: gpn,
     groups: groups.map(
@@ -276,6 +297,61 @@ export function plan(spec: DeploymentSpec, backend: Backend): Plan {
       backend: { name: spec.backend.name, options: options as Record<string, unknown> },
     },
   };
+}
+
+/** Step 1: which Dynamo release the commands are for, with the backend's facts for it. */
+function chooseRelease(spec: DeploymentSpec, backend: Backend, o: PlanOptions): Release {
+  const table = releaseTableOf(backend);
+  const resolved = resolveRelease(backend, table, {
+    version: spec.dynamo.version,
+    origin: o.versionOrigin,
+    image: spec.container.kind === "pyxis" ? spec.container.image : undefined,
+    allowUnknown: spec.dynamo.allowUnknownVersion,
+  });
+  return { ...resolved, facts: table.facts(resolved.version) };
+}
+
+/**
+ * etcd and NATS the release cannot run without (dynamo-releases.md § Infrastructure): NATS off
+ * only where the release has another event plane; etcd off only with another discovery backend set
+ * for every component (spec.env DYN_DISCOVERY_BACKEND) that works across the job's nodes.
+ */
+function checkInfra(spec: DeploymentSpec, release: Release, nodes: number): void {
+  const v = release.version;
+  if (spec.infra.nats.mode === "off" && release.facts.nats === "required") {
+    throw new DynError(
+      "DYN_UNSUPPORTED",
+      `infra.nats.mode: Dynamo ${v} cannot run without NATS (its runtime always connects to NATS_SERVER, default nats://localhost:4222)`,
+      { key: "infra.nats.mode", hint: "use --nats managed (the default) or external, or Dynamo ≥ 1.0 (event plane zmq)" },
+    );
+  }
+  if (spec.infra.etcd.mode !== "off") return;
+  const discovery = spec.env.DYN_DISCOVERY_BACKEND;
+  const why = !discovery
+    ? `every component discovers through etcd unless DYN_DISCOVERY_BACKEND names another backend`
+    : !release.facts.discovery.includes(discovery)
+      ? `DYN_DISCOVERY_BACKEND=${discovery} is not a discovery backend of Dynamo ${v}${release.facts.discovery.length ? ` (${release.facts.discovery.join(", ")})` : " (it has only etcd)"}`
+      : discovery !== "file"
+        ? `discovery backend ${discovery} cannot connect processes on SLURM nodes (mem is in-process, kubernetes needs a cluster API)`
+        : nodes > 1
+          ? `discovery backend file is single-machine only and this plan spans ${nodes} nodes`
+          : undefined;
+  if (why) {
+    throw new DynError("DYN_UNSUPPORTED", `infra.etcd.mode: off needs another discovery backend: ${why}`, {
+      key: "infra.etcd.mode",
+      hint: "keep --etcd managed (the default), or run on one node with --env DYN_DISCOVERY_BACKEND=file",
+    });
+  }
+}
+
+/**
+ * 0.4.1/0.6.1 read DYN_SYSTEM_PORT only with DYN_SYSTEM_ENABLED=true (dynamo-releases.md
+ * § Environment); the SDK era has no per-process system server.
+ */
+function withSystemServer(env: Record<string, Arg>, release: Release): Record<string, Arg> {
+  if (!("DYN_SYSTEM_PORT" in env)) return env;
+  if (release.facts.systemServer === "enabled-flag") env.DYN_SYSTEM_ENABLED = "true";
+  return env;
 }
 
 /** The names in first-seen order, without repeats. (A loop: the lists are a few names long.) */
@@ -336,6 +412,7 @@ function resolveGroups(
   spec: DeploymentSpec,
   backend: Backend,
   components: Partial<Record<WorkerRole, ComponentInfo>>,
+  version: string,
 ): ResolvedGroup[] {
   const gpn = spec.slurm.gpusPerNode;
   const given = WORKER_ROLES.filter((r) => spec.roles[r] !== undefined);
@@ -343,7 +420,8 @@ function resolveGroups(
   if (given.length === 0) {
     requests = defaultSplit(spec).map(([role, workers]) => ({
       role,
-      group: { workers, gpusPerWorker: gpn, args: [], env: {} },
+      // One worker per node using all its GPUs, unless the backend says its workers use fewer.
+      group: { workers, gpusPerWorker: backend.defaults?.gpusPerWorker?.[role] ?? gpn, args: [], env: {} },
     }));
   } else if (given.includes("aggregated")) {
     requests = [{ role: "aggregated", group: spec.roles.aggregated as WorkerGroup }];
@@ -378,7 +456,7 @@ function resolveGroups(
     if (!info) {
       throw new DynError(
         "DYN_UNSUPPORTED",
-        `roles.${role}: backend ${backend.name} has no ${role} component`,
+        `roles.${role}: backend ${backend.name} has no ${role} component in Dynamo ${version}`,
         {
           key: `roles.${role}`,
         },

@@ -72,6 +72,18 @@ export const DeploymentSpec = z
       name: z.string().min(1),
       options: z.record(z.string(), z.unknown()).default({}),
     }),
+    /** The Dynamo release in the container; by default inferred from the image tag, else the newest. */
+    dynamo: z
+      .strictObject({
+        /** A release (`1.4.2`), a series (`1.4` = newest 1.4.x) or `latest`. */
+        version: z
+          .string()
+          .regex(/^(latest|v?\d+\.\d+(\.\d+)?([.-][A-Za-z0-9.-]+)?)$/, "must be a release like 1.5.1, a series like 1.5, or latest")
+          .optional(),
+        /** Render a release dyn does not know as the newest known one (the plan says so). */
+        allowUnknownVersion: z.boolean().default(false),
+      })
+      .prefault({}),
     model: z
       .strictObject({
         /** HF id or a path visible on the nodes (inside the container with pyxis). */

@@ -1,5 +1,5 @@
 /** `dyn backends` (list) and `dyn backends show <x>` (components, defaults, options + JSON Schema). */
-import { resolveOptions, WORKER_ROLES, z } from "@dyn/core";
+import { releaseTableOf, resolveOptions, resolveRelease, WORKER_ROLES, z } from "@dyn/core";
 import { listBackends, loadBackend } from "../backends.js";
 import { loadConfig } from "../config-file.js";
 import { type Io, printJson, style } from "../io.js";
@@ -40,13 +40,13 @@ export async function show(flags: Record<string, unknown>, args: string[], io: I
     key: "backend",
   });
   const raw =
-    (
-      flagsLayer({ option: flags.option, legacy: flags.legacy }).raw.backend as
-        | { options?: unknown }
-        | undefined
-    )?.options ?? {};
+    (flagsLayer({ option: flags.option }).raw.backend as { options?: unknown } | undefined)?.options ?? {};
   const options = resolveOptions(backend, raw) as Record<string, unknown>;
-  const components = backend.components(options);
+  const table = releaseTableOf(backend);
+  const asked = flags.legacy === true ? "0.3.2" : (flags.dynamoVersion as string | undefined);
+  const chosen = resolveRelease(backend, table, { version: asked, origin: "--dynamo-version" });
+  const release = { ...chosen, facts: table.facts(chosen.version) };
+  const components = backend.components(options, release);
   const schema = z.toJSONSchema(backend.options, { io: "input", unrepresentable: "any" }) as {
     properties?: Record<string, FieldInfo>;
   };
@@ -56,6 +56,9 @@ export async function show(flags: Record<string, unknown>, args: string[], io: I
       name: backend.name,
       description: backend.description,
       source,
+      release: chosen.version,
+      releases: table.known,
+      releaseTable: backend.releases ? table.rows : null,
       components,
       defaults: backend.defaults ?? {},
       options,
@@ -64,7 +67,14 @@ export async function show(flags: Record<string, unknown>, args: string[], io: I
     return 0;
   }
   const s = style(io);
-  const out = [`${s.bold(backend.name)} — ${backend.description}`, `source: ${source}`, "", "components:"];
+  const out = [`${s.bold(backend.name)} — ${backend.description}`, `source: ${source}`, ""];
+  out.push(`releases (--dynamo-version; default ${table.newest}, or the container image's tag):`);
+  out.push(`  ${table.known.join(" ")}`);
+  if (backend.releases) {
+    out.push("", "release history (each row applies from its release on):");
+    for (const row of table.rows) if (row.note) out.push(`  ${row.since.padEnd(6)} ${row.note}`);
+  }
+  out.push("", `components (Dynamo ${chosen.version}):`);
   for (const role of WORKER_ROLES) {
     const c = components[role];
     if (c) out.push(`  ${role.padEnd(10)} ${c.alias} → ${c.dynamo} (registers as "${c.health}")`);

@@ -39,7 +39,7 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
   const spec = plan.spec;
   const out: string[] = ["#!/usr/bin/env bash", ...sbatchHeader(plan, options.runDir)];
   const sections = [
-    `# Dynamo on SLURM, backend ${plan.backend}: ${summary(plan)}.`,
+    `# Dynamo ${plan.release.version} on SLURM, backend ${plan.backend}: ${summary(plan)}.`,
     `# Rendered by ${options.generator ?? "@dyn/core"}; the plan is plan.json in the run directory.`,
     "set -euo pipefail",
     "",
