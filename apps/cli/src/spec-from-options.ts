@@ -9,6 +9,7 @@
  * different container kind (--container vs --setup) replaces the lower layer's container section.
  */
 import {
+  absoluteImage,
   type Backend,
   DeploymentSpec,
   type DeploymentSpec as DeploymentSpecT,
@@ -16,6 +17,7 @@ import {
   type DynErrorCode,
   type z,
 } from "@dyn/core";
+import { dirname } from "node:path";
 import { type ConfigFile, loadConfig } from "./config-file.js";
 
 type Path = readonly string[];
@@ -289,6 +291,9 @@ export function flagsLayer(flags: FlagValues): {
       throw usage("--container-env", `expected an environment variable name, got ${JSON.stringify(n)}`);
   if (cenv.length) set(["container", "env"], cenv, "--container-env");
   if (flags.containerPreload === false) set(["container", "preload"], false, "--no-container-preload");
+  if (flags.containerWritable === true) set(["container", "writable"], true, "--container-writable");
+  if (flags.containerRemapRoot === true) set(["container", "remapRoot"], true, "--container-remap-root");
+  if (flags.containerInfra !== undefined) set(["container", "infra"], String(flags.containerInfra), "--container-infra");
   if (flags.sbatchArg !== undefined) set(["slurm", "extraSbatch"], flags.sbatchArg, "--sbatch-arg");
   if (flags.etcd !== undefined)
     set(
@@ -364,6 +369,9 @@ export async function resolveInput(
       "container.workdir",
       "container.env",
       "container.preload",
+      "container.writable",
+      "container.remapRoot",
+      "container.infra",
     ];
     const flag = pyxisOnly.map((k) => origins.get(k)).find((f) => f !== undefined);
     if (flag) {
@@ -374,6 +382,12 @@ export async function resolveInput(
           : "needs --container <image> (or container.image in dyn.yaml)",
       );
     }
+  }
+  // pyxis reads an image path relative to the step's cwd (the run directory): make it absolute
+  // against where it was written (this shell for flags and DYN_*, the config file's directory).
+  if (isPlain(container) && typeof container.image === "string") {
+    const fromConfig = !origins.has("container.image") && config !== undefined;
+    container.image = absoluteImage(container.image, fromConfig ? dirname(config.path) : ctx.cwd);
   }
   const name = getIn(raw, ["backend", "name"]);
   return { raw, config, origins, backendName: typeof name === "string" && name !== "" ? name : undefined };

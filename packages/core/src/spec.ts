@@ -38,10 +38,54 @@ const Frontend = z.strictObject({
   env: env.default({}),
 });
 
+/**
+ * pyxis takes an image that starts with / or ./ as a squashfs file and anything else as a registry
+ * reference (shared/reference/real-pyxis.md: `x.sqsh` becomes a docker.io lookup). dyn needs files
+ * absolute (the job runs in the run directory), so a relative path is made absolute before the spec
+ * is parsed (the CLI does it against the working directory) and refused here.
+ */
+const image = text.pipe(z.string().min(1, "must not be empty")).superRefine((v, ctx) => {
+  const file = /\.(sqsh|squashfs)$/.test(v);
+  if (file && !v.startsWith("/") && !/^[a-z]+:\/\//.test(v))
+    ctx.addIssue({
+      code: "custom",
+      message: `${JSON.stringify(v)} is a relative image file: give its absolute path (pyxis would look it up in a registry)`,
+    });
+  else if (!file && !v.startsWith("/") && !/^[a-z]+:\/\/|^([A-Za-z0-9.-]+(:\d+)?#)?[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$/.test(v))
+    ctx.addIssue({
+      code: "custom",
+      message: `${JSON.stringify(v)} is neither an image file (/path/x.sqsh) nor a registry reference (nvcr.io#nvidia/ai-dynamo/vllm-runtime:1.5.1)`,
+    });
+});
+
+/**
+ * An image file given relative (`./x.sqsh`, `../img/x.sqsh`, `x.sqsh`) made absolute against `baseDir`
+ * (the submitting shell's directory, or the config file's); anything else is returned as it is.
+ */
+export function absoluteImage(image: string, baseDir: string): string {
+  const file = /\.(sqsh|squashfs)$/.test(image) || image.startsWith("./") || image.startsWith("../");
+  if (!file || image.startsWith("/") || /^[a-z]+:\/\//.test(image)) return image;
+  const parts = baseDir.split("/").filter(Boolean);
+  for (const p of image.split("/")) {
+    if (p === "..") parts.pop();
+    else if (p !== "." && p !== "") parts.push(p);
+  }
+  return `/${parts.join("/")}`;
+}
+
 const Pyxis = z.strictObject({
   kind: z.literal("pyxis"),
-  /** enroot URI (nvcr.io#nvidia/ai-dynamo/vllm-runtime:0.9.0) or a .sqsh path on the nodes. */
-  image: text.pipe(z.string().min(1, "must not be empty")),
+  /** enroot URI (nvcr.io#nvidia/ai-dynamo/vllm-runtime:0.9.0) or an absolute .sqsh path on the nodes. */
+  image,
+  /** Writable container rootfs (--container-writable): engines that write into the image need it. */
+  writable: z.boolean().default(false),
+  /** --container-remap-root: the user is root (uid 0) inside the container. */
+  remapRoot: z.boolean().default(false),
+  /**
+   * Where etcd and nats-server run: `image` (Dynamo's images ship them: etcd under
+   * /usr/local/bin/etcd/, nats-server on PATH) or `host` (site installs, outside the container).
+   */
+  infra: z.enum(["image", "host"]).default("image"),
   /** SRC:DST[:FLAGS] */
   mounts: z
     .array(text.pipe(z.string().regex(/^[^:,]+:[^:,]+(:[^:,]+)?$/, "must be SRC:DST[:FLAGS]")))

@@ -4,7 +4,7 @@
  * values are shell variables set before this block, so nothing here is interpolated.
  */
 export const RUNTIME_LIBRARY = `# ---- runtime helpers (static; every plan-specific value is set above) ----
-declare -A DYN_PIDS=()
+declare -A DYN_PIDS=() DYN_WHERE=()
 DYN_DONE=0
 
 dyn_log() { printf '[dyn %(%H:%M:%S)T] %s\\n' -1 "$*"; }
@@ -93,8 +93,11 @@ dyn_start() {
 # dyn_step <step-id> <srun options and command...>: one srun step that may share its nodes with the
 # other steps (--overlap), named after the step and logging to logs/<step-id>.log.
 dyn_step() {
-  local id=$1
+  local id=$1 arg
   shift
+  for arg in "$@"; do
+    case "$arg" in --nodelist=*) DYN_WHERE[$id]=\${arg#--nodelist=}; break ;; esac
+  done
   dyn_start "$id" srun --overlap --job-name="$id" --output="$DYN_RUN_DIR/logs/$id.log" "$@"
 }
 
@@ -106,7 +109,10 @@ dyn_check_steps() {
       rc=0
       wait "\${DYN_PIDS[$id]}" || rc=$?
       unset "DYN_PIDS[$id]"
-      dyn_fail "$id" "exited with code $rc (log: logs/$id.log)"
+      local why="exited with code $rc"
+      # 127: the command was not found on the node or in the container image (see DYN_EXEC).
+      [ "$rc" != 127 ] || why="could not start: its command was not found on \${DYN_WHERE[$id]:-its node}"
+      dyn_fail "$id" "$why (log: logs/$id.log)"
     fi
   done
 }
@@ -169,7 +175,7 @@ dyn_watch_health() {
   local out=$1
   shift
   : >"$out" # exists before the background process opens it, so it can be read at once
-  python3 - "$@" >>"$out" <<'PY' &
+  env "\${DYN_UNSET[@]}" python3 - "$@" >>"$out" <<'PY' &
 import json, sys, time, urllib.error, urllib.request
 url, want = sys.argv[1], dict(a.split("=", 1) for a in sys.argv[2:])
 last = None

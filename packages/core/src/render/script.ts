@@ -9,11 +9,19 @@ import { etcdEndpoint, natsServer } from "../infra.js";
 import { isInfraStep, type Plan, type PlannedStep } from "../plan.js";
 import { portBaseExpression } from "../ports.js";
 import { shellQuote } from "../quote.js";
-import { nodeIpVar } from "../runtime-vars.js";
+import { hostVar, nodeIpVar } from "../runtime-vars.js";
 import { join, type PortRef, port, renderArg } from "../word.js";
 import { isDirectiveSafe, sbatchHeader } from "./header.js";
 import { RUNTIME_LIBRARY } from "./runtime.js";
-import { containerFlags, envWords, fileLines, stepWords } from "./steps.js";
+import {
+  CONTAINER_HF_HOME,
+  type ContainerRole,
+  containerFlags,
+  EXEC_CHECK,
+  envWords,
+  fileLines,
+  stepWords,
+} from "./steps.js";
 
 export interface RenderOptions {
   /** Absolute run directory on a filesystem shared by the nodes: logs, status file, nats.conf. */
@@ -37,6 +45,7 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     );
   }
   const spec = plan.spec;
+  checkMounts(plan, options.runDir);
   const out: string[] = ["#!/usr/bin/env bash", ...sbatchHeader(plan, options.runDir)];
   const sections = [
     `# Dynamo ${plan.release.version} on SLURM, backend ${plan.backend}: ${summary(plan)}.`,
@@ -54,8 +63,15 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     `DYN_GRACE=${options.graceSeconds ?? 10}`,
     `DYN_IFACE=${shellQuote(spec.network.interface ?? "")}`,
     "export DYN_RUN_DIR DYN_PORT_BASE DYN_SCRATCH DYN_HF_CACHE",
-    ...containerArray(plan),
+    ...containerArray(plan, "services"),
+    ...containerArray(plan, "infra"),
+    "# shellcheck disable=SC2016 # expanded by the bash that starts each process",
+    `DYN_EXEC=${shellQuote(EXEC_CHECK)}`,
+    // Secrets by name: the helpers and etcd/NATS start with these removed from their environment.
+    `DYN_UNSET=(${spec.secrets.map((n) => `-u ${n}`).join(" ")})`,
     'mkdir -p "$DYN_RUN_DIR/logs"',
+    // The infra node's scratch is mounted into the etcd/NATS container: it must exist first.
+    '(umask 077 && mkdir -p "$DYN_SCRATCH")',
     "",
     RUNTIME_LIBRARY,
   ];
@@ -74,12 +90,33 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
   return lines.join("\n");
 }
 
-/** The pyxis flags every step shares, once (steps use "${DYN_CONTAINER[@]}"). */
-function containerArray(plan: Plan): string[] {
-  const flags = containerFlags(plan);
+/** The pyxis flags of each container, once (steps use "${DYN_CONTAINER[@]}" or "${DYN_CONTAINER_INFRA[@]}"). */
+function containerArray(plan: Plan, role: ContainerRole): string[] {
+  if (role === "infra" && !plan.steps.some(isInfraStep)) return [];
+  const flags = containerFlags(plan, role);
   if (flags.length === 0) return [];
+  const name = role === "infra" ? "DYN_CONTAINER_INFRA" : "DYN_CONTAINER";
   // SC2054: the commas are inside one --container-mounts word, not separating array elements.
-  return ["# shellcheck disable=SC2054", `DYN_CONTAINER=(${flags.map(renderArg).join(" ")})`];
+  return ["# shellcheck disable=SC2054", `${name}=(${flags.map(renderArg).join(" ")})`];
+}
+
+/**
+ * dyn mounts the run directory and the model cache into the services' container; a user mount at
+ * or inside one of them would shadow what the steps read and write there.
+ */
+function checkMounts(plan: Plan, runDir: string): void {
+  const c = plan.spec.container;
+  if (c.kind !== "pyxis") return;
+  const inside = (dst: string, dir: string) => dst === dir || dst.startsWith(`${dir.replace(/\/$/, "")}/`);
+  for (const m of c.mounts) {
+    const dst = m.split(":")[1] as string;
+    const hit = inside(dst, runDir) ? `the run directory ${runDir}` : inside(dst, CONTAINER_HF_HOME) ? `the model cache ${CONTAINER_HF_HOME}` : undefined;
+    if (hit)
+      throw new DynError("DYN_SPEC_INVALID", `container.mounts: ${m} would hide ${hit}, which dyn mounts itself`, {
+        key: "container.mounts",
+        hint: "mount elsewhere; the run directory and hfCache are mounted for you",
+      });
+  }
 }
 
 function summary(plan: Plan): string {
@@ -121,7 +158,7 @@ function nodeSetup(plan: Plan): string[] {
     "declare -A DYN_IP_OF=()",
     "while read -r name ip; do DYN_IP_OF[$name]=$ip; done < <(",
     `  srun --overlap --nodes=${n} --ntasks=${n} --ntasks-per-node=1 --job-name=node-setup \\`,
-    `    bash -c 'dyn_node_setup "$@"' node-setup "$DYN_IFACE" "$DYN_HF_CACHE"`,
+    `    env "\${DYN_UNSET[@]}" bash -c 'dyn_node_setup "$@"' node-setup "$DYN_IFACE" "$DYN_HF_CACHE"`,
     ")",
     `for k in $(seq 0 ${n - 1}); do`,
     "  node=${DYN_NODES[$k]}",
@@ -138,16 +175,22 @@ function nodeSetup(plan: Plan): string[] {
   ];
   const c = plan.spec.container;
   if (c.kind === "pyxis" && c.preload) {
-    lines.push(
-      "",
-      "# Import the image once per node before the services start (named container, job-scoped).",
-      `if ! srun --overlap --nodes=${n} --ntasks=${n} --ntasks-per-node=1 --job-name=container-preload \\`,
-      '  --output="$DYN_RUN_DIR/logs/container-preload.log" \\',
-      '  "${DYN_CONTAINER[@]}" true; then',
-      '  dyn_fail container-preload "importing the container image failed (log: logs/container-preload.log)"',
+    // Import the image once per node into the job-scoped named containers before anything joins them.
+    const infraNode = plan.steps.find(isInfraStep)?.nodes[0];
+    const preload = (what: string, array: string, nodes: string) => [
+      `if ! srun --overlap ${nodes} --ntasks-per-node=1 --job-name=container-preload \\`,
+      '  --output="$DYN_RUN_DIR/logs/container-preload.log" --open-mode=append \\',
+      `  "\${${array}[@]}" true; then`,
+      `  dyn_fail container-preload ${shellQuote(`importing the container image for ${what} failed (log: logs/container-preload.log)`)}`,
       "fi",
-      "dyn_emit container-ready",
-    );
+    ];
+    lines.push("", "# ---- containers: the image imported once per node, before the services start ----");
+    lines.push(...preload("the services", "DYN_CONTAINER", `--nodes=${n} --ntasks=${n}`));
+    if (infraNode !== undefined && c.infra === "image")
+      lines.push(
+        ...preload("etcd/NATS", "DYN_CONTAINER_INFRA", `--nodes=1 --ntasks=1 ${renderArg(join("--nodelist=", hostVar(infraNode)))}`),
+      );
+    lines.push("dyn_emit container-ready");
   }
   return lines;
 }
@@ -161,7 +204,8 @@ function startBlock(plan: Plan, step: PlannedStep, shared: ReadonlySet<string>):
   const { srun, argv } = stepWords(plan, step);
   let text = "";
   for (const line of fileLines(step)) text += `${line}\n`;
-  let envLine = shared.size > 0 ? 'env "${DYN_ENV[@]}"' : "env";
+  // etcd and NATS use no secret: they start without any (the job environment has them all).
+  let envLine = `env${isInfraStep(step) ? ' "${DYN_UNSET[@]}"' : ""}${shared.size > 0 ? ' "${DYN_ENV[@]}"' : ""}`;
   for (const e of envWords(plan, step)) if (!shared.has(e)) envLine += ` ${e}`;
   // Joined rather than concatenated: one flat string per step, not a rope of its pieces that the
   // garbage collector would copy until the script is joined.

@@ -8,24 +8,48 @@ import { type Arg, join, renderArg, variable } from "../word.js";
 export const CONTAINER_HF_HOME = "/root/.cache/huggingface";
 
 /**
- * pyxis flags every containerised step shares (rendered once, as the DYN_CONTAINER array); empty
- * without a container. The working directory is per step (see stepWords).
+ * The two containers of a pyxis deployment (shared/reference/real-pyxis.md for the behaviour):
+ *  - `services`: frontends and workers, on every node: user mounts, the model cache and the run
+ *    directory at its own path;
+ *  - `infra`: etcd and NATS on the infra node: user mounts, the run directory (nats.conf) and the
+ *    node-local scratch (their data) at its own path.
+ * dyn's mounts come after the user's, so a user mount (say /tmp:/tmp:ro) can never hide them. With
+ * preload each is a named container (job-scoped name, created once per node before any service
+ * starts, which later steps join); the two names keep steps that need different mounts from
+ * joining a container without them (a joining step's own mounts are ignored). Without preload the
+ * steps are unnamed: each imports the image itself, so no two steps race to create one container.
  */
-export function containerFlags(plan: Plan): Arg[] {
+export type ContainerRole = "services" | "infra";
+
+export function containerFlags(plan: Plan, role: ContainerRole): Arg[] {
   const c = plan.spec.container;
   if (c.kind !== "pyxis") return [];
-  const mounts = [join(variable("DYN_HF_CACHE"), `:${CONTAINER_HF_HOME}`), ...c.mounts];
+  if (role === "infra" && c.infra === "host") return [];
+  const runDir = variable("DYN_RUN_DIR");
+  const own =
+    role === "services"
+      ? [join(variable("DYN_HF_CACHE"), `:${CONTAINER_HF_HOME}`), join(runDir, ":", runDir)]
+      : [join(runDir, ":", runDir), join(variable("DYN_SCRATCH"), ":", variable("DYN_SCRATCH"))];
+  const mounts = [...c.mounts, ...own];
   const mountArg: Arg[] = ["--container-mounts="];
   for (const [i, m] of mounts.entries()) mountArg.push(...(i > 0 ? [",", m] : [m]));
-  const flags: Arg[] = [
-    join("--container-image=", c.image),
-    // Scoped by job id: a name shared across jobs would reuse a stale container (pyxis#28).
-    join("--container-name=dyn-", variable("SLURM_JOB_ID")),
-    join(...mountArg),
-  ];
+  const flags: Arg[] = [join("--container-image=", c.image)];
+  // Scoped by job id: a name shared across jobs would reuse a stale container (pyxis#28).
+  if (c.preload) flags.push(join("--container-name=dyn-", variable("SLURM_JOB_ID"), role === "infra" ? "-infra" : ""));
+  flags.push(join(...mountArg));
   if (!c.mountHome) flags.push("--no-container-mount-home");
   if (!c.entrypoint) flags.push("--no-container-entrypoint");
+  if (c.writable) flags.push("--container-writable");
+  if (c.remapRoot) flags.push("--container-remap-root");
   return flags;
+}
+
+/** The shell array a step's pyxis flags live in (rendered once each), or undefined without a container. */
+export function containerArrayName(plan: Plan, step: { readonly role: string }): string | undefined {
+  const c = plan.spec.container;
+  if (c.kind !== "pyxis") return undefined;
+  if (!isInfraStep(step)) return "DYN_CONTAINER";
+  return c.infra === "host" ? undefined : "DYN_CONTAINER_INFRA";
 }
 
 /**
@@ -70,8 +94,9 @@ export function stepWords(plan: Plan, step: PlannedStep): StepWords {
   if (step.mpi && plan.spec.slurm.mpi) srun += ` ${renderArg(`--mpi=${plan.spec.slurm.mpi}`)}`;
   for (const flag of gpuFlags(plan, step)) srun += ` ${renderArg(flag)}`;
   const c = plan.spec.container;
-  if (c.kind === "pyxis") {
-    srun += ' "${DYN_CONTAINER[@]}"';
+  const array = containerArrayName(plan, step);
+  if (c.kind === "pyxis" && array) {
+    srun += ` "\${${array}[@]}"`;
     const forced = containerEnvFlag(plan, step);
     if (forced) srun += ` ${renderArg(forced)}`;
     const workdir = step.cwd ?? c.workdir;
@@ -79,11 +104,18 @@ export function stepWords(plan: Plan, step: PlannedStep): StepWords {
   } else if (step.cwd) {
     srun += ` ${renderArg(join("--chdir=", step.cwd))}`;
   }
+  // Every process starts through bash: a command missing on the node or in the image exits 127
+  // with a line naming it, the step and the node, instead of slurmstepd's bare execve error.
   const setup = c.kind === "none" ? c.setup : undefined;
-  if (!setup) return { srun, argv: renderWords(step.argv) };
-  const wrapper = `bash -c ${shellQuote(`${setup}\nexec "$@"`)} ${shellQuote(step.id)}`;
+  const wrapper = setup
+    ? `bash -c ${shellQuote(`${setup}\n${EXEC_CHECK}`)} ${shellQuote(step.id)}`
+    : `bash -c "$DYN_EXEC" ${shellQuote(step.id)}`;
   return { srun, argv: step.argv.length > 0 ? `${wrapper} ${renderWords(step.argv)}` : wrapper };
 }
+
+/** What `bash -c … <step-id> <argv…>` runs ($0 is the step id): check the command, then exec it. */
+export const EXEC_CHECK =
+  'command -v -- "$1" >/dev/null 2>&1 || { printf "dyn: %s: %s: command not found on %s (PATH=%s)\\n" "$0" "$1" "${HOSTNAME:-?}" "$PATH" >&2; exit 127; }; exec "$@"';
 
 /** Rendered args joined by spaces. */
 function renderWords(args: readonly Arg[]): string {
