@@ -66,14 +66,17 @@ function specOptions(cmd: Command): Command {
     .option("--container-mount <SRC:DST[:FLAGS]>", "container mount (repeatable)", collect)
     .option("--container-workdir <dir>", "working directory in the container")
     .option("--container-env <NAME>", "host variable passed into the container (repeatable)", collect)
-    .option("--no-container-preload", "do not import the image on every node before starting (every step imports its own)")
+    .option(
+      "--no-container-preload",
+      "do not import the image on every node before starting (every step imports its own)",
+    )
     .option("--container-writable", "writable container rootfs (engines that write into the image)")
     .option("--container-remap-root", "be root (uid 0) inside the container")
     .addOption(
-      new Option("--container-infra <where>", "run etcd/nats-server from the image (default) or the host").choices([
-        "image",
-        "host",
-      ]),
+      new Option(
+        "--container-infra <where>",
+        "run etcd/nats-server from the image (default) or the host",
+      ).choices(["image", "host"]),
     )
     .option(
       "--setup <line>",

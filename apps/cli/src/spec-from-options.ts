@@ -8,6 +8,8 @@
  * key; lists (--sbatch-arg, --container-mount, --container-env, --secret) are appended. Choosing a
  * different container kind (--container vs --setup) replaces the lower layer's container section.
  */
+
+import { dirname } from "node:path";
 import {
   absoluteImage,
   type Backend,
@@ -17,7 +19,6 @@ import {
   type DynErrorCode,
   type z,
 } from "@dyn/core";
-import { dirname } from "node:path";
 import { type ConfigFile, loadConfig } from "./config-file.js";
 
 type Path = readonly string[];
@@ -293,7 +294,8 @@ export function flagsLayer(flags: FlagValues): {
   if (flags.containerPreload === false) set(["container", "preload"], false, "--no-container-preload");
   if (flags.containerWritable === true) set(["container", "writable"], true, "--container-writable");
   if (flags.containerRemapRoot === true) set(["container", "remapRoot"], true, "--container-remap-root");
-  if (flags.containerInfra !== undefined) set(["container", "infra"], String(flags.containerInfra), "--container-infra");
+  if (flags.containerInfra !== undefined)
+    set(["container", "infra"], String(flags.containerInfra), "--container-infra");
   if (flags.sbatchArg !== undefined) set(["slurm", "extraSbatch"], flags.sbatchArg, "--sbatch-arg");
   if (flags.etcd !== undefined)
     set(

@@ -16,6 +16,7 @@ import {
   leftoverProcesses,
   repo,
   SMALL,
+  standinEnv,
   stopDeployed,
   waitFor,
 } from "./harness.js";
@@ -23,13 +24,24 @@ import {
 const services = ["frontend", "prefill", "decode", "etcd", "nats"];
 // Bare metal on the testbed: the legacy graph directory is the stand-in's copy of examples/vllm_v1.
 const vllmGraph = join(repo, "testbed/runtime/workspace/examples/vllm_v1");
-const cases = [
+const trtllmConfigs = join(repo, "testbed/runtime/workspace/examples/backends/trtllm/engine_configs/qwen3");
+const cases: Array<{ name: string; args: string[]; logs: string[]; env?: Record<string, string> }> = [
   { name: "vllm", args: ["--backend", "vllm"], logs: services },
   { name: "sglang", args: ["--backend", "sglang"], logs: services },
-  { name: "trtllm", args: ["--backend", "trtllm"], logs: services },
+  {
+    name: "trtllm",
+    // Bare metal: the release's example engine configs from the stand-in's copy of /workspace.
+    args: [
+      "--backend",
+      "trtllm",
+      ...["prefill", "decode"].flatMap((r) => ["-o", `${r}EngineConfig=${trtllmConfigs}/${r}.yaml`]),
+    ],
+    logs: services,
+  },
   {
     name: "vllm legacy (dynamo serve)",
     args: ["--backend", "vllm", "--legacy", "-o", `graphDir=${vllmGraph}`],
+    env: { DYN_STANDIN_VERSION: "0.3.2" },
     // the only decode worker runs inside the frontend process (graphs.agg:Frontend)
     logs: services.filter((s) => s !== "decode"),
   },
@@ -39,13 +51,17 @@ afterAll(async () => {
   await stopDeployed();
 });
 
-describe.each(cases)("$name", ({ name, args, logs }) => {
+describe.each(cases)("$name", ({ name, args, logs, env }) => {
   let deployed: Deployed;
   let runs: string;
 
   it("deploys and becomes ready", async () => {
     // The legacy graph adds a decode worker inside the frontend process.
-    const { run, d, runs: dir } = await deploy(name, [...args, ...SMALL]);
+    const {
+      run,
+      d,
+      runs: dir,
+    } = await deploy(name, [...args, ...SMALL], env ? { env: standinEnv(env) } : {});
     deployed = d;
     runs = dir;
     expect(deployed.wait, run.stderr).toMatchObject({ outcome: "ready" });

@@ -1,22 +1,12 @@
 /**
  * Deployment shapes on the real testbed: workers spanning two nodes (per-node ranks for SGLang and
- * vLLM, one MPI-style step for TRT-LLM), four workers packed on one node with disjoint GPUs, and a
- * container run through the pyxis stand-in (image, mounts, --container-env recorded per step).
+ * vLLM, one MPI-style step for TRT-LLM), four workers packed on one node with disjoint GPUs.
+ * Containers (real pyxis) are in containers.test.ts.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isInfraStep } from "@dyn/core";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  chat,
-  deploy,
-  health,
-  inQueue,
-  pyxisRequests,
-  standinEnv,
-  statusEvents,
-  stopDeployed,
-} from "./harness.js";
+import { chat, deploy, health, newRunsDir, stopDeployed } from "./harness.js";
 
 afterEach(async () => {
   // every shape must leave the nodes clean
@@ -34,13 +24,6 @@ const plan = (runDir: string) =>
   JSON.parse(readFileSync(join(runDir, "plan.json"), "utf8")) as {
     processes: Array<{ id: string; nodes: number[]; gpus: number[]; log: string }>;
   };
-const nodeOf = (runDir: string) =>
-  new Map(
-    statusEvents(runDir)
-      .filter((e) => e.event === "node")
-      .map((e) => [Number(e.index), String(e.ip)]),
-  );
-
 describe("a worker spanning two nodes", () => {
   it.each([
     ["sglang", ["--backend", "sglang"]],
@@ -64,9 +47,14 @@ describe("a worker spanning two nodes", () => {
   });
 
   it("trtllm: one step over both nodes with one task per GPU", async () => {
+    // The engine YAML's parallelism wins inside TensorRT-LLM: one with TP 4 for the 4-GPU worker.
+    const config = join(newRunsDir("tp4"), "agg.yaml");
+    writeFileSync(config, "tensor_parallel_size: 4\npipeline_parallel_size: 1\n");
     const d = await deployReady("span-trtllm", [
       "--backend",
       "trtllm",
+      "-o",
+      `aggregatedEngineConfig=${config}`,
       "--gpus-per-node",
       "2",
       "--aggregated-workers",
@@ -102,51 +90,5 @@ describe("packing", () => {
     expect(seen.sort()).toEqual(["0,1", "2,3", "4,5", "6,7"]);
     const h = await health(d.wait.url as string);
     expect(h.instances.filter((i) => i.component === "backend")).toHaveLength(4);
-  });
-});
-
-describe("containers through the pyxis stand-in", () => {
-  it("every step asks for the image, the mounts, the job-scoped name and the forced env names", async () => {
-    const image = "nvcr.io#nvidia/ai-dynamo/sglang-runtime:1.1.0";
-    const env = standinEnv({ HF_TOKEN: "hf_e2e_container_token" });
-    const d = await deployReady(
-      "pyxis",
-      [
-        "--backend",
-        "sglang",
-        "--container",
-        image,
-        "--container-mount",
-        "/tmp:/tmp:ro",
-        "--container-env",
-        "NCCL_DEBUG",
-        "--secret",
-        "HF_TOKEN",
-        "--hf-cache",
-        "/tmp/dyn-e2e-hf",
-      ],
-      env,
-    );
-    const requests = pyxisRequests(d.jobId);
-    const byStep = new Map(requests.map((r) => [`${r.step}@${r.node}`, r.options]));
-    expect(byStep.size).toBeGreaterThanOrEqual(5); // preload on each node, etcd, nats, frontend, workers
-    for (const options of byStep.values()) {
-      expect(options["container-image"]).toBe(image);
-      expect(options["container-name"]).toBe(`dyn-${d.jobId}`);
-      expect(options["container-mounts"]).toBe("/tmp/dyn-e2e-hf:/root/.cache/huggingface,/tmp:/tmp:ro");
-      expect(options["no-container-mount-home"]).toBe("1");
-    }
-    // The forced env names (secret included) go to the Dynamo processes only: not to the image
-    // preload, etcd or NATS.
-    const forced = [...byStep.values()].filter((o) => o["container-env"] !== undefined);
-    for (const o of forced) expect(o["container-env"]?.split(",").sort()).toEqual(["HF_TOKEN", "NCCL_DEBUG"]);
-    const services = JSON.parse(readFileSync(join(d.runDir, "plan.json"), "utf8")).processes.filter(
-      (p: { role: string }) => !isInfraStep(p),
-    );
-    expect(forced).toHaveLength(services.length);
-    const nodes = nodeOf(d.runDir);
-    const preloaded = new Set(requests.map((r) => r.node));
-    expect(preloaded.size).toBe(nodes.size);
-    expect(inQueue(d.jobId)).toBe(true);
   });
 });

@@ -76,13 +76,17 @@ export function argvProblems(release: string, argv: readonly string[]): string[]
     const values: string[] = [];
     if (eq > 0) values.push(word.slice(eq + 1));
     else if (flag.nargs === "+" || flag.nargs === "*") {
-      while (i + 1 < argv.length && !(argv[i + 1] as string).startsWith("--")) values.push(argv[++i] as string);
-    } else if (i + 1 < argv.length && !(argv[i + 1] as string).startsWith("--")) values.push(argv[++i] as string);
+      while (i + 1 < argv.length && !(argv[i + 1] as string).startsWith("--"))
+        values.push(argv[++i] as string);
+    } else if (i + 1 < argv.length && !(argv[i + 1] as string).startsWith("--"))
+      values.push(argv[++i] as string);
     if (values.length === 0 && flag.nargs !== "*" && flag.nargs !== "?")
       problems.push(`${name}: expected one argument`);
     for (const v of values) {
       if (flag.choices && !v.includes("${") && !flag.choices.includes(v))
-        problems.push(`${name}: invalid choice ${JSON.stringify(v)} (choose from ${flag.choices.join(", ")})`);
+        problems.push(
+          `${name}: invalid choice ${JSON.stringify(v)} (choose from ${flag.choices.join(", ")})`,
+        );
     }
   }
   return problems;

@@ -58,7 +58,8 @@ describe.each(BACKENDS.map((b) => [b.name, b] as const))("%s", (_name, backend) 
           return;
         }
         expect(plan.release.version).toBe(version);
-        for (const { id, argv } of argvOf(plan)) expect(argvProblems(version, argv), `${id}: ${argv.join(" ")}`).toEqual([]);
+        for (const { id, argv } of argvOf(plan))
+          expect(argvProblems(version, argv), `${id}: ${argv.join(" ")}`).toEqual([]);
       });
     }
   }
@@ -66,16 +67,30 @@ describe.each(BACKENDS.map((b) => [b.name, b] as const))("%s", (_name, backend) 
 
 describe("the table checker itself", () => {
   it("rejects what each release's parser rejects", () => {
-    expect(argvProblems("1.4.0", ["python3", "-m", "dynamo.vllm", "--model", "m", "--is-prefill-worker"])).toEqual([
-      "unrecognized argument --is-prefill-worker",
+    expect(
+      argvProblems("1.4.0", ["python3", "-m", "dynamo.vllm", "--model", "m", "--is-prefill-worker"]),
+    ).toEqual(["unrecognized argument --is-prefill-worker"]);
+    expect(
+      argvProblems("1.4.0", [
+        "python3",
+        "-m",
+        "dynamo.trtllm",
+        "--disaggregation-mode",
+        "prefill_and_decode",
+      ])[0],
+    ).toMatch(/invalid choice "prefill_and_decode"/);
+    expect(
+      argvProblems("1.0.0", ["python3", "-m", "dynamo.trtllm", "--disaggregation-mode", "agg"])[0],
+    ).toMatch(/invalid choice "agg"/);
+    expect(argvProblems("0.3.2", ["python3", "-m", "dynamo.mocker"])).toEqual([
+      "Dynamo 0.3.2 has no component mocker",
     ]);
-    expect(argvProblems("1.4.0", ["python3", "-m", "dynamo.trtllm", "--disaggregation-mode", "prefill_and_decode"])[0]).toMatch(
-      /invalid choice "prefill_and_decode"/,
-    );
-    expect(argvProblems("1.0.0", ["python3", "-m", "dynamo.trtllm", "--disaggregation-mode", "agg"])[0]).toMatch(/invalid choice "agg"/);
-    expect(argvProblems("0.3.2", ["python3", "-m", "dynamo.mocker"])).toEqual(["Dynamo 0.3.2 has no component mocker"]);
-    expect(argvProblems("1.5.1", ["python3", "-m", "dynamo.sglang", "--tp", "2"])).toEqual(["unrecognized argument --tp"]);
-    expect(argvProblems("1.5.1", ["python3", "-m", "dynamo.frontend", "--http-port"])).toEqual(["--http-port: expected one argument"]);
+    expect(argvProblems("1.5.1", ["python3", "-m", "dynamo.sglang", "--tp", "2"])).toEqual([
+      "unrecognized argument --tp",
+    ]);
+    expect(argvProblems("1.5.1", ["python3", "-m", "dynamo.frontend", "--http-port"])).toEqual([
+      "--http-port: expected one argument",
+    ]);
   });
 });
 
@@ -85,41 +100,55 @@ describe("release facts the tables do not show", () => {
     return argv[argv.indexOf("--tensor-parallel-size") + 1];
   };
   it("TRT-LLM: tensor parallelism equals the worker's GPUs, one MPI rank per GPU", () => {
-    const p = planAt(trtllm as unknown as Backend, "1.5.1", SHAPES["packed workers"]?.(trtllm as unknown as Backend) ?? {});
+    const p = planAt(
+      trtllm as unknown as Backend,
+      "1.5.1",
+      SHAPES["packed workers"]?.(trtllm as unknown as Backend) ?? {},
+    );
     expect(tp(p, "prefill-w0")).toBe("2");
     expect(p.steps.find((s) => s.id === "prefill-w0")?.tasksPerNode).toBe(2);
   });
   it("TRT-LLM: a multi-GPU worker on the single-GPU example engine config is refused", () => {
     const err = thrownBy(() =>
-      planAt(trtllm as unknown as Backend, "1.5.1", { roles: { aggregated: { workers: 1, gpusPerWorker: 4 } } }),
+      planAt(trtllm as unknown as Backend, "1.5.1", {
+        roles: { aggregated: { workers: 1, gpusPerWorker: 4 } },
+      }),
     );
     expect(String(err)).toMatch(/aggregatedEngineConfig: .*single-GPU/);
   });
   it("TRT-LLM registration names and aggregated mode per release", () => {
     const names = (v: string) =>
-      Object.fromEntries(planAt(trtllm as unknown as Backend, v, {}).groups.map((g) => [g.role, g.component]));
+      Object.fromEntries(
+        planAt(trtllm as unknown as Backend, v, {}).groups.map((g) => [g.role, g.component]),
+      );
     expect(names("0.4.1")).toEqual({ prefill: "tensorrt_llm_next", decode: "tensorrt_llm" });
     expect(names("0.9.0")).toEqual({ prefill: "prefill", decode: "tensorrt_llm" });
     expect(names("1.3.0")).toEqual({ prefill: "prefill", decode: "backend" });
     const agg = (v: string) => {
-      const argv = argvOf(planAt(trtllm as unknown as Backend, v, SHAPES.aggregated?.(trtllm as unknown as Backend) ?? {}))[1]?.argv ?? [];
+      const argv =
+        argvOf(
+          planAt(trtllm as unknown as Backend, v, SHAPES.aggregated?.(trtllm as unknown as Backend) ?? {}),
+        )[1]?.argv ?? [];
       return argv[argv.indexOf("--disaggregation-mode") + 1];
     };
     expect(agg("1.2.1")).toBe("prefill_and_decode");
     expect(agg("1.4.0")).toBe("agg");
   });
   it("vLLM: prefill and decode carry the NIXL --kv-transfer-config from 1.0.0 only", () => {
-    const has = (v: string) => argvOf(planAt(vllm as unknown as Backend, v, {})).map((s) => s.argv.includes("--kv-transfer-config"));
+    const has = (v: string) =>
+      argvOf(planAt(vllm as unknown as Backend, v, {})).map((s) => s.argv.includes("--kv-transfer-config"));
     expect(has("0.9.0")).toEqual([false, false, false]);
     expect(has("1.0.0")).toEqual([false, true, true]);
   });
   it("vLLM: the NIXL side channel is set only where the worker reads it (0.9.0+)", () => {
-    const env = (v: string) => planAt(vllm as unknown as Backend, v, {}).steps.find((s) => s.id === "prefill-w0")?.env ?? {};
+    const env = (v: string) =>
+      planAt(vllm as unknown as Backend, v, {}).steps.find((s) => s.id === "prefill-w0")?.env ?? {};
     expect(env("0.6.1")).not.toHaveProperty("VLLM_NIXL_SIDE_CHANNEL_HOST");
     expect(env("1.1.0")).toHaveProperty("VLLM_NIXL_SIDE_CHANNEL_HOST");
   });
   it("DYN_SYSTEM_ENABLED=true where the release reads DYN_SYSTEM_PORT only with it (0.4.1, 0.6.1)", () => {
-    const env = (v: string) => planAt(sglang as unknown as Backend, v, {}).steps.find((s) => s.id === "decode-w0")?.env ?? {};
+    const env = (v: string) =>
+      planAt(sglang as unknown as Backend, v, {}).steps.find((s) => s.id === "decode-w0")?.env ?? {};
     expect(env("0.6.1")).toMatchObject({ DYN_SYSTEM_ENABLED: "true" });
     expect(env("0.9.0")).not.toHaveProperty("DYN_SYSTEM_ENABLED");
   });
@@ -136,19 +165,44 @@ describe("release facts the tables do not show", () => {
   });
   it("NATS: refused where required, never exported when off, zmq event plane on 1.0–1.2", () => {
     const off = { infra: { nats: { mode: "off" as const } } };
-    expect(String(thrownBy(() => planAt(vllm as unknown as Backend, "0.9.0", off)))).toMatch(/Dynamo 0\.9\.0 cannot run without NATS/);
-    for (const [v, plane] of [["1.2.1", "zmq"], ["1.3.0", undefined]] as const) {
-      const env = planAt(vllm as unknown as Backend, v, off).steps.find((s) => s.id === "decode-w0")?.env ?? {};
+    expect(String(thrownBy(() => planAt(vllm as unknown as Backend, "0.9.0", off)))).toMatch(
+      /Dynamo 0\.9\.0 cannot run without NATS/,
+    );
+    for (const [v, plane] of [
+      ["1.2.1", "zmq"],
+      ["1.3.0", undefined],
+    ] as const) {
+      const env =
+        planAt(vllm as unknown as Backend, v, off).steps.find((s) => s.id === "decode-w0")?.env ?? {};
       expect(env).not.toHaveProperty("NATS_SERVER");
       expect(env.DYN_EVENT_PLANE).toBe(plane);
     }
   });
   it("etcd off only with the file discovery backend on a single node", () => {
     const off = { infra: { etcd: { mode: "off" as const } } };
-    expect(String(thrownBy(() => planAt(vllm as unknown as Backend, "1.5.1", off)))).toMatch(/DYN_DISCOVERY_BACKEND/);
-    const oneNode = { ...off, env: { DYN_DISCOVERY_BACKEND: "file" }, slurm: { gpusPerNode: 2 }, roles: { colocate: true, prefill: { workers: 1, gpusPerWorker: 1 }, decode: { workers: 1, gpusPerWorker: 1 } } };
+    expect(String(thrownBy(() => planAt(vllm as unknown as Backend, "1.5.1", off)))).toMatch(
+      /DYN_DISCOVERY_BACKEND/,
+    );
+    const oneNode = {
+      ...off,
+      env: { DYN_DISCOVERY_BACKEND: "file" },
+      slurm: { gpusPerNode: 2 },
+      roles: {
+        colocate: true,
+        prefill: { workers: 1, gpusPerWorker: 1 },
+        decode: { workers: 1, gpusPerWorker: 1 },
+      },
+    };
     expect(planAt(vllm as unknown as Backend, "1.5.1", oneNode).nodes).toBe(1);
-    expect(String(thrownBy(() => planAt(vllm as unknown as Backend, "0.9.0", oneNode)))).toMatch(/not a discovery backend of Dynamo 0\.9\.0/);
-    expect(String(thrownBy(() => planAt(vllm as unknown as Backend, "1.5.1", { ...off, env: { DYN_DISCOVERY_BACKEND: "file" } })))).toMatch(/single-machine/);
+    expect(String(thrownBy(() => planAt(vllm as unknown as Backend, "0.9.0", oneNode)))).toMatch(
+      /not a discovery backend of Dynamo 0\.9\.0/,
+    );
+    expect(
+      String(
+        thrownBy(() =>
+          planAt(vllm as unknown as Backend, "1.5.1", { ...off, env: { DYN_DISCOVERY_BACKEND: "file" } }),
+        ),
+      ),
+    ).toMatch(/single-machine/);
   });
 });

@@ -61,10 +61,15 @@ export const releases = defineReleases<SglangRelease>({
 });
 type Ctx = CommandContext<SglangOptions, SglangRelease>;
 
-const SCRIPT = { prefill: "components/worker.py", decode: "components/decode_worker.py", aggregated: "components/worker.py" };
+const SCRIPT = {
+  prefill: "components/worker.py",
+  decode: "components/decode_worker.py",
+  aggregated: "components/worker.py",
+};
 
 function entry(ctx: Ctx, role: WorkerRole): { argv: Arg[]; cwd?: string } {
-  if (ctx.release.facts.launch === "script") return { argv: ["python3", SCRIPT[role]], cwd: ctx.options.exampleDir };
+  if (ctx.release.facts.launch === "script")
+    return { argv: ["python3", SCRIPT[role]], cwd: ctx.options.exampleDir };
   return { argv: ["python3", "-m", "dynamo.sglang"] };
 }
 
@@ -123,7 +128,11 @@ export default defineBackend({
       r.launch === "script"
         ? `python3 ${SCRIPT[role]}${role === "aggregated" ? "" : ` --disaggregation-mode ${role}`}`
         : `dynamo.sglang${role === "aggregated" ? "" : ` --disaggregation-mode ${role}`}`;
-    const info = (role: WorkerRole, alias: string) => ({ alias, dynamo: show(role), health: r.registers[role] });
+    const info = (role: WorkerRole, alias: string) => ({
+      alias,
+      dynamo: show(role),
+      health: r.registers[role],
+    });
     return {
       prefill: info("prefill", "SGLangPrefillWorker"),
       decode: info("decode", "SGLangDecodeWorker"),

@@ -29,7 +29,9 @@ const path = (what: string) => z.string().min(1).optional().describe(what);
 export const options = z.strictObject({
   prefillEngineConfig: path("engine YAML for prefill workers (default: the release's example, single-GPU)"),
   decodeEngineConfig: path("engine YAML for decode workers (default: the release's example, single-GPU)"),
-  aggregatedEngineConfig: path("engine YAML for aggregated workers (default: the release's example, single-GPU)"),
+  aggregatedEngineConfig: path(
+    "engine YAML for aggregated workers (default: the release's example, single-GPU)",
+  ),
   ...serveGraphOptions("/workspace/examples/tensorrt_llm"),
 });
 export type TrtllmOptions = z.output<typeof options>;
@@ -144,7 +146,8 @@ export default defineBackend({
   },
   multiNode: (_role, _o, { facts }) => facts.multiNode,
   tasksPerNode: ({ gpus, release }) => (release.facts.launch === "serve-graph" ? 1 : Math.max(gpus, 1)),
-  ports: ({ role, release }) => (role === "frontend" || release.facts.launch === "serve-graph" ? [] : ["system"]),
+  ports: ({ role, release }) =>
+    role === "frontend" || release.facts.launch === "serve-graph" ? [] : ["system"],
   colocatedWithFrontend: (o, { facts }) => (facts.launch === "serve-graph" ? graph(o).hosted : undefined),
   check(o, groups, { version, facts: r }) {
     if (r.launch === "serve-graph") {

@@ -120,7 +120,11 @@ export default defineBackend({
     if (r.launch === "serve-graph")
       return serveGraphComponents(graph(o), { prefill: "VllmPrefillWorker", decode: "VllmDecodeWorker" });
     const show = (role: WorkerRole) => ["dynamo.vllm", ...r.roleFlags[role]].join(" ");
-    const info = (role: WorkerRole, alias: string) => ({ alias, dynamo: show(role), health: r.registers[role] as string });
+    const info = (role: WorkerRole, alias: string) => ({
+      alias,
+      dynamo: show(role),
+      health: r.registers[role] as string,
+    });
     return {
       prefill: info("prefill", "VllmPrefillWorker"),
       decode: info("decode", "VllmDecodeWorker"),

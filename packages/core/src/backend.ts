@@ -6,8 +6,8 @@
  */
 import type { z } from "zod";
 import { DynError } from "./errors.js";
-import type { WorkerRole } from "./spec.js";
 import { defineReleases, type ReleaseTable, type ResolvedRelease, type RuntimeFacts } from "./releases.js";
+import type { WorkerRole } from "./spec.js";
 import { parseOrThrow } from "./validate.js";
 import type { Arg, Word } from "./word.js";
 
@@ -135,7 +135,9 @@ export type Backend<S extends z.ZodType = z.ZodType, F = unknown> = BackendDefin
 };
 
 /** The table of a backend that declares none: every Dynamo release, runtime facts only. */
-export const RUNTIME_ONLY_RELEASES: ReleaseTable<object> = defineReleases<object>({ rows: [{ since: "0.3.2" }] });
+export const RUNTIME_ONLY_RELEASES: ReleaseTable<object> = defineReleases<object>({
+  rows: [{ since: "0.3.2" }],
+});
 
 export function defineBackend<S extends z.ZodType, F = unknown>(
   definition: BackendDefinition<S, F>,

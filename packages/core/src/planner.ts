@@ -322,7 +322,10 @@ function checkInfra(spec: DeploymentSpec, release: Release, nodes: number): void
     throw new DynError(
       "DYN_UNSUPPORTED",
       `infra.nats.mode: Dynamo ${v} cannot run without NATS (its runtime always connects to NATS_SERVER, default nats://localhost:4222)`,
-      { key: "infra.nats.mode", hint: "use --nats managed (the default) or external, or Dynamo ≥ 1.0 (event plane zmq)" },
+      {
+        key: "infra.nats.mode",
+        hint: "use --nats managed (the default) or external, or Dynamo ≥ 1.0 (event plane zmq)",
+      },
     );
   }
   if (spec.infra.etcd.mode !== "off") return;

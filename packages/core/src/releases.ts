@@ -111,7 +111,8 @@ export function defineReleases<F extends object>(def: {
   const cache = new Map<string, F & RuntimeFacts>();
   const fold = (version: string): F & RuntimeFacts => {
     let facts = {} as Record<string, unknown>;
-    for (const row of RUNTIME_ROWS) if (compareVersions(row.since, version) <= 0) facts = { ...facts, ...row };
+    for (const row of RUNTIME_ROWS)
+      if (compareVersions(row.since, version) <= 0) facts = { ...facts, ...row };
     for (const row of rows) if (compareVersions(row.since, version) <= 0) facts = { ...facts, ...row };
     delete facts.since;
     delete facts.note;
@@ -167,7 +168,9 @@ export function parseImageRef(image: string): ImageRef {
   const path = base.split("@")[0] as string;
   const last = (path.split(/[/#]/).pop() ?? path) as string;
   const colon = last.indexOf(":");
-  return colon < 0 ? { name: last, tag: undefined } : { name: last.slice(0, colon), tag: last.slice(colon + 1) };
+  return colon < 0
+    ? { name: last, tag: undefined }
+    : { name: last.slice(0, colon), tag: last.slice(colon + 1) };
 }
 
 /** A tag's base release: `1.3.0-deepseek-v4-dev.1` → 1.3.0, `0.8.1.post1` → 0.8.1, `v1.4` → 1.4.0. */
@@ -227,7 +230,8 @@ export function resolveRelease(
           { key: KEY, hint: `drop ${origin} to use the image's release, or use an image tagged ${want}` },
         );
       }
-      if (!table.known.includes(fromImage.release)) return unknownRelease(want, "explicit", fromImage.release);
+      if (!table.known.includes(fromImage.release))
+        return unknownRelease(want, "explicit", fromImage.release);
       if (fromImage.suffix) notes.push(fromImage.note);
       return {
         version: fromImage.release,
@@ -256,7 +260,14 @@ export function resolveRelease(
     const imageOrigin = `image tag ${tag}`;
     if (fromImage.suffix) notes.push(fromImage.note);
     if (table.known.includes(release))
-      return { version: release, requested: tag === release ? undefined : tag, source: "image", origin: imageOrigin, notes, unknown: false };
+      return {
+        version: release,
+        requested: tag === release ? undefined : tag,
+        source: "image",
+        origin: imageOrigin,
+        notes,
+        unknown: false,
+      };
     return unknownRelease(tag as string, "image", release);
   }
   if (fromImage && !fromImage.release && fromImage.tag)
@@ -281,7 +292,10 @@ export function resolveRelease(
       requested: asked,
       source,
       origin: source === "image" ? `image tag ${asked}` : origin,
-      notes: [...notes, `Dynamo ${asked} is not a known release: rendered as ${table.newest} (--allow-unknown-dynamo-version)`],
+      notes: [
+        ...notes,
+        `Dynamo ${asked} is not a known release: rendered as ${table.newest} (--allow-unknown-dynamo-version)`,
+      ],
       unknown: true,
     };
   }
@@ -309,7 +323,9 @@ function imageRelease(
     release: base?.release,
     tag: ref.tag,
     suffix: base?.suffix ?? "",
-    note: base?.suffix ? `image tag ${ref.tag} is a build of ${base.release} (${base.suffix}); rendering ${base.release}` : "",
+    note: base?.suffix
+      ? `image tag ${ref.tag} is a build of ${base.release} (${base.suffix}); rendering ${base.release}`
+      : "",
   };
 }
 

@@ -51,7 +51,13 @@ const image = text.pipe(z.string().min(1, "must not be empty")).superRefine((v, 
       code: "custom",
       message: `${JSON.stringify(v)} is a relative image file: give its absolute path (pyxis would look it up in a registry)`,
     });
-  else if (!file && !v.startsWith("/") && !/^[a-z]+:\/\/|^([A-Za-z0-9.-]+(:\d+)?#)?[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$/.test(v))
+  else if (
+    !file &&
+    !v.startsWith("/") &&
+    !/^[a-z]+:\/\/|^([A-Za-z0-9.-]+(:\d+)?#)?[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$/.test(
+      v,
+    )
+  )
     ctx.addIssue({
       code: "custom",
       message: `${JSON.stringify(v)} is neither an image file (/path/x.sqsh) nor a registry reference (nvcr.io#nvidia/ai-dynamo/vllm-runtime:1.5.1)`,
@@ -122,7 +128,10 @@ export const DeploymentSpec = z
         /** A release (`1.4.2`), a series (`1.4` = newest 1.4.x) or `latest`. */
         version: z
           .string()
-          .regex(/^(latest|v?\d+\.\d+(\.\d+)?([.-][A-Za-z0-9.-]+)?)$/, "must be a release like 1.5.1, a series like 1.5, or latest")
+          .regex(
+            /^(latest|v?\d+\.\d+(\.\d+)?([.-][A-Za-z0-9.-]+)?)$/,
+            "must be a release like 1.5.1, a series like 1.5, or latest",
+          )
           .optional(),
         /** Render a release dyn does not know as the newest known one (the plan says so). */
         allowUnknownVersion: z.boolean().default(false),

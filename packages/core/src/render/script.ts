@@ -110,12 +110,20 @@ function checkMounts(plan: Plan, runDir: string): void {
   const inside = (dst: string, dir: string) => dst === dir || dst.startsWith(`${dir.replace(/\/$/, "")}/`);
   for (const m of c.mounts) {
     const dst = m.split(":")[1] as string;
-    const hit = inside(dst, runDir) ? `the run directory ${runDir}` : inside(dst, CONTAINER_HF_HOME) ? `the model cache ${CONTAINER_HF_HOME}` : undefined;
+    const hit = inside(dst, runDir)
+      ? `the run directory ${runDir}`
+      : inside(dst, CONTAINER_HF_HOME)
+        ? `the model cache ${CONTAINER_HF_HOME}`
+        : undefined;
     if (hit)
-      throw new DynError("DYN_SPEC_INVALID", `container.mounts: ${m} would hide ${hit}, which dyn mounts itself`, {
-        key: "container.mounts",
-        hint: "mount elsewhere; the run directory and hfCache are mounted for you",
-      });
+      throw new DynError(
+        "DYN_SPEC_INVALID",
+        `container.mounts: ${m} would hide ${hit}, which dyn mounts itself`,
+        {
+          key: "container.mounts",
+          hint: "mount elsewhere; the run directory and hfCache are mounted for you",
+        },
+      );
   }
 }
 
@@ -177,18 +185,23 @@ function nodeSetup(plan: Plan): string[] {
   if (c.kind === "pyxis" && c.preload) {
     // Import the image once per node into the job-scoped named containers before anything joins them.
     const infraNode = plan.steps.find(isInfraStep)?.nodes[0];
-    const preload = (what: string, array: string, nodes: string) => [
+    const preload = (what: string, array: string, nodes: string, where: string) => [
       `if ! srun --overlap ${nodes} --ntasks-per-node=1 --job-name=container-preload \\`,
       '  --output="$DYN_RUN_DIR/logs/container-preload.log" --open-mode=append \\',
       `  "\${${array}[@]}" true; then`,
-      `  dyn_fail container-preload ${shellQuote(`importing the container image for ${what} failed (log: logs/container-preload.log)`)}`,
+      `  dyn_fail container-preload "importing the container image for ${what} failed on ${where} (log: logs/container-preload.log)"`,
       "fi",
     ];
     lines.push("", "# ---- containers: the image imported once per node, before the services start ----");
-    lines.push(...preload("the services", "DYN_CONTAINER", `--nodes=${n} --ntasks=${n}`));
+    lines.push(...preload("the services", "DYN_CONTAINER", `--nodes=${n} --ntasks=${n}`, "${DYN_NODES[*]}"));
     if (infraNode !== undefined && c.infra === "image")
       lines.push(
-        ...preload("etcd/NATS", "DYN_CONTAINER_INFRA", `--nodes=1 --ntasks=1 ${renderArg(join("--nodelist=", hostVar(infraNode)))}`),
+        ...preload(
+          "etcd/NATS",
+          "DYN_CONTAINER_INFRA",
+          `--nodes=1 --ntasks=1 ${renderArg(join("--nodelist=", hostVar(infraNode)))}`,
+          `$DYN_HOST_${infraNode}`,
+        ),
       );
     lines.push("dyn_emit container-ready");
   }

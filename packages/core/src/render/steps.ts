@@ -35,7 +35,8 @@ export function containerFlags(plan: Plan, role: ContainerRole): Arg[] {
   for (const [i, m] of mounts.entries()) mountArg.push(...(i > 0 ? [",", m] : [m]));
   const flags: Arg[] = [join("--container-image=", c.image)];
   // Scoped by job id: a name shared across jobs would reuse a stale container (pyxis#28).
-  if (c.preload) flags.push(join("--container-name=dyn-", variable("SLURM_JOB_ID"), role === "infra" ? "-infra" : ""));
+  if (c.preload)
+    flags.push(join("--container-name=dyn-", variable("SLURM_JOB_ID"), role === "infra" ? "-infra" : ""));
   flags.push(join(...mountArg));
   if (!c.mountHome) flags.push("--no-container-mount-home");
   if (!c.entrypoint) flags.push("--no-container-entrypoint");
