@@ -46,7 +46,18 @@ async function cancel(id) {
   await until(`job ${id} to leave the queue`, () => (inQueue(id) ? undefined : true));
 }
 
-async function viaDyn(runs) {
+/** A registry-free image of the stand-in (testbed/image/build.sh), for the containerised runs. */
+function buildImage() {
+  return execFileSync("bash", [join(repo, "testbed/image/build.sh"), "--backend", "sglang", "--release", "1.5.1"], {
+    encoding: "utf8",
+  })
+    .trim()
+    .split("\n")
+    .pop();
+}
+const { PYTHONPATH: _p, ...bareEnv } = process.env;
+
+async function viaDyn(runs, image) {
   const t0 = Date.now();
   const r = spawnSync(
     process.execPath,
@@ -56,12 +67,14 @@ async function viaDyn(runs) {
       "--backend",
       "sglang",
       ...small,
+      ...(image ? ["--container", image] : []),
       "--runs-dir",
       runs,
       "--json",
     ],
     {
-      env,
+      // In containers the stand-in comes from the image, not from the host's PATH.
+      env: image ? { ...bareEnv, NO_COLOR: "1" } : env,
       encoding: "utf8",
     },
   );
@@ -81,6 +94,7 @@ async function viaDyn(runs) {
     total: at((e) => e.event === "ready"),
     jobStart: at((e) => e.event === "job-started"),
     nodesReady: at((e) => e.event === "node"),
+    containersReady: image ? at((e) => e.event === "container-ready") : undefined,
     infraUp: at((e) => e.event === "infra-up"),
     started: at((e) => e.event === "started"),
   };
@@ -128,10 +142,13 @@ async function manual(dir) {
 
 export async function timeToReady(runs = 5) {
   const dir = mkdtempSync("/tmp/dyn-bench-ready-");
+  const image = buildImage();
   const dyn = [];
+  const boxed = [];
   const hand = [];
   for (let i = 0; i < runs; i++) {
     dyn.push(await viaDyn(join(dir, "runs")));
+    boxed.push(await viaDyn(join(dir, "runs"), image));
     hand.push(await manual(dir));
   }
   const s = (rows, k) => summarize(rows.map((r) => r[k]));
@@ -139,6 +156,9 @@ export async function timeToReady(runs = 5) {
   return {
     runs,
     dyn: Object.fromEntries(Object.keys(dyn[0]).map((k) => [k, s(dyn, k)])),
+    containers: Object.fromEntries(Object.keys(boxed[0]).map((k) => [k, s(boxed, k)])),
+    containerCost: summarize(boxed.map((b, i) => b.total - dyn[i].total)),
+    containerRatio: summarize(boxed.map((b, i) => b.total / dyn[i].total)),
     hand: s(hand, "total"),
     overhead,
   };
@@ -156,6 +176,10 @@ export function formatTimeToReady(r) {
     row("dyn: ready (all instances registered)", r.dyn.total),
     row("hand-written script, no checks: ready", r.hand),
     row("**dyn's overhead** (pairwise difference)", r.overhead),
+    row("dyn in real pyxis containers: images imported on every node", r.containers.containersReady),
+    row("dyn in real pyxis containers: ready", r.containers.total),
+    row("**containers' cost** (pairwise difference to bare dyn)", r.containerCost),
+    `| containers / bare (pairwise ratio) | ${r.containerRatio.median.toFixed(2)}× | ${r.containerRatio.p10.toFixed(2)}–${r.containerRatio.p90.toFixed(2)}× |`,
   ].join("\n");
 }
 

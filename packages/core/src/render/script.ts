@@ -185,24 +185,18 @@ function nodeSetup(plan: Plan): string[] {
   if (c.kind === "pyxis" && c.preload) {
     // Import the image once per node into the job-scoped named containers before anything joins them.
     const infraNode = plan.steps.find(isInfraStep)?.nodes[0];
-    const preload = (what: string, array: string, nodes: string, where: string) => [
-      `if ! srun --overlap ${nodes} --ntasks-per-node=1 --job-name=container-preload \\`,
-      '  --output="$DYN_RUN_DIR/logs/container-preload.log" --open-mode=append \\',
-      `  "\${${array}[@]}" true; then`,
-      `  dyn_fail container-preload "importing the container image for ${what} failed on ${where} (log: logs/container-preload.log)"`,
-      "fi",
-    ];
+    // Both containers at once (each srun in the background): the infra node imports two names.
+    const preload = (i: number, array: string, nodes: string) =>
+      `srun --overlap ${nodes} --ntasks-per-node=1 --job-name=container-preload --output="$DYN_RUN_DIR/logs/container-preload.log" --open-mode=append "\${${array}[@]}" true </dev/null & DYN_PRELOAD_${i}=$!`;
+    const check = (i: number, what: string, where: string) =>
+      `wait "$DYN_PRELOAD_${i}" || dyn_fail container-preload "importing the container image for ${what} failed on ${where} (log: logs/container-preload.log)"`;
     lines.push("", "# ---- containers: the image imported once per node, before the services start ----");
-    lines.push(...preload("the services", "DYN_CONTAINER", `--nodes=${n} --ntasks=${n}`, "${DYN_NODES[*]}"));
-    if (infraNode !== undefined && c.infra === "image")
-      lines.push(
-        ...preload(
-          "etcd/NATS",
-          "DYN_CONTAINER_INFRA",
-          `--nodes=1 --ntasks=1 ${renderArg(join("--nodelist=", hostVar(infraNode)))}`,
-          `$DYN_HOST_${infraNode}`,
-        ),
-      );
+    lines.push(preload(0, "DYN_CONTAINER", `--nodes=${n} --ntasks=${n}`));
+    const infraToo = infraNode !== undefined && c.infra === "image";
+    if (infraToo)
+      lines.push(preload(1, "DYN_CONTAINER_INFRA", `--nodes=1 --ntasks=1 ${renderArg(join("--nodelist=", hostVar(infraNode)))}`));
+    lines.push(check(0, "the services", "${DYN_NODES[*]}"));
+    if (infraToo) lines.push(check(1, "etcd/NATS", `\$DYN_HOST_${infraNode}`));
     lines.push("dyn_emit container-ready");
   }
   return lines;
