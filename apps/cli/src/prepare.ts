@@ -1,5 +1,6 @@
 /** Shared by deploy, plan and render: flags → resolved spec → backend → plan (no I/O but reading). */
 import { type Backend, type DeploymentSpec, DynError, type Plan, plan as planDeployment } from "@dyn/core";
+import { readFileSync } from "node:fs";
 import { loadBackend } from "./backends.js";
 import type { Io } from "./io.js";
 import { resolveRunsDir } from "./run-dir.js";
@@ -21,6 +22,15 @@ export interface Prepared {
   readonly spec: DeploymentSpec;
   readonly plan: Plan;
   readonly runsDir: string;
+}
+
+/** A file's text if it is readable on this host (engine configs often exist only on the nodes). */
+function readLocalFile(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 export async function prepare(flags: FlagValues, io: Io): Promise<Prepared> {
@@ -46,7 +56,10 @@ export async function prepare(flags: FlagValues, io: Io): Promise<Prepared> {
     fillWorkerCounts(input.raw, backend);
     const spec = parseSpec(input);
     checkSecretEnvOverlap(spec, input);
-    const plan = planDeployment(spec, backend, { versionOrigin: labelFor(input, "dynamo.version") });
+    const plan = planDeployment(spec, backend, {
+      versionOrigin: labelFor(input, "dynamo.version"),
+      readFile: readLocalFile,
+    });
     return { input, backend, backendSource: source, spec, plan, runsDir };
   } catch (err) {
     throw relabel(err, input);

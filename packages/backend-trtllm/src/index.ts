@@ -86,6 +86,17 @@ export function engineConfig(role: WorkerRole, o: TrtllmOptions, r: TrtllmReleas
   return o[ENGINE_KEY[role]] ?? `${r.engineConfigs}/${role === "aggregated" ? "agg" : role}.yaml`;
 }
 
+/** TP × PP of an engine YAML (top-level keys, default 1), or undefined when it names neither. */
+export function yamlParallelism(text: string): number | undefined {
+  const key = (k: string) => {
+    const m = new RegExp(`^${k}\\s*:\\s*(\\d+)\\s*(#.*)?$`, "m").exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  const tp = key("tensor_parallel_size");
+  const pp = key("pipeline_parallel_size");
+  return tp === undefined && pp === undefined ? undefined : (tp ?? 1) * (pp ?? 1);
+}
+
 /** Legacy `dynamo serve` graph (examples/tensorrt_llm, v0.3.2); graphs.agg:Frontend hosts a decode worker. */
 const graph = (o: { graphDir: string; config: string }): ServeGraph => ({
   graphDir: o.graphDir,
@@ -149,7 +160,7 @@ export default defineBackend({
   ports: ({ role, release }) =>
     role === "frontend" || release.facts.launch === "serve-graph" ? [] : ["system"],
   colocatedWithFrontend: (o, { facts }) => (facts.launch === "serve-graph" ? graph(o).hosted : undefined),
-  check(o, groups, { version, facts: r }) {
+  check(o, groups, { version, facts: r }, host) {
     if (r.launch === "serve-graph") {
       // Legacy workers name their engine configs in the graph config; an option would be ignored.
       const set = Object.values(ENGINE_KEY).find((k) => o[k] !== undefined);
@@ -162,6 +173,14 @@ export default defineBackend({
     }
     // The example engine configs set tensor_parallel_size 1, and the YAML wins over the flags.
     for (const [role, g] of Object.entries(groups) as Array<[WorkerRole, { gpusPerWorker: number }]>) {
+      const given = o[ENGINE_KEY[role]];
+      const text = given ? host.readFile(given) : undefined;
+      const world = text ? yamlParallelism(text) : undefined;
+      if (world !== undefined && world !== g.gpusPerWorker)
+        return {
+          key: `backend.options.${ENGINE_KEY[role]}`,
+          reason: `${given} sets tensor_parallel_size × pipeline_parallel_size = ${world}, but ${role} workers use ${g.gpusPerWorker} GPUs (one MPI rank per GPU); TensorRT-LLM would fail at start`,
+        };
       if (g.gpusPerWorker > 1 && o[ENGINE_KEY[role]] === undefined)
         return {
           key: `backend.options.${ENGINE_KEY[role]}`,

@@ -76,6 +76,15 @@ export interface Command {
   readonly cwd?: string;
 }
 
+/**
+ * What the planner's caller lets a check see of the submitting host: `readFile` returns a file's text,
+ * or undefined when it cannot be read here (a path that exists only on the nodes or in the image).
+ * Pure callers (tests, embedders) pass nothing: every file is then unreadable.
+ */
+export interface CheckHost {
+  readFile(path: string): string | undefined;
+}
+
 /** What a backend may veto before planning: the groups as the user asked for them. */
 export interface GroupSummary {
   readonly workers: number;
@@ -125,6 +134,7 @@ export interface BackendDefinition<S extends z.ZodType = z.ZodType, F = unknown>
     options: z.output<S>,
     groups: Partial<Record<WorkerRole, GroupSummary>>,
     release: Release<F>,
+    host: CheckHost,
   ): { key: string; reason: string } | undefined;
   /** argv + env for one process. For the frontend, return `frontendCommand(ctx)` unless it differs. */
   command(ctx: CommandContext<z.output<S>, F>): Command;

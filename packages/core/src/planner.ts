@@ -31,6 +31,8 @@ interface ResolvedGroup extends GroupRequest {
 export interface PlanOptions {
   /** How messages name `dynamo.version` (the CLI passes `--dynamo-version` or `dyn.yaml:3:12`). */
   readonly versionOrigin?: string | undefined;
+  /** Lets backend checks read local files (e.g. an engine config); without it none can be read. */
+  readonly readFile?: ((path: string) => string | undefined) | undefined;
 }
 
 /** resolve the release → options → groups → layOut → assignPorts → commands. */
@@ -53,7 +55,9 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
       },
     ]),
   );
-  const veto = backend.check?.(options, summaries, release);
+  const veto = backend.check?.(options, summaries, release, {
+    readFile: planOptions.readFile ?? (() => undefined),
+  });
   if (veto) throw new DynError("DYN_UNSUPPORTED", `${veto.key}: ${veto.reason}`, { key: veto.key });
   for (const g of groups) {
     if (nodesPerWorker(g.gpusPerWorker, gpn, g.role) > 1) {
