@@ -203,6 +203,22 @@ describe.runIf(real)("inside the containers", () => {
     expect((await dyn(["stop", d.jobId])).code).toBe(0);
   });
 
+  it("etcd and NATS from the host (--container-infra host) next to containerised workers", async () => {
+    const { run, d } = await deploy(
+      "ctr-infra-host",
+      ["--backend", "vllm", "--container", images.vllm as string, "--container-infra", "host", ...SMALL],
+      { env: hostEnv() },
+    );
+    expect(d.wait, run.stderr).toMatchObject({ outcome: "ready" });
+    const [node0] = testbedNodes();
+    const etcd = procs(node0 as string, "etcd --name");
+    expect(etcd).toHaveLength(1);
+    // On the host: the host's etcd binary, not the image's /usr/local/bin/etcd/etcd.
+    expect(readlinkSync(`/proc/${etcd[0]?.pid}/exe`)).not.toContain("/usr/local/bin/etcd/");
+    expect(etcd[0]?.mounts).not.toMatch(/ \/root\/\.cache\/huggingface /);
+    expect((await chat(d.wait.url as string, d.plan.spec.model.path)).status).toBe(200);
+  });
+
   it("a multi-node worker in a container", async () => {
     const { run, d } = await deploy(
       "ctr-multinode",
