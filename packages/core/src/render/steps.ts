@@ -114,8 +114,17 @@ export function stepWords(plan: Plan, step: PlannedStep): StepWords {
   return { srun, argv: step.argv.length > 0 ? `${wrapper} ${renderWords(step.argv)}` : wrapper };
 }
 
-/** What `bash -c … <step-id> <argv…>` runs ($0 is the step id): check the command, then exec it. */
+/**
+ * What `bash -c … <step-id> <argv…>` runs ($0 is the step id), on the node, inside the container:
+ *  1. GPUs: the plan numbers a process's GPUs 0..n-1 on its node (DYN_GPU_SLOTS); SLURM gave the job
+ *     physical GPUs that need not start at 0 (a second job on the node gets 2,3 in the step's
+ *     CUDA_VISIBLE_DEVICES where devices are not constrained by cgroups). Slot i becomes the i-th GPU
+ *     of SLURM's list, so two jobs sharing a node never drive the same GPU; without a list from SLURM
+ *     the slots are used as they are.
+ *  2. The command must exist: otherwise exit 127 with a line naming it, the step and the node.
+ */
 export const EXEC_CHECK =
+  'if [ -n "${DYN_GPU_SLOTS:-}" ]; then IFS=, read -ra g <<<"${CUDA_VISIBLE_DEVICES:-}"; IFS=, read -ra s <<<"$DYN_GPU_SLOTS"; v=""; for i in "${s[@]}"; do if [ "${#g[@]}" -eq 0 ]; then d=$i; else d=${g[$i]:-}; fi; [ -n "$d" ] || { printf "dyn: %s: GPU slot %s is not in the allocation (CUDA_VISIBLE_DEVICES=%s) on %s\\n" "$0" "$i" "${CUDA_VISIBLE_DEVICES:-}" "${HOSTNAME:-?}" >&2; exit 1; }; v+=${v:+,}$d; done; export CUDA_VISIBLE_DEVICES=$v; unset DYN_GPU_SLOTS; fi; ' +
   'command -v -- "$1" >/dev/null 2>&1 || { printf "dyn: %s: %s: command not found on %s (PATH=%s)\\n" "$0" "$1" "${HOSTNAME:-?}" "$PATH" >&2; exit 127; }; exec "$@"';
 
 /** Rendered args joined by spaces. */
@@ -165,7 +174,8 @@ export function envWords(plan: Plan, step: PlannedStep): string[] {
       v = hfHome;
       hfHomeSet = true;
     }
-    words.push(`${k}=${renderArg(v)}`);
+    // The plan's GPU indices are slots on the node, mapped onto SLURM's GPUs at start (EXEC_CHECK).
+    words.push(`${k === "CUDA_VISIBLE_DEVICES" ? "DYN_GPU_SLOTS" : k}=${renderArg(v)}`);
   }
   if (hfHome !== undefined && !hfHomeSet) words.push(`HF_HOME=${renderArg(hfHome)}`);
   return words;
