@@ -1,6 +1,7 @@
 /** Shared by deploy, plan and render: flags → resolved spec → backend → plan (no I/O but reading). */
-import { type Backend, type DeploymentSpec, DynError, type Plan, plan as planDeployment } from "@dyn/core";
+
 import { readFileSync } from "node:fs";
+import { type Backend, type DeploymentSpec, DynError, type Plan, plan as planDeployment } from "@dyn/core";
 import { loadBackend } from "./backends.js";
 import type { Io } from "./io.js";
 import { resolveRunsDir } from "./run-dir.js";

@@ -87,6 +87,10 @@ function specOptions(cmd: Command): Command {
     .option("--nats-max-payload-mb <n>", "NATS max_payload in MB (default 16)")
     .option("--network-interface <if>", "interface whose IPv4 address is the node's (e.g. ib0)")
     .option("--ready-timeout <s>", "seconds to wait for every worker to register (default 1800)")
+    .option(
+      "--lost-grace <s>",
+      "after ready: seconds a registered instance may be missing before the job fails (default 10)",
+    )
     .option("--hf-cache <dir>", "host directory for the model cache (HF_HOME)")
     .option("--env <NAME=VALUE>", "environment for every process (repeatable)", collect)
     .option("--secret <NAME>", "secret passed by name from your shell at run time (repeatable)", collect)

@@ -146,6 +146,12 @@ export const SCALAR_FLAGS: ReadonlyArray<{
     env: "DYN_NETWORK_INTERFACE",
   },
   { flag: "--ready-timeout", attr: "readyTimeout", path: ["readiness", "timeoutSeconds"], kind: "int" },
+  {
+    flag: "--lost-grace",
+    attr: "lostGrace",
+    path: ["readiness", "lostGraceSeconds"],
+    kind: "int",
+  },
   { flag: "--hf-cache", attr: "hfCache", path: ["hfCache"], kind: "string", env: "DYN_HF_CACHE_DIR" },
 ];
 

@@ -217,6 +217,11 @@ export const DeploymentSpec = z
     readiness: z
       .strictObject({
         timeoutSeconds: z.number().int().min(1).default(1800),
+        /**
+         * After READY: how long /health may list fewer instances of a component than planned (or not
+         * answer at all) before the job fails, naming what vanished.
+         */
+        lostGraceSeconds: z.number().int().min(1).max(600).default(10),
       })
       .prefault({}),
     /** Host directory for the model cache (HF_HOME); default $HOME/.cache/huggingface at run time. */

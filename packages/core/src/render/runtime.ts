@@ -167,18 +167,28 @@ dyn_missing() {
   printf '%s' "\${out:-$1}"
 }
 
-# dyn_watch_health <out-file> <url> <component=count>...: one background python3 that polls /health
-# every 0.1 s, writes "component=have/want ..." to <out-file> whenever that changes, and exits 0 once
-# every count is met (DYN_HEALTH_PID). One process for the whole wait: starting python3 per poll
+# dyn_watch_health <out-file> <grace> <url> <component=count>...: one background python3 that polls
+# /health every 0.1 s (DYN_HEALTH_PID). One process for the whole wait: starting python3 per poll
 # costs more than the poll, and delays readiness when the nodes are busy starting the workers.
+#  - grace 0 (readiness): writes "component=have/want ..." to <out-file> whenever that changes, and
+#    exits 0 once every count is met;
+#  - grace > 0 (supervision after READY): exits 3 once some component has had fewer instances than
+#    planned (or the frontend has not answered) for <grace> seconds, writing a last line
+#    "LOST <component> <have>/<want>: <instance id>@<host> ..." with the instances that vanished.
 dyn_watch_health() {
   local out=$1
   shift
   : >"$out" # exists before the background process opens it, so it can be read at once
   env "\${DYN_UNSET[@]}" python3 - "$@" >>"$out" <<'PY' &
-import json, sys, time, urllib.error, urllib.request
-url, want = sys.argv[1], dict(a.split("=", 1) for a in sys.argv[2:])
-last = None
+import json, re, sys, time, urllib.error, urllib.request
+grace, url = float(sys.argv[1]), sys.argv[2]
+want = dict(a.split("=", 1) for a in sys.argv[3:])
+last, seen, short_since = None, {}, None
+def host_of(inst):
+    # The stand-in and Dynamo >= 1.0 both name the worker's address in the transport.
+    t = json.dumps(inst.get("transport") or inst.get("host") or "")
+    m = re.search(r"(\\d+\\.\\d+\\.\\d+\\.\\d+)", t)
+    return m.group(1) if m else "?"
 while True:
     try:
         with urllib.request.urlopen(url, timeout=3) as r:
@@ -190,20 +200,75 @@ while True:
             body = {}
     except Exception:
         body = None
-    have = {}
+    have, now_ids = {}, {}
     for inst in (body or {}).get("instances") or []:
         if inst.get("endpoint") == "generate":
-            have[inst.get("component")] = have.get(inst.get("component"), 0) + 1
-    done = body is not None and all(have.get(c, 0) >= int(n) for c, n in want.items())
+            c = inst.get("component")
+            have[c] = have.get(c, 0) + 1
+            now_ids.setdefault(c, {})[str(inst.get("instance_id"))] = host_of(inst)
+    met = body is not None and all(have.get(c, 0) >= int(n) for c, n in want.items())
     line = "frontend not answering" if body is None else " ".join(f"{c}={have.get(c, 0)}/{n}" for c, n in sorted(want.items()))
-    if line != last:
-        print(line, flush=True)
-        last = line
-    if done:
-        sys.exit(0)
+    if grace <= 0:
+        if line != last:
+            print(line, flush=True)
+            last = line
+        if met:
+            sys.exit(0)
+    else:
+        if met:
+            short_since = None
+            for c, ids in now_ids.items():
+                seen.setdefault(c, {}).update(ids)
+        elif short_since is None:
+            short_since = time.monotonic()
+        elif time.monotonic() - short_since >= grace:
+            if body is None:
+                print(f"LOST frontend: /health did not answer for {grace:g} s", flush=True)
+            else:
+                c = next(c for c, n in sorted(want.items()) if have.get(c, 0) < int(n))
+                gone = [f"{i}@{h}" for i, h in seen.get(c, {}).items() if i not in now_ids.get(c, {})]
+                print(f"LOST {c} {have.get(c, 0)}/{want[c]}: {' '.join(gone) or '(never listed)'}", flush=True)
+            sys.exit(3)
     time.sleep(0.1)
 PY
   DYN_HEALTH_PID=$!
+}
+
+# dyn_lost_step "<LOST line>": the step to blame: the first planned step of the lost component on the
+# node of the first vanished instance, else the component.
+dyn_lost_step() {
+  local line=\${1#LOST } comp item ip node k
+  comp=\${line%% *}
+  for item in \${line#*: }; do
+    ip=\${item#*@}
+    node=\${DYN_NAME_OF_IP[$ip]:-}
+    for k in "\${!DYN_NODES[@]}"; do
+      if [ "\${DYN_NODES[$k]}" = "$node" ] && [ -n "\${DYN_STEPS_AT[$comp@$k]:-}" ]; then
+        printf '%s' "\${DYN_STEPS_AT[$comp@$k]%% *}"
+        return
+      fi
+    done
+  done
+  printf '%s' "$comp"
+}
+
+# dyn_lost "<LOST line>": the failure message for an instance that vanished after READY, with the
+# node name and the steps of that component on it (DYN_NAME_OF_IP, DYN_STEPS_AT set by the plan).
+dyn_lost() {
+  local line=$1 comp rest item ip node k steps="" out
+  line=\${line#LOST }
+  comp=\${line%% *}
+  rest=\${line#*: }
+  out="$line"
+  for item in $rest; do
+    ip=\${item#*@}
+    node=\${DYN_NAME_OF_IP[$ip]:-}
+    [ -n "$node" ] || continue
+    for k in "\${!DYN_NODES[@]}"; do [ "\${DYN_NODES[$k]}" != "$node" ] || steps+="\${steps:+ }\${DYN_STEPS_AT[$comp@$k]:-}"; done
+    out+=" [$node: \${steps:-?}]"
+    steps=""
+  done
+  printf '%s' "registered instances vanished after READY: $out"
 }
 
 # The last line the health watcher wrote (pure bash: no process per poll).

@@ -194,9 +194,15 @@ function nodeSetup(plan: Plan): string[] {
     lines.push(preload(0, "DYN_CONTAINER", `--nodes=${n} --ntasks=${n}`));
     const infraToo = infraNode !== undefined && c.infra === "image";
     if (infraToo)
-      lines.push(preload(1, "DYN_CONTAINER_INFRA", `--nodes=1 --ntasks=1 ${renderArg(join("--nodelist=", hostVar(infraNode)))}`));
+      lines.push(
+        preload(
+          1,
+          "DYN_CONTAINER_INFRA",
+          `--nodes=1 --ntasks=1 ${renderArg(join("--nodelist=", hostVar(infraNode)))}`,
+        ),
+      );
     lines.push(check(0, "the services", "${DYN_NODES[*]}"));
-    if (infraToo) lines.push(check(1, "etcd/NATS", `\$DYN_HOST_${infraNode}`));
+    if (infraToo) lines.push(check(1, "etcd/NATS", `$DYN_HOST_${infraNode}`));
     lines.push("dyn_emit container-ready");
   }
   return lines;
@@ -270,6 +276,17 @@ function services(plan: Plan): string[] {
   return lines;
 }
 
+/** `[component@node]="step ids"` for every registering step: which steps a lost instance may be. */
+function stepsAt(plan: Plan): string {
+  const at = new Map<string, string[]>();
+  for (const step of plan.steps) {
+    if (!step.registers) continue;
+    const key = `${step.registers}@${step.nodes[0]}`;
+    at.set(key, [...(at.get(key) ?? []), step.id]);
+  }
+  return [...at].map(([k, ids]) => `[${shellQuote(k)}]=${shellQuote(ids.join(" "))}`).join(" ");
+}
+
 function readiness(plan: Plan): string[] {
   const url = renderArg(join("http://", nodeIpVar(plan.frontend.node), ":", port(plan.frontend.port)));
   const expected = Object.entries(plan.expected)
@@ -285,7 +302,7 @@ function readiness(plan: Plan): string[] {
     `declare -A DYN_ROLES_OF=(${roleEntries.join(" ")})`,
     `DYN_URL=${url}`,
     'DYN_HEALTH_LOG="$DYN_RUN_DIR/logs/readiness.log"',
-    `dyn_watch_health "$DYN_HEALTH_LOG" "$DYN_URL/health" ${expected}`,
+    `dyn_watch_health "$DYN_HEALTH_LOG" 0 "$DYN_URL/health" ${expected}`,
     `deadline=$((SECONDS + ${plan.spec.readiness.timeoutSeconds}))`,
     'counts=""',
     'while kill -0 "$DYN_HEALTH_PID" 2>/dev/null; do',
@@ -302,10 +319,25 @@ function readiness(plan: Plan): string[] {
     'dyn_emit ready url "$(dyn_json "$DYN_URL")" registered "$(dyn_json "$counts")"',
     'dyn_log "READY: $DYN_URL ($counts)"',
     "",
-    "# ---- supervision: the job lives while every step does ----",
+    "# ---- supervision: the job lives while every step does and /health lists every instance ----",
+    `declare -A DYN_STEPS_AT=(${stepsAt(plan)})`,
+    "declare -A DYN_NAME_OF_IP=()",
+    'for k in "${!DYN_NODES[@]}"; do DYN_NAME_OF_IP[${DYN_IP_OF[${DYN_NODES[$k]}]}]=${DYN_NODES[$k]}; done',
+    'DYN_SUPERVISION_LOG="$DYN_RUN_DIR/logs/supervision.log"',
+    `dyn_watch_health "$DYN_SUPERVISION_LOG" ${plan.spec.readiness.lostGraceSeconds} "$DYN_URL/health" ${expected}`,
     "while :; do",
     "  dyn_check_steps",
-    "  sleep 1",
+    '  if ! kill -0 "$DYN_HEALTH_PID" 2>/dev/null; then',
+    '    wait "$DYN_HEALTH_PID" && rc=0 || rc=$?',
+    '    DYN_HEALTH_PID=""',
+    '    dyn_last_line "$DYN_SUPERVISION_LOG"',
+    '    case "$REPLY" in',
+    '      "LOST frontend"*) dyn_fail frontend-0 "${REPLY#LOST frontend: }" ;;',
+    '      LOST*) dyn_fail "$(dyn_lost_step "$REPLY")" "$(dyn_lost "$REPLY")" ;;',
+    '      *) dyn_fail supervision "the /health watcher ended with code $rc (log: logs/supervision.log)" ;;',
+    "    esac",
+    "  fi",
+    "  sleep 0.2",
     "done",
   ];
 }
