@@ -17,6 +17,12 @@ export const etcdEndpoint = (step: PlannedStep): Word =>
 /** The NATS URL of the managed NATS step (NATS_SERVER). */
 export const natsServer = (step: PlannedStep): Word =>
   url("nats://", step.nodes[0] as number, step.ports.nats);
+/**
+ * This run's infra identity (`dyn-<job id>-<random>`, set by the script): etcd's member name and
+ * NATS's server name, checked over their HTTP endpoints before any worker starts, so a stranger
+ * already listening on the port is never mistaken for this job's etcd or NATS.
+ */
+export const infraId = variable("DYN_INFRA_ID");
 /** Node-local scratch for this job, defined by the rendered script. */
 const scratch = variable("DYN_SCRATCH");
 
@@ -48,7 +54,7 @@ export function etcdStep(node: number, ports: Record<string, PortRef>): PlannedS
   return infraStep("etcd", node, { etcd: ports.etcd as PortRef, etcdPeer: ports.etcdPeer as PortRef }, [
     "etcd",
     "--name",
-    "dyn",
+    infraId,
     "--data-dir",
     w`${scratch}/etcd`,
     "--listen-client-urls",
@@ -60,7 +66,7 @@ export function etcdStep(node: number, ports: Record<string, PortRef>): PlannedS
     "--initial-advertise-peer-urls",
     peer,
     "--initial-cluster",
-    w`dyn=${peer}`,
+    w`${infraId}=${peer}`,
   ]);
 }
 
@@ -68,6 +74,8 @@ export function natsStep(node: number, ports: Record<string, PortRef>, maxPayloa
   return {
     ...infraStep("nats", node, { nats: ports.nats as PortRef, natsMonitor: ports.natsMonitor as PortRef }, [
       "nats-server",
+      "--server_name",
+      infraId,
       "-js",
       "-sd",
       w`${scratch}/nats`,

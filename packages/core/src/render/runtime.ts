@@ -129,6 +129,38 @@ dyn_wait_tcp() {
   done
 }
 
+# dyn_check_identity etcd|nats <http base URL> <seconds>: bounded wait until the service on that port
+# says it is this run's (etcd's member name, NATS's server_name = DYN_INFRA_ID); anything else that
+# answers there is a stranger, and the job fails before any worker starts.
+dyn_check_identity() {
+  local what=$1 base=$2 deadline=$((SECONDS + $3)) got=""
+  while :; do
+    got=$(env "\${DYN_UNSET[@]}" python3 - "$what" "$base" <<'PY' 2>/dev/null || true
+import json, sys, urllib.error, urllib.request
+what, base = sys.argv[1], sys.argv[2]
+try:
+    if what == "etcd":
+        req = urllib.request.Request(base + "/v3/cluster/member/list", data=b"{}", method="POST")
+        names = [m.get("name", "") for m in json.load(urllib.request.urlopen(req, timeout=2)).get("members", [])]
+        print(" ".join(names) or "(no member name)")
+    else:
+        print(json.load(urllib.request.urlopen(base + "/varz", timeout=2)).get("server_name") or "(no server_name)")
+except urllib.error.HTTPError as e:
+    print(f"(not {what}: HTTP {e.code})")  # something answers HTTP there, and it is not etcd/NATS
+except Exception:
+    print("")
+PY
+)
+    case " $got " in *" $DYN_INFRA_ID "*) return 0 ;; esac
+    dyn_check_steps
+    if [ -n "$got" ] || ((SECONDS >= deadline)); then
+      # Something answered with another identity (or never answered over HTTP): not this job's.
+      dyn_fail "$what" "the $what at \${base#http://} is not this job's (it says \${got:-nothing}; expected $DYN_INFRA_ID): another process holds the port"
+    fi
+    sleep 0.1
+  done
+}
+
 # Runs on every node (exported to srun): print "<slurm node name> <routable IPv4>" and create the
 # model cache. Interface if given, else the default route's interface, else \`hostname -I\`; never
 # loopback or link-local. No packet is sent.

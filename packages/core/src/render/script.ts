@@ -67,6 +67,7 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     ...containerArray(plan, "infra"),
     "# shellcheck disable=SC2016 # expanded by the bash that starts each process",
     `DYN_EXEC=${shellQuote(EXEC_CHECK)}`,
+    'DYN_INFRA_ID="dyn-${SLURM_JOB_ID}-${RANDOM}${RANDOM}"',
     // Secrets by name: the helpers and etcd/NATS start with these removed from their environment.
     `DYN_UNSET=(${spec.secrets.map((n) => `-u ${n}`).join(" ")})`,
     'mkdir -p "$DYN_RUN_DIR/logs"',
@@ -256,6 +257,11 @@ function infra(plan: Plan, timeout: number): string[] {
     `dyn_wait_tcp ${name} ${renderArg(nodeIpVar(step.nodes[0] as number))} ${renderArg(port(step.ports[portName] as PortRef))} ${timeout}`;
   if (etcdStep) lines.push(waitFor("etcd", etcdStep, "etcd"));
   if (natsStep) lines.push(waitFor("nats", natsStep, "nats"));
+  // The port answering is not enough: it must be this run's etcd and NATS (a stranger may listen there).
+  const identity = (name: string, step: PlannedStep, portName: string, url: string) =>
+    `dyn_check_identity ${name} ${renderArg(join(url, nodeIpVar(step.nodes[0] as number), ":", port(step.ports[portName] as PortRef)))} ${timeout}`;
+  if (etcdStep) lines.push(identity("etcd", etcdStep, "etcd", "http://"));
+  if (natsStep) lines.push(identity("nats", natsStep, "natsMonitor", "http://"));
   const env = [
     etcd.mode !== "off" ? "DYN_ETCD_ENDPOINTS" : "",
     nats.mode !== "off" ? "DYN_NATS_SERVER" : "",
