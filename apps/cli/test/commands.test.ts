@@ -371,15 +371,98 @@ describe("dyn plan / render / backends / init / doctor / completion", () => {
     }
   });
 
-  it("backends show: components, defaults, options and the JSON Schema", async () => {
+  it("plan names the Dynamo release and where it came from", async () => {
+    const header = async (argv: string[]) => {
+      const r = await run(["plan", "--backend", "vllm", ...argv]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      return r.stdout
+        .split("\n")
+        .slice(0, 2)
+        .join("\n")
+        .replace(/ · \d+ nodes.*/, "");
+    };
+    expect(await header(["--container", "nvcr.io#nvidia/ai-dynamo/vllm-runtime:1.4.2"])).toMatch(
+      /^backend vllm · Dynamo 1\.4\.2 \(from image tag 1\.4\.2\)$/m,
+    );
+    expect(await header(["--dynamo-version", "1.4"])).toMatch(
+      /^backend vllm · Dynamo 1\.4\.2 \(from --dynamo-version 1\.4\)$/m,
+    );
+    expect(await header([])).toMatch(/^backend vllm · Dynamo 1\.5\.1 \(default: the newest release\)$/m);
+    expect(await header(["--container", "/images/nvidia+ai-dynamo+vllm-runtime+1.1.0.sqsh"])).toMatch(
+      /Dynamo 1\.1\.0 \(from image tag 1\.1\.0\)/,
+    );
+    expect(
+      await header(["--container", "nvcr.io#nvidia/ai-dynamo/vllm-runtime:1.3.0-deepseek-v4-dev.1"]),
+    ).toBe(
+      [
+        "backend vllm · Dynamo 1.3.0 (from image tag 1.3.0-deepseek-v4-dev.1)",
+        "  note: image tag 1.3.0-deepseek-v4-dev.1 is a build of 1.3.0 (deepseek-v4-dev.1); rendering 1.3.0",
+      ].join("\n"),
+    );
+    // The release reaches the script's header too.
+    const script = await run(["render", "--backend", "vllm", "--dynamo-version", "0.9.0"]);
+    expect(script.stdout).toContain("# Dynamo 0.9.0 on SLURM, backend vllm");
+  });
+
+  it("etcd off plans on one node with file discovery", async () => {
+    const r = await run([
+      "plan",
+      "--json",
+      ...SG,
+      "--etcd",
+      "off",
+      "--env",
+      "DYN_DISCOVERY_BACKEND=file",
+      "--aggregated-workers",
+      "1",
+    ]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.nodes).toBe(1);
+    expect(doc.processes.map((p: { id: string }) => p.id)).toEqual(["nats", "frontend-0", "aggregated-w0"]);
+  });
+
+  it("backends show: releases, components, defaults, options and the JSON Schema", async () => {
     const t = await run(["backends", "show", "sglang"]);
     expect(t.stdout).toContain("SGLangPrefillWorker");
-    expect(t.stdout).toContain("dynamoVersion");
+    expect(t.stdout).toContain("components (Dynamo 1.5.1):");
+    expect(t.stdout).toContain("transferBackend");
+    expect(t.stdout).not.toContain("dynamoVersion");
     const j = await run(["backends", "show", "sglang", "--json", "--legacy"]);
     const doc = JSON.parse(j.stdout);
-    expect(doc.schema.properties.dynamoVersion.default).toBe("1.1.0");
-    expect(doc.options.dynamoVersion).toBe("0.3.2");
-    expect(doc.components.prefill.dynamo).toMatch(/dynamo serve/);
+    expect(doc.release).toBe("0.3.2");
+    expect(doc.schema.properties.dynamoVersion).toBeUndefined();
+    expect(doc.schema.properties.exampleDir.default).toBe("/workspace/examples/sglang");
+    expect(doc.components.prefill.dynamo).toBe("python3 components/worker.py --disaggregation-mode prefill");
+    expect(doc.releaseTable.map((r: { since: string }) => r.since)).toEqual(["0.3.2", "0.4.1"]);
+    const v = JSON.parse(
+      (await run(["backends", "show", "trtllm", "--json", "--dynamo-version", "1.3"])).stdout,
+    );
+    expect(v.release).toBe("1.3.1");
+    expect(v.components.aggregated.dynamo).toBe("dynamo.trtllm --disaggregation-mode agg");
+  });
+
+  it("backends show lists all 18 releases of each built-in backend", async () => {
+    const all =
+      "0.3.2 0.4.1 0.6.1 0.9.0 1.0.0 1.0.1 1.0.2 1.1.0 1.1.1 1.2.0 1.2.1 1.3.0 1.3.1 1.4.0 1.4.1 1.4.2 1.5.0 1.5.1";
+    for (const b of ["vllm", "sglang", "trtllm"]) {
+      const t = await run(["backends", "show", b]);
+      expect(t.code).toBe(0);
+      expect(t.stdout).toContain(
+        `releases (--dynamo-version; default 1.5.1, or the container image's tag):\n  ${all}\n`,
+      );
+      expect(t.stdout).toContain("release history (each row applies from its release on):");
+      const doc = JSON.parse((await run(["backends", "show", b, "--json"])).stdout);
+      expect(doc.releases).toEqual(all.split(" "));
+      expect(doc.release).toBe("1.5.1");
+    }
+    // An unknown release is refused here too.
+    const bad = await run(["backends", "show", "vllm", "--dynamo-version", "2.0"]);
+    expect(bad.code).toBe(2);
+    expect(firstLine(bad.stderr)).toContain(
+      "Dynamo 2.0 is not a release dyn knows; known releases of vllm: 0.3.2,",
+    );
   });
 
   it("init writes a dyn.yaml that plans, links the schema, refuses to overwrite", async () => {

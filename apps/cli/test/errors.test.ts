@@ -133,9 +133,63 @@ const rows: Row[] = [
     line: "error: --gpus-per-prefill: 12 GPUs do not tile 8-GPU nodes (DYN_PLAN_INVALID)",
   },
   {
+    // The release is no backend option any more (it is --dynamo-version / dynamo.version).
     argv: [...B, "-o", "dynamoVersion=latest"],
     code: 2,
-    line: "error: -o dynamoVersion: must be a version like 1.1.0 (DYN_OPTIONS_INVALID)",
+    line: "error: -o dynamoVersion: unknown key (DYN_OPTIONS_INVALID)",
+  },
+  {
+    argv: [...B, "--dynamo-version", "9.9.9"],
+    code: 2,
+    line: "error: --dynamo-version: Dynamo 9.9.9 is not a release dyn knows; known releases of sglang: 0.3.2, 0.4.1, 0.6.1, 0.9.0, 1.0.0, 1.0.1, 1.0.2, 1.1.0, 1.1.1, 1.2.0, 1.2.1, 1.3.0, 1.3.1, 1.4.0, 1.4.1, 1.4.2, 1.5.0, 1.5.1 (DYN_UNSUPPORTED)",
+  },
+  {
+    argv: [...B, "--dynamo-version", "one"],
+    code: 2,
+    line: "error: --dynamo-version: must be a release like 1.5.1, a series like 1.5, or latest (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--dynamo-version", "1.4", "--container", "nvcr.io#nvidia/ai-dynamo/sglang-runtime:1.3.0"],
+    code: 2,
+    line: "error: --dynamo-version: 1.4 disagrees with the container image nvcr.io#nvidia/ai-dynamo/sglang-runtime:1.3.0 (tag 1.3.0 = Dynamo 1.3.0) (DYN_UNSUPPORTED)",
+  },
+  {
+    argv: ["deploy", "--container", "nvcr.io#nvidia/ai-dynamo/vllm-runtime:1.4.2", "--backend", "sglang"],
+    code: 2,
+    line: "error: --container: nvcr.io#nvidia/ai-dynamo/vllm-runtime:1.4.2 is Dynamo's vllm image, not one for backend sglang (DYN_UNSUPPORTED)",
+  },
+  {
+    argv: [...B, "--container", "nvcr.io#nvidia/ai-dynamo/sglang-runtime:0.8.1.post1"],
+    code: 2,
+    line: "error: --container: Dynamo 0.8.1.post1 (the tag of nvcr.io#nvidia/ai-dynamo/sglang-runtime:0.8.1.post1) is not a release dyn knows; known releases of sglang: 0.3.2, 0.4.1, 0.6.1, 0.9.0, 1.0.0, 1.0.1, 1.0.2, 1.1.0, 1.1.1, 1.2.0, 1.2.1, 1.3.0, 1.3.1, 1.4.0, 1.4.1, 1.4.2, 1.5.0, 1.5.1 (DYN_UNSUPPORTED)",
+  },
+  {
+    argv: [...B, "--legacy", "--dynamo-version", "1.0.0"],
+    code: 2,
+    line: "error: --legacy: means --dynamo-version 0.3.2; give only one of them (DYN_USAGE)",
+  },
+  {
+    argv: [...B, "--nats", "off", "--dynamo-version", "0.9.0"],
+    code: 2,
+    line: "error: --nats: Dynamo 0.9.0 cannot run without NATS (its runtime always connects to NATS_SERVER, default nats://localhost:4222) (DYN_UNSUPPORTED)",
+  },
+  {
+    argv: [...B, "--etcd", "off"],
+    code: 2,
+    line: "error: --etcd: off needs another discovery backend: every component discovers through etcd unless DYN_DISCOVERY_BACKEND names another backend (DYN_UNSUPPORTED)",
+  },
+  {
+    argv: ["deploy"],
+    config: 'backend: sglang\ndynamo:\n  version: "1.9"\n',
+    code: 2,
+    line: "error: dyn.yaml:3:12 dynamo.version: Dynamo 1.9 is not a release dyn knows; known releases of sglang: 0.3.2, 0.4.1, 0.6.1, 0.9.0, 1.0.0, 1.0.1, 1.0.2, 1.1.0, 1.1.1, 1.2.0, 1.2.1, 1.3.0, 1.3.1, 1.4.0, 1.4.1, 1.4.2, 1.5.0, 1.5.1 (DYN_UNSUPPORTED)",
+  },
+  {
+    argv: ["deploy"],
+    config: "backend: sglang\n",
+    env: { DYN_DYNAMO_VERSION: "0.5" },
+    code: 2,
+    line: "error: DYN_DYNAMO_VERSION: Dynamo 0.5 is not a release dyn knows; known releases of sglang: 0.3.2, 0.4.1, 0.6.1, 0.9.0, 1.0.0, 1.0.1, 1.0.2, 1.1.0, 1.1.1, 1.2.0, 1.2.1, 1.3.0, 1.3.1, 1.4.0, 1.4.1, 1.4.2, 1.5.0, 1.5.1 (DYN_UNSUPPORTED)",
   },
   {
     argv: [...B, "-o", "noSuchOption=1"],
@@ -252,9 +306,25 @@ const rows: Row[] = [
     line: 'error: --timeout: expected a number of seconds ≥ 1, got "soon" (DYN_USAGE)',
   },
   {
-    argv: ["deploy", "--backend", "sglang", "--legacy", "--aggregated-workers", "1"],
+    // vLLM at 0.3.2 is the dynamo serve graph, which has no aggregated deployment in dyn.
+    argv: ["deploy", "--backend", "vllm", "--legacy", "--aggregated-workers", "1"],
     code: 2,
-    line: "error: --aggregated-workers: backend sglang has no aggregated component (DYN_UNSUPPORTED)",
+    line: "error: --aggregated-workers: backend vllm has no aggregated component in Dynamo 0.3.2 (DYN_UNSUPPORTED)",
+  },
+  {
+    // SGLang's 0.3.2 scripts run aggregated workers, but only one per node.
+    argv: [
+      ...B,
+      "--legacy",
+      "--num-prefill-workers",
+      "1",
+      "--num-decode-workers",
+      "1",
+      "--gpus-per-decode",
+      "16",
+    ],
+    code: 2,
+    line: "error: --gpus-per-decode: 16 GPUs span 2 nodes, but with Dynamo 0.3.2 the examples/sglang scripts run one worker per node (use Dynamo ≥ 0.4.1) (DYN_UNSUPPORTED)",
   },
 ];
 

@@ -24,7 +24,59 @@ describe("precedence: flags > DYN_* env > config file > backend defaults", () =>
     const p = await planJson(["--backend", "sglang"]);
     expect(p.spec.model.path).toBe("Qwen/Qwen3-0.6B");
     expect(p.spec.slurm.gpusPerNode).toBe(8);
-    expect(p.spec.backend.options.dynamoVersion).toBe("1.1.0");
+    // No release given and no image: the newest release, and the plan says so.
+    expect(p.spec.dynamo).toEqual({ allowUnknownVersion: false });
+    expect(p.release).toEqual({
+      version: "1.5.1",
+      source: "default",
+      origin: "default",
+      notes: [],
+      unknown: false,
+    });
+    expect(p.spec.backend.options).toEqual({
+      transferBackend: "nixl",
+      trustRemoteCode: false,
+      exampleDir: "/workspace/examples/sglang",
+    });
+  });
+
+  it("the release: --dynamo-version > DYN_DYNAMO_VERSION > dynamo.version in dyn.yaml > the image tag > newest", async () => {
+    const cwd = tmp();
+    writeConfig(cwd, 'backend: vllm\ndynamo:\n  version: "1.2"\n');
+    const release = async (argv: string[], env: Record<string, string> = {}) =>
+      (await planJson(argv, { cwd, env })).release;
+    expect(await release([])).toMatchObject({
+      version: "1.2.1",
+      requested: "1.2",
+      origin: "dyn.yaml:3:12 dynamo.version",
+    });
+    expect(await release([], { DYN_DYNAMO_VERSION: "1.3" })).toMatchObject({
+      version: "1.3.1",
+      origin: "DYN_DYNAMO_VERSION",
+    });
+    expect(await release(["--dynamo-version", "1.4.0"], { DYN_DYNAMO_VERSION: "1.3" })).toMatchObject({
+      version: "1.4.0",
+      source: "explicit",
+      origin: "--dynamo-version",
+    });
+    // Without an explicit value, the image tag decides.
+    const img = await planJson([
+      "--backend",
+      "vllm",
+      "--container",
+      "nvcr.io#nvidia/ai-dynamo/vllm-runtime:1.0.2",
+    ]);
+    expect(img.release).toMatchObject({ version: "1.0.2", source: "image", origin: "image tag 1.0.2" });
+    // --allow-unknown-dynamo-version renders an unknown release as the newest and says so.
+    const unknown = await planJson([
+      "--backend",
+      "vllm",
+      "--dynamo-version",
+      "1.6.0",
+      "--allow-unknown-dynamo-version",
+    ]);
+    expect(unknown.release).toMatchObject({ version: "1.5.1", requested: "1.6.0", unknown: true });
+    expect(unknown.spec.dynamo).toEqual({ version: "1.6.0", allowUnknownVersion: true });
   });
 
   it("config file beats defaults, env beats config, flags beat env", async () => {
@@ -91,7 +143,7 @@ describe("precedence: flags > DYN_* env > config file > backend defaults", () =>
     expect((await planJson(["--config", other], { cwd: sub })).spec.slurm.partition).toBe("explicit");
   });
 
-  it("-o values are JSON when they parse; --legacy is -o dynamoVersion=0.3.2", async () => {
+  it("-o values are JSON when they parse; --legacy is --dynamo-version 0.3.2", async () => {
     expect(parseOptionValue("3")).toBe(3);
     expect(parseOptionValue("true")).toBe(true);
     expect(parseOptionValue("0.3.2")).toBe("0.3.2");
@@ -99,8 +151,11 @@ describe("precedence: flags > DYN_* env > config file > backend defaults", () =>
     const p = await planJson(["--backend", "sglang", "-o", "trustRemoteCode=true"]);
     expect(p.spec.backend.options).toMatchObject({ trustRemoteCode: true });
     const legacy = await planJson(["--backend", "sglang", "--legacy"]);
-    expect(legacy.spec.backend.options).toMatchObject({ dynamoVersion: "0.3.2" });
-    expect(legacy.groups[0].dynamo).toMatch(/dynamo serve/);
+    expect(legacy.spec.dynamo.version).toBe("0.3.2");
+    expect(legacy.release).toMatchObject({ version: "0.3.2", source: "explicit", origin: "--legacy" });
+    // SGLang at 0.3.2: the examples/sglang scripts behind `dynamo run`, not a dynamo serve graph.
+    expect(legacy.groups[0].dynamo).toBe("python3 components/worker.py --disaggregation-mode prefill");
+    expect(legacy.spec.backend.options).not.toHaveProperty("dynamoVersion");
   });
 
   it("each flag maps to its spec key", () => {
@@ -116,9 +171,12 @@ describe("precedence: flags > DYN_* env > config file > backend defaults", () =>
       containerPreload: false,
       exclusive: true,
       frontendPlacement: "dedicated",
+      dynamoVersion: "1.4",
+      allowUnknownDynamoVersion: true,
     });
     expect(raw).toEqual({
       backend: { name: "vllm" },
+      dynamo: { version: "1.4", allowUnknownVersion: true },
       slurm: { nodes: 4, output: "%x_%j.log", exclusive: true },
       roles: { prefill: { workers: 2, gpusPerWorker: 4 }, frontend: { placement: "dedicated" } },
       container: { kind: "pyxis", image: "/x.sqsh", preload: false },
@@ -126,6 +184,15 @@ describe("precedence: flags > DYN_* env > config file > backend defaults", () =>
     });
     expect(origins.get("roles.prefill.workers")).toBe("--num-prefill-workers");
     expect(origins.get("container.preload")).toBe("--no-container-preload");
+    expect(origins.get("dynamo.version")).toBe("--dynamo-version");
+    // --legacy is --dynamo-version 0.3.2, and only one of the two may be given.
+    expect(flagsLayer({ legacy: true }).raw).toEqual({ dynamo: { version: "0.3.2" } });
+    expect(() => flagsLayer({ legacy: true, dynamoVersion: "1.0.0" })).toThrow(
+      expect.objectContaining({
+        code: "DYN_USAGE",
+        message: "--legacy: means --dynamo-version 0.3.2; give only one of them",
+      }),
+    );
   });
 
   it("DYN_* env covers the single-valued flags it documents", () => {
@@ -133,9 +200,14 @@ describe("precedence: flags > DYN_* env > config file > backend defaults", () =>
       DYN_NODES: "auto",
       DYN_GPUS_PER_NODE: "4",
       DYN_ACCOUNT: "a",
+      DYN_DYNAMO_VERSION: "1.3.1",
       OTHER: "x",
     });
-    expect(raw).toEqual({ slurm: { nodes: "auto", gpusPerNode: 4, account: "a" } });
+    expect(raw).toEqual({
+      slurm: { nodes: "auto", gpusPerNode: 4, account: "a" },
+      dynamo: { version: "1.3.1" },
+    });
+    expect(origins.get("dynamo.version")).toBe("DYN_DYNAMO_VERSION");
     expect(origins.get("slurm.gpusPerNode")).toBe("DYN_GPUS_PER_NODE");
   });
 
@@ -256,8 +328,9 @@ describe("the original guide's interface (--num-prefill-workers alone)", () => {
       "--legacy",
     ]);
     expect(groups(p)).toEqual({ prefill: [2, 8], decode: [2, 8] });
+    expect(p.release.version).toBe("0.3.2");
     expect(p.processes.find((x: { id: string }) => x.id === "frontend-0").command.join(" ")).toMatch(
-      /dynamo serve/,
+      /^dynamo run in=http out=dyn --http-port /,
     );
   });
 

@@ -110,7 +110,7 @@ describe("plan errors", () => {
       {
         "code": "DYN_UNSUPPORTED",
         "key": "roles.aggregated",
-        "message": "roles.aggregated: backend picky has no aggregated component",
+        "message": "roles.aggregated: backend picky has no aggregated component in Dynamo 1.5.1",
       }
     `);
   });
@@ -122,7 +122,7 @@ describe("plan errors", () => {
         {
           "code": "DYN_UNSUPPORTED",
           "key": "roles.decode.gpusPerWorker",
-          "message": "roles.decode.gpusPerWorker: decode workers fit on one node",
+          "message": "roles.decode.gpusPerWorker: 16 GPUs span 2 nodes, but with Dynamo 1.5.1 decode workers fit on one node",
         }
       `);
     expect(
@@ -229,6 +229,59 @@ describe("plan errors", () => {
   });
 });
 
+describe("release and infrastructure errors name the key, the release and what to do", () => {
+  const agg = { roles: { aggregated: { workers: 1 } } } as const;
+
+  it("a release dyn does not know lists the known ones", () => {
+    expect(planError({ ...agg, dynamo: { version: "9.9.9" } })).toMatchInlineSnapshot(`
+      {
+        "code": "DYN_UNSUPPORTED",
+        "key": "dynamo.version",
+        "message": "dynamo.version: Dynamo 9.9.9 is not a release dyn knows; known releases of pernode: 0.3.2, 0.4.1, 0.6.1, 0.9.0, 1.0.0, 1.0.1, 1.0.2, 1.1.0, 1.1.1, 1.2.0, 1.2.1, 1.3.0, 1.3.1, 1.4.0, 1.4.1, 1.4.2, 1.5.0, 1.5.1",
+      }
+    `);
+  });
+
+  it("an explicit release that disagrees with the image tag names both", () => {
+    const e = planError({
+      ...agg,
+      dynamo: { version: "1.4" },
+      container: { kind: "pyxis", image: "registry.example/dynamo:1.3.0" },
+    });
+    expect(e).toMatchObject({ code: "DYN_UNSUPPORTED", key: "dynamo.version" });
+    expect(e.message).toContain("1.4 disagrees with the container image registry.example/dynamo:1.3.0");
+    expect(e.message).toContain("Dynamo 1.3.0");
+  });
+
+  it("NATS off where the release's runtime always connects to NATS", () => {
+    expect(
+      planError({ ...agg, dynamo: { version: "0.9.0" }, infra: { nats: { mode: "off" } } }),
+    ).toMatchInlineSnapshot(`
+        {
+          "code": "DYN_UNSUPPORTED",
+          "key": "infra.nats.mode",
+          "message": "infra.nats.mode: Dynamo 0.9.0 cannot run without NATS (its runtime always connects to NATS_SERVER, default nats://localhost:4222)",
+        }
+      `);
+  });
+
+  it("etcd off needs a discovery backend that works across the job's nodes", () => {
+    const off = (env: Record<string, string>, extra: TestSpec = {}) =>
+      planError({ ...agg, infra: { etcd: { mode: "off" } }, env, ...extra }).message;
+    expect(off({})).toBe(
+      "infra.etcd.mode: off needs another discovery backend: every component discovers through etcd unless DYN_DISCOVERY_BACKEND names another backend",
+    );
+    expect(off({ DYN_DISCOVERY_BACKEND: "file" }, { roles: { aggregated: { workers: 2 } } })).toContain(
+      "discovery backend file is single-machine only and this plan spans 2 nodes",
+    );
+    expect(off({ DYN_DISCOVERY_BACKEND: "mem" })).toContain("cannot connect processes on SLURM nodes");
+    expect(off({ DYN_DISCOVERY_BACKEND: "file" }, { dynamo: { version: "0.6.1" } })).toContain(
+      "DYN_DISCOVERY_BACKEND=file is not a discovery backend of Dynamo 0.6.1 (it has only etcd)",
+    );
+    expect(off({ DYN_DISCOVERY_BACKEND: "consul" })).toContain("(file, mem, kubernetes)");
+  });
+});
+
 describe("spec errors name the path", () => {
   const specError = (input: unknown) =>
     dynError(() => parseOrThrow(DeploymentSpec, input, { code: "DYN_SPEC_INVALID" }));
@@ -254,6 +307,8 @@ describe("spec errors name the path", () => {
       "pinned frontend port inside the job port window",
       { backend, roles: { frontend: { httpPort: 12000 } } },
     ],
+    ["dynamo.version that is no release form", { backend, dynamo: { version: "one" } }],
+    ["unknown key under dynamo", { backend, dynamo: { release: "1.5.1" } }],
   ])("%s", (_name, input) => {
     const e = specError(input);
     expect(e.code).toBe("DYN_SPEC_INVALID");

@@ -1,7 +1,7 @@
 /** explainPlan's table and planToJson's stable form, for a couple of shapes. */
 import { describe, expect, it } from "vitest";
 import { explainPlan, planToJson } from "../src/index.js";
-import { planForTest } from "../src/testing.js";
+import { planForTest, type TestSpec } from "../src/testing.js";
 import { legacy, mpi, perNode } from "./fixtures/backends.js";
 
 describe("explainPlan", () => {
@@ -9,7 +9,7 @@ describe("explainPlan", () => {
     expect(
       explainPlan(planForTest(perNode, { model: { path: "Qwen/Qwen3-0.6B" }, slurm: { nodes: 3 } })),
     ).toMatchInlineSnapshot(`
-        "backend pernode · 3 nodes × 8 GPUs · model Qwen/Qwen3-0.6B
+        "backend pernode · Dynamo 1.5.1 (default: the newest release) · 3 nodes × 8 GPUs · model Qwen/Qwen3-0.6B
           prefill: 1 worker × 8 GPUs — PerNodePrefillWorker → dynamo.pernode --mode prefill, registers as "prefill"
           decode: 2 workers × 8 GPUs — PerNodeDecodeWorker → dynamo.pernode --mode decode, registers as "backend"
 
@@ -35,9 +35,10 @@ describe("explainPlan", () => {
         decode: { workers: 1, gpusPerWorker: 16 },
       },
       readiness: { timeoutSeconds: 600 },
+      dynamo: { version: "1.4" },
     });
     expect(explainPlan(plan)).toMatchInlineSnapshot(`
-      "backend pernode · 3 nodes × 8 GPUs · model org/big
+      "backend pernode · Dynamo 1.4.2 (from dynamo.version 1.4) · 3 nodes × 8 GPUs · model org/big
         prefill: 2 workers × 4 GPUs — PerNodePrefillWorker → dynamo.pernode --mode prefill, registers as "prefill"
         decode: 1 worker × 16 GPUs (2 nodes each) — PerNodeDecodeWorker → dynamo.pernode --mode decode, registers as "backend"
 
@@ -62,7 +63,7 @@ describe("explainPlan", () => {
       roles: { aggregated: { workers: 1, gpusPerWorker: 16 } },
     });
     expect(explainPlan(m)).toMatchInlineSnapshot(`
-      "backend mpi · 2 nodes × 8 GPUs · model m
+      "backend mpi · Dynamo 1.5.1 (default: the newest release) · 2 nodes × 8 GPUs · model m
         aggregated: 1 worker × 16 GPUs (2 nodes each) — PerNodeWorker → dynamo.pernode, registers as "backend"
 
       NODE  PROCESS        ROLE        GPUS  PORTS
@@ -74,9 +75,13 @@ describe("explainPlan", () => {
       ports: +N = offset in the job's window 10000 + (SLURM_JOB_ID mod 227) × 100
       ready when /health lists 1 × backend (timeout 1800 s)"
     `);
-    const l = planForTest(legacy, { slurm: { nodes: 2 }, roles: { frontend: { httpPort: 8000 } } });
+    const l = planForTest(legacy, {
+      slurm: { nodes: 2 },
+      roles: { frontend: { httpPort: 8000 } },
+      container: { kind: "pyxis", image: "nvcr.io#nvidia/ai-dynamo/dynamo-base:0.3.2" },
+    });
     expect(explainPlan(l)).toMatchInlineSnapshot(`
-      "backend legacy · 2 nodes × 8 GPUs · model deepseek-ai/DeepSeek-R1-Distill-Llama-8B
+      "backend legacy · Dynamo 0.3.2 (from image tag 0.3.2) · 2 nodes × 8 GPUs · model deepseek-ai/DeepSeek-R1-Distill-Llama-8B
         prefill: 1 worker × 8 GPUs — PrefillWorker → dynamo serve components.worker:PrefillWorker, registers as "PrefillWorker"
         decode: 1 worker × 8 GPUs — DecodeWorker → dynamo serve components.worker:DecodeWorker, registers as "DecodeWorker"
 
@@ -92,6 +97,38 @@ describe("explainPlan", () => {
   });
 });
 
+describe("the release line", () => {
+  const header = (spec: TestSpec) =>
+    explainPlan(
+      planForTest(perNode, { model: { path: "m" }, roles: { aggregated: { workers: 1 } }, ...spec }),
+    )
+      .split("\n")
+      .filter((l) => l.startsWith("backend") || l.startsWith("  note:"))
+      .map((l) => l.replace(/ · \d+ nodes?.*$/, ""));
+  it("says which release and where the choice came from, with the notes", () => {
+    expect(header({ dynamo: { version: "1.2.1" } })).toEqual([
+      "backend pernode · Dynamo 1.2.1 (from dynamo.version)",
+    ]);
+    expect(header({ dynamo: { version: "latest" } })).toEqual([
+      "backend pernode · Dynamo 1.5.1 (from dynamo.version latest)",
+    ]);
+    expect(
+      header({ container: { kind: "pyxis", image: "registry.example/dynamo:1.3.0-deepseek-v4-dev.1" } }),
+    ).toEqual([
+      "backend pernode · Dynamo 1.3.0 (from image tag 1.3.0-deepseek-v4-dev.1)",
+      "  note: image tag 1.3.0-deepseek-v4-dev.1 is a build of 1.3.0 (deepseek-v4-dev.1); rendering 1.3.0",
+    ]);
+    expect(header({ container: { kind: "pyxis", image: "registry.example/dynamo:latest" } })).toEqual([
+      "backend pernode · Dynamo 1.5.1 (default: the newest release)",
+      "  note: image tag latest names no Dynamo release; rendering the newest (1.5.1)",
+    ]);
+    expect(header({ dynamo: { version: "2.0.0", allowUnknownVersion: true } })).toEqual([
+      "backend pernode · Dynamo 1.5.1 (from dynamo.version 2.0.0)",
+      "  note: Dynamo 2.0.0 is not a known release: rendered as 1.5.1 (--allow-unknown-dynamo-version)",
+    ]);
+  });
+});
+
 describe("planToJson", () => {
   it("is plain JSON with runtime parts shown symbolically", () => {
     const plan = planForTest(perNode, {
@@ -101,6 +138,13 @@ describe("planToJson", () => {
     const json = planToJson(plan);
     expect(JSON.parse(JSON.stringify(json))).toEqual(json);
     expect(json.format).toBe("dyn.plan/v1");
+    expect(json.release).toEqual({
+      version: "1.5.1",
+      source: "default",
+      origin: "default",
+      notes: [],
+      unknown: false,
+    });
     expect(json.processes.map((p) => p.id)).toEqual([
       "etcd",
       "nats",

@@ -1,6 +1,6 @@
 /** Planner table tests: spec shape → which process runs on which node with which GPUs. */
 import { describe, expect, it } from "vitest";
-import { type Backend, type Plan, showArg } from "../src/index.js";
+import { type Backend, DeploymentSpec, type Plan, plan as planDeployment, showArg } from "../src/index.js";
 import { planForTest, type TestSpec } from "../src/testing.js";
 import { legacy, mpi, perNode, picky } from "./fixtures/backends.js";
 
@@ -140,6 +140,13 @@ const cases: Case[] = [
       "prefill-w1 nodes=0 gpus=2,3 cvd=2,3",
       "decode-w0 nodes=1 gpus=0,1,2,3 cvd=0,1,2,3",
     ],
+  },
+  {
+    name: "the default split: one worker per node, with the backend's GPUs per worker",
+    backend: picky,
+    spec: { slurm: { nodes: 2 } },
+    nodes: 2,
+    workers: ["prefill-w0 nodes=0 gpus=0,1 cvd=0,1", "decode-w0 nodes=1 gpus=0,1,2,3 cvd=0,1,2,3"],
   },
   {
     name: "two shared frontends sit on node 0 with infra",
@@ -291,16 +298,86 @@ describe("planner details", () => {
     });
   });
 
-  it("without NATS, Dynamo is told to use ZMQ for events", () => {
+  it("without NATS: nothing exports NATS_SERVER; 1.0–1.2 are told DYN_EVENT_PLANE=zmq, 1.3+ default to zmq", () => {
+    const noNats = (version: string) => {
+      const plan = planForTest(perNode, {
+        model,
+        dynamo: { version },
+        infra: { nats: { mode: "off" } },
+        roles: { aggregated: { workers: 1 } },
+      });
+      expect(plan.steps.map((s) => s.role)).not.toContain("nats");
+      for (const s of plan.steps) expect(s.env.NATS_SERVER, s.id).toBeUndefined();
+      return plan.steps.map((s) => `${s.id}=${s.env.DYN_EVENT_PLANE ?? "-"}`);
+    };
+    expect(noNats("1.0.0")).toEqual(["etcd=-", "frontend-0=zmq", "aggregated-w0=zmq"]);
+    expect(noNats("1.2.1")).toEqual(["etcd=-", "frontend-0=zmq", "aggregated-w0=zmq"]);
+    expect(noNats("1.3.0")).toEqual(["etcd=-", "frontend-0=-", "aggregated-w0=-"]);
+    expect(noNats("1.5.1")).toEqual(["etcd=-", "frontend-0=-", "aggregated-w0=-"]);
+    // Before 1.0 the runtime always connects to NATS: refused (errors.test.ts has the message).
+    expect(() => noNats("0.9.0")).toThrow(expect.objectContaining({ key: "infra.nats.mode" }));
+  });
+
+  it("etcd off with file discovery on one node: no etcd step, no ETCD_ENDPOINTS", () => {
     const plan = planForTest(perNode, {
       model,
-      infra: { nats: { mode: "off" } },
+      env: { DYN_DISCOVERY_BACKEND: "file" },
+      infra: { etcd: { mode: "off" } },
+      roles: { aggregated: { workers: 2, gpusPerWorker: 4 } },
+    });
+    expect(plan.nodes).toBe(1);
+    expect(plan.steps.map((s) => s.role)).toEqual(["nats", "frontend", "aggregated", "aggregated"]);
+    for (const s of plan.steps.filter((s) => s.role !== "nats")) {
+      expect(s.env.ETCD_ENDPOINTS).toBeUndefined();
+      expect(s.env.DYN_DISCOVERY_BACKEND).toBe("file");
+    }
+  });
+
+  it("0.4.1 and 0.6.1 turn the system server on with DYN_SYSTEM_ENABLED; other releases do not", () => {
+    const enabled = (version: string) =>
+      planForTest(perNode, { model, dynamo: { version }, roles: { aggregated: { workers: 1 } } })
+        .steps.filter((s) => "DYN_SYSTEM_PORT" in s.env)
+        .map((s) => s.env.DYN_SYSTEM_ENABLED ?? "-");
+    expect(enabled("0.4.1")).toEqual(["true"]);
+    expect(enabled("0.6.1")).toEqual(["true"]);
+    expect(enabled("0.9.0")).toEqual(["-"]);
+    expect(enabled("1.5.1")).toEqual(["-"]);
+    // Processes without a system port (the frontend here) get no DYN_SYSTEM_ENABLED either.
+    const frontend = planForTest(perNode, {
+      model,
+      dynamo: { version: "0.4.1" },
+      roles: { aggregated: { workers: 1 } },
+    }).steps.find((s) => s.role === "frontend");
+    expect(frontend?.env.DYN_SYSTEM_ENABLED).toBeUndefined();
+  });
+
+  it("the plan records the release; messages name the key the caller says", () => {
+    const spec = DeploymentSpec.parse({
+      backend: { name: "pernode" },
+      model,
+      dynamo: { version: "1.4" },
       roles: { aggregated: { workers: 1 } },
     });
-    const env = plan.steps.find((s) => s.role === "aggregated")?.env ?? {};
-    expect(env.DYN_EVENT_PLANE).toBe("zmq");
-    expect(env.NATS_SERVER).toBeUndefined();
-    expect(plan.steps.map((s) => s.role)).not.toContain("nats");
+    expect(planDeployment(spec, perNode).release).toEqual({
+      version: "1.4.2",
+      requested: "1.4",
+      source: "explicit",
+      origin: "dynamo.version",
+      notes: [],
+      unknown: false,
+    });
+    expect(planDeployment(spec, perNode, { versionOrigin: "--dynamo-version" }).release.origin).toBe(
+      "--dynamo-version",
+    );
+    const bad = DeploymentSpec.parse({ ...spec, dynamo: { version: "1.9" } });
+    expect(() => planDeployment(bad, perNode, { versionOrigin: "dyn.yaml:3:12" })).toThrow(
+      expect.objectContaining({
+        key: "dynamo.version",
+        hint: expect.stringContaining("--allow-unknown-dynamo-version"),
+      }),
+    );
+    // The release a backend sees has the folded facts; the plan keeps only the JSON-able choice.
+    expect(Object.keys(planDeployment(spec, perNode).release)).not.toContain("facts");
   });
 
   it("a pinned frontend port is used as is; shared frontends take consecutive ports", () => {

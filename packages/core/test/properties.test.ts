@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Backend, DynError, type Plan, showArg } from "../src/index.js";
-import { planForTest, type TestSpec } from "../src/testing.js";
+import { planForTest, type TestSpec, thrownBy } from "../src/testing.js";
 import { legacy, mpi, perNode } from "./fixtures/backends.js";
 
 const BACKENDS: Record<string, Backend> = { pernode: perNode, mpi, legacy };
@@ -47,6 +47,9 @@ const validSpec = fc
         model: { path: "m" },
         slurm: { gpusPerNode: r.gpn },
         infra: { etcd: { mode: r.etcd as "managed" }, nats: { mode: r.nats as "managed" } },
+        // Without etcd every component needs another discovery backend; file is the one that works
+        // on SLURM, and only on one machine (the planner refuses it across nodes: see planOf).
+        ...(r.etcd === "off" ? { env: { DYN_DISCOVERY_BACKEND: "file" } } : {}),
         roles: {
           ...(r.aggregated && !legacyGraph ? { aggregated: a } : { prefill: a, decode: b }),
           colocate: r.colocate,
@@ -60,8 +63,26 @@ const validSpec = fc
     };
   });
 
-const planOf = ({ backend, spec }: { backend: string; spec: TestSpec }): Plan =>
-  planForTest(BACKENDS[backend] as Backend, spec);
+/**
+ * The plan of a valid spec. Without etcd (file discovery), the planner accepts exactly the one-node
+ * plans and refuses the rest on infra.etcd.mode: then the properties check the same shape with etcd.
+ */
+function planOf({ backend, spec }: { backend: string; spec: TestSpec }): Plan {
+  const b = BACKENDS[backend] as Backend;
+  if (spec.infra?.etcd?.mode !== "off") return planForTest(b, spec);
+  const withEtcd = planForTest(b, { ...spec, infra: { ...spec.infra, etcd: { mode: "managed" } } });
+  if (withEtcd.nodes === 1) {
+    const plan = planForTest(b, spec);
+    expect(plan.nodes).toBe(1);
+    expect(plan.steps.map((s) => s.role)).not.toContain("etcd");
+    return plan;
+  }
+  expect(thrownBy(() => planForTest(b, spec))).toMatchObject({
+    code: "DYN_UNSUPPORTED",
+    key: "infra.etcd.mode",
+  });
+  return withEtcd;
+}
 
 /** Every (node, port) a step binds: job offsets as "+N", pinned ports as numbers. */
 function bindings(plan: Plan): Map<number, string[]> {

@@ -46,7 +46,8 @@ const CONTAINERS: TestSpec["container"][] = [
   { kind: "none", setup: "source /opt/venv/bin/activate" },
   {
     kind: "pyxis",
-    image: "nvcr.io#nvidia/ai-dynamo/vllm-runtime:0.9.0",
+    // Not one of Dynamo's engine images (those belong to one backend); its tag chooses 1.4.2.
+    image: "nvcr.io#nvidia/ai-dynamo/dynamo-base:1.4.2",
     mounts: ["/lustre/models:/models:ro", "/scratch:/scratch"],
     workdir: "/workspace",
     env: ["NCCL_DEBUG", "UCX_TLS"],
@@ -73,16 +74,57 @@ const SLURM: NonNullable<TestSpec["slurm"]>[] = [
   { gpuRequest: "gres" },
 ];
 
-const INFRA = (["managed", "external", "off"] as const).flatMap((etcd) =>
+/**
+ * etcd managed/external × NATS managed/external/off. Without etcd every component needs another
+ * discovery backend, and the one that works on SLURM (file) is single-machine only: those scripts
+ * are ETCD_OFF below, on one-node shapes.
+ */
+const INFRA = (["managed", "external"] as const).flatMap((etcd) =>
   (["managed", "external", "off"] as const).map((nats) => ({
     etcd: etcd === "external" ? { mode: etcd, url: "http://etcd.example:2379" } : { mode: etcd },
     nats: nats === "external" ? { mode: nats, url: "nats://nats.example:4222" } : { mode: nats },
   })),
 );
 
+/** etcd off (file discovery on one node) with each NATS mode and each backend shape. */
+const ETCD_OFF: Array<[string, Backend, TestSpec]> = (
+  [
+    ["per-node packed", perNode, { roles: { aggregated: { workers: 4, gpusPerWorker: 2 } } }],
+    ["MPI", mpi, { roles: { aggregated: { workers: 1, gpusPerWorker: 8 } } }],
+    [
+      "legacy hosted worker",
+      legacy,
+      {
+        roles: {
+          prefill: { workers: 1, gpusPerWorker: 4 },
+          decode: { workers: 1, gpusPerWorker: 4 },
+          colocate: true,
+        },
+      },
+    ],
+  ] as Array<[string, Backend, TestSpec]>
+).map(([name, backend, spec], i) => {
+  const nats = (["managed", "external", "off"] as const)[i] as "managed" | "external" | "off";
+  return [
+    `etcd off / ${name} / nats ${nats}`,
+    backend,
+    {
+      ...spec,
+      model: { path: "Qwen/Qwen3-0.6B" },
+      container: CONTAINERS[i],
+      env: { DYN_DISCOVERY_BACKEND: "file" },
+      infra: {
+        etcd: { mode: "off" },
+        nats: nats === "external" ? { mode: nats, url: "nats://nats.example:4222" } : { mode: nats },
+      },
+    },
+  ];
+});
+
 /**
  * 21 scripts: shape k mod 7 and container k mod 5 (coprime, so all 21 pairs differ), SLURM options
- * and infra modes cycled on other strides, so every value of every dimension meets several shapes.
+ * and infra modes cycled on other strides, so every value of every dimension meets several shapes;
+ * then the etcd-off scripts.
  * (Every shape × container × option would be thousands of shellcheck runs for no new lines.)
  */
 const matrix = Array.from({ length: SHAPES.length * 3 }, (_, k) => {
@@ -122,7 +164,8 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
 const dir = mkdtempSync(join(tmpdir(), "dyn-core-matrix-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const files = matrix.map(({ label, backend, shape }, i) => {
+const scripts = [...matrix, ...ETCD_OFF.map(([label, backend, shape]) => ({ label, backend, shape }))];
+const files = scripts.map(({ label, backend, shape }, i) => {
   const file = join(dir, `script-${i}.sh`);
   writeFileSync(file, renderForTest(backend, shape));
   return { label, file };
@@ -139,6 +182,12 @@ describe("rendered scripts", () => {
     expect(new Set(matrix.map((m) => `${m.label.split(" / ")[0]} ${m.dims.container}`)).size).toBe(
       matrix.length,
     );
+    // The etcd-off scripts render without an etcd step or ETCD_ENDPOINTS.
+    for (const [, backend, shape] of ETCD_OFF) {
+      const script = renderForTest(backend, shape);
+      expect(script).not.toContain("ETCD_ENDPOINTS");
+      expect(script).toContain("DYN_DISCOVERY_BACKEND=file");
+    }
   });
 
   it.each(files)("bash -n: $label", ({ file }) => {

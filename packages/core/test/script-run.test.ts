@@ -10,12 +10,15 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type Backend,
+  baseRelease,
   type DeploymentSpecInput,
+  DYNAMO_IMAGES,
   type Plan,
   type PlannedStep,
+  parseImageRef,
   renderScript,
 } from "../src/index.js";
-import { CONTAINER_HF_HOME } from "../src/render/steps.js";
+import { CONTAINER_HF_HOME, EXEC_CHECK } from "../src/render/steps.js";
 import { planForTest, type TestSpec } from "../src/testing.js";
 import { legacy, mpi, perNode } from "./fixtures/backends.js";
 import { JOB_ID, nodeIp, ScriptRun, splitRecorded } from "./helpers/harness.js";
@@ -79,21 +82,32 @@ function expectedProcess(plan: Plan, step: PlannedStep, rt: Runtime) {
   const infra = step.role === "etcd" || step.role === "nats";
   if (!infra)
     env.HF_HOME = plan.spec.container.kind === "pyxis" ? CONTAINER_HF_HOME : (rt.vars.DYN_HF_CACHE ?? "");
+  // The plan's GPU indices are slots on the node; the start wrapper maps them onto SLURM's GPUs.
+  if (env.CUDA_VISIBLE_DEVICES !== undefined) {
+    env.DYN_GPU_SLOTS = env.CUDA_VISIBLE_DEVICES;
+    delete env.CUDA_VISIBLE_DEVICES;
+  }
   const argv = step.argv.map((a) => resolveArg(a, rt));
   const c = plan.spec.container;
   const setup = c.kind === "none" ? c.setup : undefined;
-  return { env, command: setup ? ["bash", "-c", `${setup}\nexec "$@"`, step.id, ...argv] : argv };
+  // Every process starts through the bash check (the step id is its $0), after the setup if any.
+  return { env, command: ["bash", "-c", setup ? `${setup}\n${EXEC_CHECK}` : EXEC_CHECK, step.id, ...argv] };
 }
 
 function expectedSrunFlags(plan: Plan, step: PlannedStep, rt: Runtime): string[] {
   const flags = [`--nodelist=${step.nodes.map((n) => `node${n}`).join(",")}`, `--job-name=${step.id}`];
   const c = plan.spec.container;
   if (c.kind === "pyxis") {
-    const mounts = [`${rt.vars.DYN_HF_CACHE}:${CONTAINER_HF_HOME}`, ...c.mounts].join(",");
+    // The user's mounts first, then dyn's (so none hides them): services get the model cache and
+    // the run directory, etcd/NATS their own container with the run directory and the scratch.
+    const infra = step.role === "etcd" || step.role === "nats";
+    const own = infra
+      ? [`${rt.vars.DYN_RUN_DIR}:${rt.vars.DYN_RUN_DIR}`, `${rt.vars.DYN_SCRATCH}:${rt.vars.DYN_SCRATCH}`]
+      : [`${rt.vars.DYN_HF_CACHE}:${CONTAINER_HF_HOME}`, `${rt.vars.DYN_RUN_DIR}:${rt.vars.DYN_RUN_DIR}`];
     flags.push(
       `--container-image=${c.image}`,
-      `--container-mounts=${mounts}`,
-      `--container-name=dyn-${JOB_ID}`,
+      `--container-mounts=${[...c.mounts, ...own].join(",")}`,
+      `--container-name=dyn-${JOB_ID}${infra ? "-infra" : ""}`,
     );
     const workdir = step.cwd ?? c.workdir;
     if (workdir !== undefined) flags.push(`--container-workdir=${workdir}`);
@@ -177,12 +191,15 @@ const hostileCase: fc.Arbitrary<Hostile> = fc
       },
     };
     const shape = shapes[h.shape] as (typeof shapes)[string];
+    // etcd off needs file discovery, which Dynamo runs on one machine only: the one-node shapes.
+    const oneNode = h.shape === "disaggregated" || h.shape === "packed";
+    const etcd = h.etcd.mode === "off" && !oneNode ? { mode: "managed" as const } : h.etcd;
     const spec: TestSpec = {
       model: { path: h.model, ...(h.servedName === undefined ? {} : { servedName: h.servedName }) },
       roles: { ...shape.roles, frontend: { args: h.frontendArgs, env: h.frontendEnv } },
       slurm: { ...shape.slurm },
-      env: h.env,
-      infra: { etcd: h.etcd, nats: h.nats },
+      env: etcd.mode === "off" ? { ...h.env, DYN_DISCOVERY_BACKEND: "file" } : h.env,
+      infra: { etcd, nats: h.nats },
       hfCache: `/__CACHE__/${h.cache}`,
       secrets: [SECRET],
       readiness: { timeoutSeconds: 30 },
@@ -190,7 +207,8 @@ const hostileCase: fc.Arbitrary<Hostile> = fc
       container: h.pyxis
         ? {
             kind: "pyxis",
-            image: h.image,
+            // Anything after a leading / is an image file path to pyxis: hostile bytes included.
+            image: `/images/${h.image}`,
             mounts: h.mounts.map(([a, b]) => `${a}:${b}`),
             ...(h.workdir === undefined ? {} : { workdir: h.workdir }),
           }
@@ -203,6 +221,15 @@ const hostileCase: fc.Arbitrary<Hostile> = fc
             : { cwd: h.cwd },
     };
     return { backend: shape.backend.name, spec, secret: h.secret };
+  })
+  // A hostile image whose tag reads as a Dynamo release (or that names a Dynamo image) would choose
+  // the release: a different test (releases.test.ts). Here the image is only a value to deliver.
+  .filter(({ spec }) => {
+    if (spec.container?.kind !== "pyxis") return true;
+    const ref = parseImageRef(spec.container.image);
+    return (
+      DYNAMO_IMAGES[ref.name] === undefined && (ref.tag === undefined || baseRelease(ref.tag) === undefined)
+    );
   });
 
 /** Plan and render for a run directory; hfCache's placeholder becomes a directory of the run. */
@@ -239,6 +266,9 @@ describe("the whole rendered script under bash", () => {
             const recorded = splitRecorded(run.argv(step.id) as string[]);
             const want = expectedProcess(plan, step, rt);
             expect(recorded.env, step.id).toEqual(want.env);
+            // etcd and NATS never see the secrets; the Dynamo processes inherit them.
+            const infraStep = step.role === "etcd" || step.role === "nats";
+            expect(recorded.unset, step.id).toEqual(infraStep ? [SECRET] : []);
             expect(recorded.command, step.id).toEqual(want.command);
             expect(recorded.srun, step.id).toEqual(expect.arrayContaining(expectedSrunFlags(plan, step, rt)));
             if (plan.spec.container.kind === "pyxis") {

@@ -206,6 +206,7 @@ export class ScriptRun {
 export function splitRecorded(argv: readonly string[]): {
   srun: string[];
   env: Record<string, string>;
+  unset: string[];
   command: string[];
 } {
   const first = argv.findIndex((a) => !a.startsWith("-"));
@@ -214,10 +215,16 @@ export function splitRecorded(argv: readonly string[]): {
   if (rest[0] !== "env") throw new Error(`expected an env prefix, got ${JSON.stringify(rest.slice(0, 3))}`);
   const env: Record<string, string> = {};
   let i = 1;
+  // `env -u NAME …` first: what the step must not inherit (secrets, for etcd and NATS).
+  const unset: string[] = [];
+  while (rest[i] === "-u") {
+    unset.push(rest[i + 1] as string);
+    i += 2;
+  }
   for (; i < rest.length; i++) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=/s.exec(rest[i] as string);
     if (!m) break;
     env[m[1] as string] = (rest[i] as string).slice(m[0].length);
   }
-  return { srun, env, command: rest.slice(i) };
+  return { srun, env, unset, command: rest.slice(i) };
 }
