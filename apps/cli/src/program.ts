@@ -86,6 +86,10 @@ function specOptions(cmd: Command): Command {
     .option("--nats <managed|off|url>", "NATS: started by the job, off, or an external nats://host:4222")
     .option("--nats-max-payload-mb <n>", "NATS max_payload in MB (default 16)")
     .option("--network-interface <if>", "interface whose IPv4 address is the node's (e.g. ib0)")
+    .option(
+      "--requeue",
+      "let SLURM requeue the job (logs appended, a new attempt in the status file); default --no-requeue",
+    )
     .option("--ready-timeout <s>", "seconds to wait for every worker to register (default 1800)")
     .option(
       "--lost-grace <s>",

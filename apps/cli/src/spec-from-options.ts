@@ -82,6 +82,7 @@ export const SCALAR_FLAGS: ReadonlyArray<{
   { flag: "--qos", attr: "qos", path: ["slurm", "qos"], kind: "string", env: "DYN_QOS" },
   { flag: "--time", attr: "time", path: ["slurm", "time"], kind: "string", env: "DYN_TIME" },
   { flag: "--exclusive", attr: "exclusive", path: ["slurm", "exclusive"], kind: "true" },
+  { flag: "--requeue", attr: "requeue", path: ["slurm", "requeue"], kind: "true" },
   { flag: "--output", attr: "output", path: ["slurm", "output"], kind: "string" },
   { flag: "--mpi", attr: "mpi", path: ["slurm", "mpi"], kind: "string", env: "DYN_MPI" },
   {

@@ -164,6 +164,12 @@ export const DeploymentSpec = z
         gpuRequest: z.enum(["gpus-per-node", "gres", "none"]).default("gpus-per-node"),
         gpuType: slurmName.optional(),
         exclusive: z.boolean().default(false),
+        /**
+         * Let SLURM requeue the job (node failure, preemption, scontrol requeue): the script then appends
+         * to its logs and starts a new attempt in the status file. Off by default (--no-requeue):
+         * a requeued deployment comes back on other nodes with another URL.
+         */
+        requeue: z.boolean().default(false),
         /** Extra `#SBATCH` options, each `--flag` or `--flag=value`. */
         extraSbatch: z
           .array(z.string().regex(/^--?[A-Za-z][^\n\r\0]*$/, "must be one line starting with - or --"))

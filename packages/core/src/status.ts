@@ -19,6 +19,12 @@ export interface StatusSummary {
   readonly nodes: ReadonlyArray<{ index: number; name: string; ip: string }>;
   readonly started: readonly string[];
   readonly infraUp: boolean;
+  /** 1, or the attempt after SLURM requeued the job (the fields above describe this attempt only). */
+  readonly attempt: number;
+  /** How the attempt before this one ended, when the job was requeued. */
+  readonly previous:
+    | { readonly state: DeploymentState; readonly failed: StatusSummary["failed"] }
+    | undefined;
   readonly events: readonly StatusEvent[];
 }
 
@@ -42,10 +48,24 @@ export function summarizeStatus(events: readonly StatusEvent[]): StatusSummary {
   let registered: string | undefined;
   let failed: StatusSummary["failed"];
   let infraUp = false;
-  const nodes: Array<{ index: number; name: string; ip: string }> = [];
-  const started: string[] = [];
+  let nodes: Array<{ index: number; name: string; ip: string }> = [];
+  let started: string[] = [];
+  let attempt = 1;
+  let previous: StatusSummary["previous"];
   for (const e of events) {
     switch (e.event) {
+      case "job-started":
+        if (Number(e.attempt ?? 1) > 1) {
+          // A requeued attempt: what came before is history.
+          previous = { state: state === "ready" || state === "starting" ? "stopped" : state, failed };
+          attempt = Number(e.attempt);
+          state = "starting";
+          url = registered = failed = undefined;
+          infraUp = false;
+          nodes = [];
+          started = [];
+        }
+        break;
       case "node":
         nodes.push({ index: Number(e.index), name: String(e.name), ip: String(e.ip) });
         break;
@@ -72,5 +92,5 @@ export function summarizeStatus(events: readonly StatusEvent[]): StatusSummary {
         break;
     }
   }
-  return { state, url, registered, failed, nodes, started, infraUp, events };
+  return { state, url, registered, failed, nodes, started, infraUp, attempt, previous, events };
 }

@@ -24,6 +24,8 @@ export function statusJson(observations: readonly Observation[]) {
       accounting: o.accounting ? { state: o.accounting.state, exitCode: o.accounting.exitCode } : null,
       roles: o.roles,
       failed: o.failed,
+      attempt: o.summary?.attempt ?? 1,
+      previous: o.summary?.previous ?? null,
     })),
   };
 }
@@ -39,12 +41,19 @@ export function statusTable(io: Io, observations: readonly Observation[]): strin
         : o.state === "failed" && o.failed
           ? `failed: ${o.failed.component}`
           : o.state;
-    rows.push([o.jobId ?? "-", state, rolesText(o) || "-", o.url ?? "-", o.runDir ?? "-"]);
+    const attempt = o.summary && o.summary.attempt > 1 ? ` (attempt ${o.summary.attempt})` : "";
+    rows.push([o.jobId ?? "-", `${state}${attempt}`, rolesText(o) || "-", o.url ?? "-", o.runDir ?? "-"]);
   }
   const lines = pad(rows).split("\n");
   lines[0] = s.bold(lines[0] ?? "");
-  for (const o of observations)
+  for (const o of observations) {
     if (o.failed) lines.push(`  ${o.jobId}: ${o.failed.component}: ${o.failed.message}`);
+    const p = o.summary?.previous;
+    if (p)
+      lines.push(
+        `  ${o.jobId}: requeued by SLURM; attempt ${(o.summary?.attempt ?? 2) - 1} ended ${p.failed ? `failed: ${p.failed.component}: ${p.failed.message}` : p.state}`,
+      );
+  }
   return lines.join("\n");
 }
 

@@ -18,6 +18,8 @@ export function sbatchHeader(plan: Plan, runDir: string): string[] {
   if (s.qos) lines.push(`--qos=${s.qos}`);
   if (s.time) lines.push(`--time=${s.time}`);
   if (s.exclusive) lines.push("--exclusive");
+  // Requeue is a decision: explicit either way (sites default to requeue on node failure).
+  lines.push(...(s.requeue ? ["--requeue", "--open-mode=append"] : ["--no-requeue"]));
   const output = s.output.startsWith("/") ? s.output : `${runDir}/${s.output}`;
   if (!DIRECTIVE_SAFE.test(output)) {
     throw new TypeError(`run directory ${JSON.stringify(runDir)} cannot appear in an #SBATCH line`);

@@ -98,7 +98,7 @@ dyn_step() {
   for arg in "$@"; do
     case "$arg" in --nodelist=*) DYN_WHERE[$id]=\${arg#--nodelist=}; break ;; esac
   done
-  dyn_start "$id" srun --overlap --job-name="$id" --output="$DYN_RUN_DIR/logs/$id.log" "$@"
+  dyn_start "$id" srun --overlap --job-name="$id" --output="$DYN_RUN_DIR/logs/$id.log" --open-mode=append "$@"
 }
 
 # Fail as soon as any step has exited: a deployment is only useful whole.

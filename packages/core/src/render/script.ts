@@ -71,6 +71,12 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     // Secrets by name: the helpers and etcd/NATS start with these removed from their environment.
     `DYN_UNSET=(${spec.secrets.map((n) => `-u ${n}`).join(" ")})`,
     'mkdir -p "$DYN_RUN_DIR/logs"',
+    // A requeued attempt appends to the step logs (srun would truncate them) and says where it starts.
+    ...(spec.slurm.requeue
+      ? [
+          '[ "${SLURM_RESTART_COUNT:-0}" = 0 ] || for f in "$DYN_RUN_DIR"/logs/*.log; do [ ! -e "$f" ] || printf \'\\n==== dyn: attempt %s ====\\n\' "$((SLURM_RESTART_COUNT + 1))" >>"$f"; done',
+        ]
+      : []),
     // The infra node's scratch is mounted into the etcd/NATS container: it must exist first.
     '(umask 077 && mkdir -p "$DYN_SCRATCH")',
     "",
@@ -137,7 +143,8 @@ function allocationCheck(plan: Plan): string[] {
   const lines = [
     "",
     "# ---- allocation: must match the plan ----",
-    'dyn_emit job-started job "$(dyn_json "$SLURM_JOB_ID")" nodelist "$(dyn_json "$SLURM_JOB_NODELIST")"',
+    // SLURM_RESTART_COUNT counts requeues: each attempt starts a new section of the status file.
+    'dyn_emit job-started job "$(dyn_json "$SLURM_JOB_ID")" nodelist "$(dyn_json "$SLURM_JOB_NODELIST")" attempt "$((${SLURM_RESTART_COUNT:-0} + 1))"',
     'mapfile -t DYN_NODES < <(scontrol show hostnames "$SLURM_JOB_NODELIST")',
     `if [ "\${#DYN_NODES[@]}" -ne ${plan.nodes} ]; then`,
     `  dyn_fail allocation "the job has \${#DYN_NODES[@]} nodes but the plan needs ${plan.nodes}; submit with the script's own #SBATCH --nodes"`,
