@@ -67,6 +67,8 @@ export function argvProblems(release: string, argv: readonly string[]): string[]
     const flag = byName.get(name);
     if (!flag) {
       problems.push(`unrecognized argument ${name}`);
+      // Its value, if it has one, is part of the same problem.
+      if (eq < 0 && i + 1 < argv.length && !(argv[i + 1] as string).startsWith("-")) i++;
       continue;
     }
     if (!flag.takesValue) {

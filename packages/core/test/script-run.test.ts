@@ -57,6 +57,7 @@ function runtimeOf(plan: Plan, run: ScriptRun): Runtime {
     SLURM_JOB_ID: String(JOB_ID),
     DYN_RUN_DIR: run.runDir,
     DYN_SCRATCH: scratchOf(plan, run),
+    DYN_INFRA_ID: infraIdOf(plan, run),
     DYN_HF_CACHE: plan.spec.hfCache ?? `${run.home}/.cache/huggingface`,
   };
   for (let k = 0; k < plan.nodes; k++) {

@@ -65,9 +65,12 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     "export DYN_RUN_DIR DYN_PORT_BASE DYN_SCRATCH DYN_HF_CACHE",
     ...containerArray(plan, "services"),
     ...containerArray(plan, "infra"),
-    "# shellcheck disable=SC2016 # expanded by the bash that starts each process",
-    `DYN_EXEC=${shellQuote(EXEC_CHECK)}`,
+    ...(spec.container.kind === "none" && spec.container.setup
+      ? [] // each step's setup wrapper carries the check itself
+      : ["# shellcheck disable=SC2016 # expanded by the bash that starts each process", `DYN_EXEC=${shellQuote(EXEC_CHECK)}`]),
+    // This run's etcd/NATS identity (exported: the identity check and the steps may read it).
     'DYN_INFRA_ID="dyn-${SLURM_JOB_ID}-${RANDOM}${RANDOM}"',
+    "export DYN_INFRA_ID",
     // Secrets by name: the helpers and etcd/NATS start with these removed from their environment.
     `DYN_UNSET=(${spec.secrets.map((n) => `-u ${n}`).join(" ")})`,
     'mkdir -p "$DYN_RUN_DIR/logs"',
@@ -230,7 +233,9 @@ function startBlock(plan: Plan, step: PlannedStep, shared: ReadonlySet<string>):
   for (const e of envWords(plan, step)) if (!shared.has(e)) envLine += ` ${e}`;
   // Joined rather than concatenated: one flat string per step, not a rope of its pieces that the
   // garbage collector would copy until the script is joined.
-  return [`${text}dyn_step ${step.id} ${srun}`, envLine, argv].join(" \\\n  ");
+  // The setup wrapper's program is single-quoted on purpose: it is expanded by the step's bash.
+  const directive = argv.startsWith("bash -c '") ? "# shellcheck disable=SC2016\n" : "";
+  return [`${text}${directive}dyn_step ${step.id} ${srun}`, envLine, argv].join(" \\\n  ");
 }
 
 /**
