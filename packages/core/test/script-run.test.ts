@@ -49,6 +49,16 @@ function scratchOf(plan: Plan, run: ScriptRun): string {
   return scratch;
 }
 
+/** This run's infra identity (DYN_INFRA_ID), read back from etcd's --name or NATS's --server_name. */
+function infraIdOf(plan: Plan, run: ScriptRun): string {
+  const infra = plan.steps.find((s) => s.role === "etcd" || s.role === "nats");
+  if (!infra) return "unused";
+  const argv = run.argv(infra.id) ?? [];
+  const id = argv[argv.indexOf(infra.role === "etcd" ? "--name" : "--server_name") + 1] ?? "";
+  expect(id).toMatch(new RegExp(`^dyn-${JOB_ID}-\\d+$`));
+  return id;
+}
+
 /** The runtime values the script computes, as the stubs make them. */
 function runtimeOf(plan: Plan, run: ScriptRun): Runtime {
   const p = plan.spec.ports;
