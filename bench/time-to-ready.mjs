@@ -48,9 +48,13 @@ async function cancel(id) {
 
 /** A registry-free image of the stand-in (testbed/image/build.sh), for the containerised runs. */
 function buildImage() {
-  return execFileSync("bash", [join(repo, "testbed/image/build.sh"), "--backend", "sglang", "--release", "1.5.1"], {
-    encoding: "utf8",
-  })
+  return execFileSync(
+    "bash",
+    [join(repo, "testbed/image/build.sh"), "--backend", "sglang", "--release", "1.5.1"],
+    {
+      encoding: "utf8",
+    },
+  )
     .trim()
     .split("\n")
     .pop();

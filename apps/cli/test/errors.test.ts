@@ -136,7 +136,7 @@ const rows: Row[] = [
     // The release is no backend option any more (it is --dynamo-version / dynamo.version).
     argv: [...B, "-o", "dynamoVersion=latest"],
     code: 2,
-    line: "error: -o dynamoVersion: unknown key (DYN_OPTIONS_INVALID)",
+    line: "error: -o dynamoVersion: the Dynamo release is no longer a backend option (DYN_OPTIONS_INVALID)",
   },
   {
     argv: [...B, "--dynamo-version", "9.9.9"],

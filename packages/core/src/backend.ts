@@ -200,6 +200,14 @@ export function assertBackend(value: unknown, source: string): Backend {
 
 /** Validate backend options (defaults applied); errors name `backend.options.<key>`. */
 export function resolveOptions<S extends z.ZodType>(backend: Backend<S>, raw: unknown): z.output<S> {
+  if (typeof raw === "object" && raw !== null && "dynamoVersion" in raw && backend.releases) {
+    // The release used to be a backend option; it is chosen for every backend now.
+    throw new DynError(
+      "DYN_OPTIONS_INVALID",
+      "backend.options.dynamoVersion: the Dynamo release is no longer a backend option",
+      { key: "backend.options.dynamoVersion", hint: "use --dynamo-version (dynamo.version in dyn.yaml)" },
+    );
+  }
   return parseOrThrow(backend.options, raw ?? {}, {
     code: "DYN_OPTIONS_INVALID",
     prefix: "backend.options",

@@ -71,7 +71,7 @@ export const RUNTIME_ROWS: readonly ReleaseRow<RuntimeFacts>[] = Object.freeze([
 ]);
 
 /** One row: the first release it applies to, then only the facts that change there. */
-export type ReleaseRow<F> = { readonly since: string; readonly note?: string } & Partial<F>;
+export type ReleaseRow<F> = { readonly since: string; readonly note?: string } & Partial<F & RuntimeFacts>;
 
 export interface ReleaseTable<F> {
   /** Supported releases, oldest first. */
@@ -341,7 +341,8 @@ function matchRelease(
     const inSeries = table.known.filter((r) => r.startsWith(prefix));
     return { version: inSeries[inSeries.length - 1], covers: (r) => r.startsWith(prefix) };
   }
-  const exact = /^v?(\d+\.\d+\.\d+)$/.exec(want)?.[1];
+  // A release, also with a build suffix (`1.3.0-deepseek-v4-dev.1` is a build of 1.3.0).
+  const exact = baseRelease(want)?.release;
   return {
     version: exact && table.known.includes(exact) ? exact : undefined,
     covers: (r) => r === exact,

@@ -1,5 +1,5 @@
 /** `dyn backends` (list) and `dyn backends show <x>` (components, defaults, options + JSON Schema). */
-import { releaseTableOf, resolveOptions, resolveRelease, WORKER_ROLES, z } from "@dyn/core";
+import { DynError, releaseTableOf, resolveOptions, resolveRelease, WORKER_ROLES, z } from "@dyn/core";
 import { listBackends, loadBackend } from "../backends.js";
 import { loadConfig } from "../config-file.js";
 import { type Io, printJson, style } from "../io.js";
@@ -43,8 +43,23 @@ export async function show(flags: Record<string, unknown>, args: string[], io: I
     (flagsLayer({ option: flags.option }).raw.backend as { options?: unknown } | undefined)?.options ?? {};
   const options = resolveOptions(backend, raw) as Record<string, unknown>;
   const table = releaseTableOf(backend);
+  if (flags.legacy === true && flags.dynamoVersion !== undefined)
+    throw new DynError("DYN_USAGE", "--legacy: means --dynamo-version 0.3.2; give only one of them", {
+      key: "--legacy",
+    });
   const asked = flags.legacy === true ? "0.3.2" : (flags.dynamoVersion as string | undefined);
-  const chosen = resolveRelease(backend, table, { version: asked, origin: "--dynamo-version" });
+  let chosen: ReturnType<typeof resolveRelease>;
+  try {
+    chosen = resolveRelease(backend, table, { version: asked, origin: "--dynamo-version" });
+  } catch (err) {
+    // Name the flag, as deploy does (core names the spec key).
+    if (DynError.is(err) && err.message.startsWith("dynamo.version: "))
+      throw new DynError(err.code, `--dynamo-version: ${err.message.slice(16)}`, {
+        key: err.key,
+        hint: err.hint,
+      });
+    throw err;
+  }
   const release = { ...chosen, facts: table.facts(chosen.version) };
   const components = backend.components(options, release);
   const schema = z.toJSONSchema(backend.options, { io: "input", unrepresentable: "any" }) as {

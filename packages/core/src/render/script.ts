@@ -67,7 +67,10 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     ...containerArray(plan, "infra"),
     ...(spec.container.kind === "none" && spec.container.setup
       ? [] // each step's setup wrapper carries the check itself
-      : ["# shellcheck disable=SC2016 # expanded by the bash that starts each process", `DYN_EXEC=${shellQuote(EXEC_CHECK)}`]),
+      : [
+          "# shellcheck disable=SC2016 # expanded by the bash that starts each process",
+          `DYN_EXEC=${shellQuote(EXEC_CHECK)}`,
+        ]),
     // This run's etcd/NATS identity (exported: the identity check and the steps may read it).
     'DYN_INFRA_ID="dyn-${SLURM_JOB_ID}-${RANDOM}${RANDOM}"',
     "export DYN_INFRA_ID",
