@@ -243,6 +243,9 @@ export function resolveRelease(
       };
     }
     if (match.version) {
+      const suffix = baseRelease(want)?.suffix;
+      if (suffix && want !== "latest")
+        notes.push(`${want} is a build of ${match.version} (${suffix}); rendering ${match.version}`);
       return {
         version: match.version,
         requested: match.version === want ? undefined : want,
