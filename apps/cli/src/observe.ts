@@ -21,9 +21,11 @@ export interface Observation {
   readonly name: string | null;
   readonly queue: QueueEntry | null;
   readonly accounting: AccountingEntry | null;
-  /** queued, starting, ready, failed, stopped, ended, unknown, not-submitted */
+  /** queued, starting, ready, failed, stopped, ended, timeout, cancelled, preempted, node_fail, unknown, not-submitted */
   readonly state: string;
   readonly url: string | null;
+  /** The URL the deployment had, also after it ended. */
+  readonly lastUrl: string | null;
   readonly roles: readonly RoleReadiness[];
   readonly failed: { readonly component: string; readonly message: string } | null;
   readonly summary: StatusSummary | null;
@@ -96,6 +98,10 @@ export function combine(
   else if (queue) state = queue.state.toLowerCase();
   else if (summary && summary.state !== "pending") state = summary.state === "stopped" ? "stopped" : "ended";
   else state = "unknown";
+  // SLURM's own reason, from the steps' logs (time limit, scancel, preemption), once the job has ended.
+  const live = queue !== undefined && !TERMINAL_QUEUE.has(queue.state);
+  if (!live && summary?.endReason && (state === "stopped" || state === "ended" || state === "cancelled"))
+    state = summary.endReason.toLowerCase();
   return {
     jobId: target.jobId ?? null,
     runDir: target.deployment?.runDir ?? null,
@@ -103,7 +109,9 @@ export function combine(
     queue: queue ?? null,
     accounting: accounting ?? null,
     state,
-    url: summary?.url ?? null,
+    // A URL is live only while the job runs; afterwards it is history (lastUrl).
+    url: live ? (summary?.url ?? null) : null,
+    lastUrl: summary?.url ?? null,
     roles: rolesOf(target.deployment, summary),
     failed: summary?.failed ?? null,
     summary,

@@ -19,6 +19,8 @@ export interface StatusSummary {
   readonly nodes: ReadonlyArray<{ index: number; name: string; ip: string }>;
   readonly started: readonly string[];
   readonly infraUp: boolean;
+  /** What SLURM says ended the job when it did (TIMEOUT, CANCELLED, PREEMPTED, NODE_FAIL), from the steps' logs. */
+  readonly endReason: string | undefined;
   /** 1, or the attempt after SLURM requeued the job (the fields above describe this attempt only). */
   readonly attempt: number;
   /** How the attempt before this one ended, when the job was requeued. */
@@ -51,6 +53,7 @@ export function summarizeStatus(events: readonly StatusEvent[]): StatusSummary {
   let nodes: Array<{ index: number; name: string; ip: string }> = [];
   let started: string[] = [];
   let attempt = 1;
+  let endReason: string | undefined;
   let previous: StatusSummary["previous"];
   for (const e of events) {
     switch (e.event) {
@@ -60,7 +63,7 @@ export function summarizeStatus(events: readonly StatusEvent[]): StatusSummary {
           previous = { state: state === "ready" || state === "starting" ? "stopped" : state, failed };
           attempt = Number(e.attempt);
           state = "starting";
-          url = registered = failed = undefined;
+          url = registered = failed = endReason = undefined;
           infraUp = false;
           nodes = [];
           started = [];
@@ -90,7 +93,10 @@ export function summarizeStatus(events: readonly StatusEvent[]): StatusSummary {
       case "stopped":
         if (state !== "failed") state = "stopped";
         break;
+      case "ended":
+        endReason = String(e.reason);
+        break;
     }
   }
-  return { state, url, registered, failed, nodes, started, infraUp, attempt, previous, events };
+  return { state, url, registered, failed, nodes, started, infraUp, endReason, attempt, previous, events };
 }

@@ -94,3 +94,30 @@ describe("summarizeStatus", () => {
     expect(s.state).toBe("starting");
   });
 });
+
+describe("summarizeStatus: end reasons and requeued attempts", () => {
+  it("an ended event carries SLURM's reason", () => {
+    const s = summarizeStatus([
+      ev("job-started"),
+      ev("ready", { url: "http://x:1" }),
+      ev("stopped", { signal: "TERM" }),
+      ev("ended", { reason: "TIMEOUT" }),
+    ]);
+    expect(s).toMatchObject({ state: "stopped", endReason: "TIMEOUT", attempt: 1, previous: undefined });
+  });
+  it("a requeued attempt starts afresh and remembers how the last one ended", () => {
+    const s = summarizeStatus([
+      ev("job-started", { attempt: 1 }),
+      ev("failed", { component: "decode-w0", message: "exited with code 1" }),
+      ev("job-started", { attempt: 2 }),
+      ev("started", { step: "etcd" }),
+    ]);
+    expect(s).toMatchObject({
+      state: "starting",
+      attempt: 2,
+      failed: undefined,
+      started: ["etcd"],
+      previous: { state: "failed", failed: { component: "decode-w0" } },
+    });
+  });
+});

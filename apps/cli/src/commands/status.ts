@@ -18,6 +18,8 @@ export function statusJson(observations: readonly Observation[]) {
       runDir: o.runDir,
       state: o.state,
       url: o.url,
+      lastUrl: o.lastUrl,
+      endReason: o.summary?.endReason ?? null,
       queue: o.queue
         ? { state: o.queue.state, reason: o.queue.reason, nodes: o.queue.nodes, time: o.queue.time }
         : null,

@@ -65,6 +65,21 @@ dyn_fail() {
   exit 1
 }
 
+# What SLURM says ended the job, from the line slurmstepd writes into a cancelled step's log
+# ("*** STEP 7.3 ON node1 CANCELLED AT <time> DUE TO TIME LIMIT ***"): TIMEOUT, PREEMPTED, NODE_FAIL
+# or CANCELLED (scancel, by whom SLURM's accounting says). Empty when no step says so.
+dyn_slurm_end() {
+  local line
+  line=$(grep -h -m1 -o -E -- '[*]{3} STEP [^*]* CANCELLED AT [^*]*' "$DYN_RUN_DIR"/logs/*.log 2>/dev/null | head -n 1 || true)
+  case "$line" in
+    "") ;;
+    *"DUE TO TIME LIMIT"*) printf 'TIMEOUT' ;;
+    *"DUE TO PREEMPTION"*) printf 'PREEMPTED' ;;
+    *"DUE TO NODE FAIL"*) printf 'NODE_FAIL' ;;
+    *) printf 'CANCELLED' ;;
+  esac
+}
+
 dyn_on_signal() {
   trap - TERM INT
   if [ "$DYN_DONE" = 0 ]; then
@@ -72,6 +87,10 @@ dyn_on_signal() {
     dyn_log "received SIG$1: stopping all steps"
     dyn_emit stopped signal "$(dyn_json "$1")"
     dyn_stop_steps
+    # The steps' logs now say why SLURM ended the job (time limit, scancel, preemption).
+    local why
+    why=$(dyn_slurm_end)
+    [ -z "$why" ] || dyn_emit ended reason "$(dyn_json "$why")"
   fi
   exit 143
 }
@@ -109,6 +128,9 @@ dyn_check_steps() {
       rc=0
       wait "\${DYN_PIDS[$id]}" || rc=$?
       unset "DYN_PIDS[$id]"
+      # SLURM cancelled the step (scancel, time limit): the job is ending, no component failed. The
+      # batch script's own TERM may arrive after the step already exited.
+      if grep -qsE -- '[*]{3} STEP [^*]* CANCELLED AT' "$DYN_RUN_DIR/logs/$id.log"; then dyn_on_signal TERM; fi
       local why="exited with code $rc"
       # 127: the command was not found on the node or in the container image (see DYN_EXEC).
       [ "$rc" != 127 ] || why="could not start: its command was not found on \${DYN_WHERE[$id]:-its node}"
