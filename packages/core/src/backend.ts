@@ -6,7 +6,14 @@
  */
 import type { z } from "zod";
 import { DynError } from "./errors.js";
-import { defineReleases, type ReleaseTable, type ResolvedRelease, type RuntimeFacts } from "./releases.js";
+import {
+  defineReleases,
+  type ReleaseRequest,
+  type ReleaseTable,
+  type ResolvedRelease,
+  type RuntimeFacts,
+  resolveRelease,
+} from "./releases.js";
 import type { WorkerRole } from "./spec.js";
 import { parseOrThrow } from "./validate.js";
 import type { Arg, Word } from "./word.js";
@@ -158,6 +165,13 @@ export function defineBackend<S extends z.ZodType, F = unknown>(
 /** The release table a backend plans with (its own, or every Dynamo release). */
 export function releaseTableOf<F>(backend: Backend<z.ZodType, F>): ReleaseTable<F> {
   return (backend.releases ?? RUNTIME_ONLY_RELEASES) as ReleaseTable<F>;
+}
+
+/** The release a backend renders for the request (explicit, image tag, newest), with its facts. */
+export function releaseOf<F>(backend: Backend<z.ZodType, F>, req: ReleaseRequest): Release<F> {
+  const table = releaseTableOf(backend);
+  const resolved = resolveRelease(backend, table, req);
+  return { ...resolved, facts: table.facts(resolved.version) };
 }
 
 export function isBackend(value: unknown): value is Backend {

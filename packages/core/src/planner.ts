@@ -9,7 +9,7 @@ import {
   type ComponentInfo,
   type ProcessRole,
   type Release,
-  releaseTableOf,
+  releaseOf,
   resolveOptions,
 } from "./backend.js";
 import { DynError } from "./errors.js";
@@ -17,7 +17,6 @@ import { etcdStep, infraEnv, natsStep } from "./infra.js";
 import { type GroupRequest, type Layout, layOut, nodesPerWorker, type PlacedWorker } from "./layout.js";
 import type { Plan, PlannedStep, WorkerGroupPlan } from "./plan.js";
 import { PortAllocator } from "./ports.js";
-import { resolveRelease } from "./releases.js";
 import { nodeIpVar } from "./runtime-vars.js";
 import { type DeploymentSpec, WORKER_ROLES, type WorkerGroup, type WorkerRole } from "./spec.js";
 import type { Arg, PortRef, Word } from "./word.js";
@@ -99,6 +98,9 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
     steps.push(natsStep(infraNode, infraPorts, spec.infra.natsMaxPayloadMb));
 
   const commonEnv = { ...infraEnv(spec, release.facts), ...spec.env };
+  /** A process's env as built, with what the release and its GPUs add. */
+  const stepEnv = (env: Record<string, Arg>, gpus: readonly number[]) =>
+    withGpus(withSystemServer(env, release), gpus, gpn);
   const frontendPorts = layout.frontends.map((n, i) => frontendPort(spec, ports, n, i));
   // Words are immutable, so the processes using a port share one Word for it (the allocator hands
   // out one PortRef per offset): thousands of processes, at most ports.slot offsets.
@@ -171,11 +173,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
       gpus,
       ports: own,
       argv: cmd.argv,
-      env: withGpus(
-        withSystemServer({ ...commonEnv, ...spec.roles.frontend.env, ...hostedEnv, ...cmd.env }, release),
-        gpus,
-        gpn,
-      ),
+      env: stepEnv({ ...commonEnv, ...spec.roles.frontend.env, ...hostedEnv, ...cmd.env }, gpus),
       cwd: cmd.cwd,
       mpi: false,
       registers: i === 0 && hostedGroup ? hostedGroup.info.health : undefined,
@@ -221,7 +219,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
           gpus: placed.gpus,
           ports: own,
           argv: cmd.argv,
-          env: withGpus(withSystemServer({ ...env, ...cmd.env }, release), placed.gpus, gpn),
+          env: stepEnv({ ...env, ...cmd.env }, placed.gpus),
           cwd: cmd.cwd,
           mpi: true,
           registers: group.info.health,
@@ -261,7 +259,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
         gpus: placed.gpus,
         ports: own,
         argv: cmd.argv,
-        env: withGpus(withSystemServer({ ...env, ...cmd.env }, release), placed.gpus, gpn),
+        env: stepEnv({ ...env, ...cmd.env }, placed.gpus),
         cwd: cmd.cwd,
         mpi: false,
         registers: rank === 0 ? group.info.health : undefined,
@@ -305,14 +303,12 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
 
 /** Step 1: which Dynamo release the commands are for, with the backend's facts for it. */
 function chooseRelease(spec: DeploymentSpec, backend: Backend, o: PlanOptions): Release {
-  const table = releaseTableOf(backend);
-  const resolved = resolveRelease(backend, table, {
+  return releaseOf(backend, {
     version: spec.dynamo.version,
     origin: o.versionOrigin,
     image: spec.container.kind === "pyxis" ? spec.container.image : undefined,
     allowUnknown: spec.dynamo.allowUnknownVersion,
   });
-  return { ...resolved, facts: table.facts(resolved.version) };
 }
 
 /**

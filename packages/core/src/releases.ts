@@ -9,7 +9,7 @@
  * argparse tables captured at each release commit (shared/reference/dynamo-flags/).
  */
 import { DynError } from "./errors.js";
-import { compareVersions, parseVersion } from "./version.js";
+import { compareVersions } from "./version.js";
 
 /** Every Dynamo release dyn knows, oldest first (dynamo-releases.md § Releases). 1.5.1 is the newest. */
 export const DYNAMO_RELEASES: readonly string[] = Object.freeze([
@@ -135,7 +135,8 @@ export function defineReleases<F extends object>(def: {
   });
 }
 
-const RUNTIME_KEYS = new Set(["nats", "discovery", "systemServer", "lockstep"]);
+/** The runtime facts' names, as the first runtime row names them all. */
+const RUNTIME_KEYS = new Set(Object.keys(RUNTIME_ROWS[0] as object));
 
 /** Dynamo's release images and the backend each one runs (nvcr.io/nvidia/ai-dynamo/<name>:<release>). */
 export const DYNAMO_IMAGES: Readonly<Record<string, string>> = Object.freeze({
@@ -215,7 +216,7 @@ export function resolveRelease(
 ): ResolvedRelease {
   const origin = req.origin ?? KEY;
   const knownList = () => `known releases of ${backend.name}: ${table.known.join(", ")}`;
-  const fromImage = req.image ? imageRelease(backend, table, req.image) : undefined;
+  const fromImage = req.image ? imageRelease(backend, req.image) : undefined;
   const notes: string[] = [];
 
   if (req.version !== undefined) {
@@ -232,7 +233,8 @@ export function resolveRelease(
       }
       if (!table.known.includes(fromImage.release))
         return unknownRelease(want, "explicit", fromImage.release);
-      if (fromImage.suffix) notes.push(fromImage.note);
+      if (fromImage.suffix)
+        notes.push(buildNote(`image tag ${fromImage.tag}`, fromImage.release, fromImage.suffix));
       return {
         version: fromImage.release,
         requested: want === fromImage.release ? undefined : want,
@@ -244,8 +246,7 @@ export function resolveRelease(
     }
     if (match.version) {
       const suffix = baseRelease(want)?.suffix;
-      if (suffix && want !== "latest")
-        notes.push(`${want} is a build of ${match.version} (${suffix}); rendering ${match.version}`);
+      if (suffix && want !== "latest") notes.push(buildNote(want, match.version, suffix));
       return {
         version: match.version,
         requested: match.version === want ? undefined : want,
@@ -261,7 +262,7 @@ export function resolveRelease(
   if (fromImage?.release) {
     const { release, tag } = fromImage;
     const imageOrigin = `image tag ${tag}`;
-    if (fromImage.suffix) notes.push(fromImage.note);
+    if (fromImage.suffix) notes.push(buildNote(`image tag ${tag}`, release, fromImage.suffix));
     if (table.known.includes(release))
       return {
         version: release,
@@ -304,11 +305,15 @@ export function resolveRelease(
   }
 }
 
+/** `1.3.0-deepseek-v4-dev.1 is a build of 1.3.0 (deepseek-v4-dev.1); rendering 1.3.0`. */
+function buildNote(what: string, release: string, suffix: string): string {
+  return `${what} is a build of ${release} (${suffix}); rendering ${release}`;
+}
+
 function imageRelease(
   backend: { readonly name: string },
-  _table: unknown,
   image: string,
-): { release: string | undefined; tag: string | undefined; suffix: string; note: string } {
+): { release: string | undefined; tag: string | undefined; suffix: string } {
   const ref = parseImageRef(image);
   const owner = DYNAMO_IMAGES[ref.name];
   if (owner && owner !== backend.name) {
@@ -326,9 +331,6 @@ function imageRelease(
     release: base?.release,
     tag: ref.tag,
     suffix: base?.suffix ?? "",
-    note: base?.suffix
-      ? `image tag ${ref.tag} is a build of ${base.release} (${base.suffix}); rendering ${base.release}`
-      : "",
   };
 }
 
@@ -355,11 +357,6 @@ function matchRelease(
 function nearest(known: readonly string[], asked: string): string | undefined {
   const base = baseRelease(asked)?.release;
   if (!base) return undefined;
-  try {
-    parseVersion(base);
-  } catch {
-    return undefined;
-  }
   const below = known.filter((r) => compareVersions(r, base) <= 0);
   return below[below.length - 1] ?? known[0];
 }

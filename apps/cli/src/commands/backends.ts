@@ -1,9 +1,9 @@
 /** `dyn backends` (list) and `dyn backends show <x>` (components, defaults, options + JSON Schema). */
-import { DynError, releaseTableOf, resolveOptions, resolveRelease, WORKER_ROLES, z } from "@dyn/core";
+import { type Release, releaseOf, releaseTableOf, resolveOptions, WORKER_ROLES, z } from "@dyn/core";
 import { listBackends, loadBackend } from "../backends.js";
 import { loadConfig } from "../config-file.js";
 import { type Io, printJson, style } from "../io.js";
-import { flagsLayer } from "../spec-from-options.js";
+import { flagsLayer, labelFor, relabel } from "../spec-from-options.js";
 import { pad } from "./shared.js";
 
 export async function run(flags: Record<string, unknown>, _args: string[], io: Io): Promise<number> {
@@ -39,28 +39,25 @@ export async function show(flags: Record<string, unknown>, args: string[], io: I
     configBackends: config?.backends,
     key: "backend",
   });
-  const raw =
-    (flagsLayer({ option: flags.option }).raw.backend as { options?: unknown } | undefined)?.options ?? {};
+  // The same flag handling as deploy: -o, --dynamo-version, --legacy (and their conflict).
+  const layer = flagsLayer({
+    option: flags.option,
+    legacy: flags.legacy,
+    dynamoVersion: flags.dynamoVersion,
+  });
+  const raw = (layer.raw.backend as { options?: unknown } | undefined)?.options ?? {};
   const options = resolveOptions(backend, raw) as Record<string, unknown>;
-  const table = releaseTableOf(backend);
-  if (flags.legacy === true && flags.dynamoVersion !== undefined)
-    throw new DynError("DYN_USAGE", "--legacy: means --dynamo-version 0.3.2; give only one of them", {
-      key: "--legacy",
-    });
-  const asked = flags.legacy === true ? "0.3.2" : (flags.dynamoVersion as string | undefined);
-  let chosen: ReturnType<typeof resolveRelease>;
+  const input = { origins: layer.origins, config: undefined };
+  let release: Release;
   try {
-    chosen = resolveRelease(backend, table, { version: asked, origin: "--dynamo-version" });
+    release = releaseOf(backend, {
+      version: (layer.raw.dynamo as { version?: string } | undefined)?.version,
+      origin: labelFor(input, "dynamo.version"),
+    });
   } catch (err) {
-    // Name the flag, as deploy does (core names the spec key).
-    if (DynError.is(err) && err.message.startsWith("dynamo.version: "))
-      throw new DynError(err.code, `--dynamo-version: ${err.message.slice(16)}`, {
-        key: err.key,
-        hint: err.hint,
-      });
-    throw err;
+    throw relabel(err, input);
   }
-  const release = { ...chosen, facts: table.facts(chosen.version) };
+  const table = releaseTableOf(backend);
   const components = backend.components(options, release);
   const schema = z.toJSONSchema(backend.options, { io: "input", unrepresentable: "any" }) as {
     properties?: Record<string, FieldInfo>;
@@ -71,7 +68,7 @@ export async function show(flags: Record<string, unknown>, args: string[], io: I
       name: backend.name,
       description: backend.description,
       source,
-      release: chosen.version,
+      release: release.version,
       releases: table.known,
       releaseTable: backend.releases ? table.rows : null,
       components,
@@ -89,7 +86,7 @@ export async function show(flags: Record<string, unknown>, args: string[], io: I
     out.push("", "release history (each row applies from its release on):");
     for (const row of table.rows) if (row.note) out.push(`  ${row.since.padEnd(6)} ${row.note}`);
   }
-  out.push("", `components (Dynamo ${chosen.version}):`);
+  out.push("", `components (Dynamo ${release.version}):`);
   for (const role of WORKER_ROLES) {
     const c = components[role];
     if (c) out.push(`  ${role.padEnd(10)} ${c.alias} → ${c.dynamo} (registers as "${c.health}")`);
