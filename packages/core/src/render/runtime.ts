@@ -288,41 +288,24 @@ PY
   DYN_HEALTH_PID=$!
 }
 
-# dyn_lost_step "<LOST line>": the step to blame: the first planned step of the lost component on the
-# node of the first vanished instance, else the component.
-dyn_lost_step() {
-  local line=\${1#LOST } comp item ip node k
-  comp=\${line%% *}
-  for item in \${line#*: }; do
-    ip=\${item#*@}
-    node=\${DYN_NAME_OF_IP[$ip]:-}
-    for k in "\${!DYN_NODES[@]}"; do
-      if [ "\${DYN_NODES[$k]}" = "$node" ] && [ -n "\${DYN_STEPS_AT[$comp@$k]:-}" ]; then
-        printf '%s' "\${DYN_STEPS_AT[$comp@$k]%% *}"
-        return
-      fi
-    done
-  done
-  printf '%s' "$comp"
-}
-
-# dyn_lost "<LOST line>": the failure message for an instance that vanished after READY, with the
-# node name and the steps of that component on it (DYN_NAME_OF_IP, DYN_STEPS_AT set by the plan).
+# dyn_lost "<LOST line>": for an instance that vanished after READY, sets DYN_LOST_STEP (the first
+# planned step of the lost component on the node of the first vanished instance, else the component)
+# and DYN_LOST_WHY (the message, with the node name and the steps on it), from DYN_NAME_OF_IP and
+# DYN_STEPS_AT set by the plan.
 dyn_lost() {
-  local line=$1 comp rest item ip node k steps="" out
-  line=\${line#LOST }
+  local line=\${1#LOST } comp item node k steps
   comp=\${line%% *}
-  rest=\${line#*: }
-  out="$line"
-  for item in $rest; do
-    ip=\${item#*@}
-    node=\${DYN_NAME_OF_IP[$ip]:-}
+  DYN_LOST_STEP="" DYN_LOST_WHY=$line
+  for item in \${line#*: }; do
+    node=\${DYN_NAME_OF_IP[\${item#*@}]:-}
     [ -n "$node" ] || continue
-    for k in "\${!DYN_NODES[@]}"; do [ "\${DYN_NODES[$k]}" != "$node" ] || steps+="\${steps:+ }\${DYN_STEPS_AT[$comp@$k]:-}"; done
-    out+=" [$node: \${steps:-?}]"
     steps=""
+    for k in "\${!DYN_NODES[@]}"; do [ "\${DYN_NODES[$k]}" != "$node" ] || steps+="\${steps:+ }\${DYN_STEPS_AT[$comp@$k]:-}"; done
+    DYN_LOST_WHY+=" [$node: \${steps:-?}]"
+    [ -n "$DYN_LOST_STEP" ] || DYN_LOST_STEP=\${steps%% *}
   done
-  printf '%s' "registered instances vanished after READY: $out"
+  DYN_LOST_STEP=\${DYN_LOST_STEP:-$comp}
+  DYN_LOST_WHY="registered instances vanished after READY: $DYN_LOST_WHY"
 }
 
 # The last line the health watcher wrote (pure bash: no process per poll).

@@ -14,6 +14,7 @@ import { join, type PortRef, port, renderArg } from "../word.js";
 import { isDirectiveSafe, sbatchHeader } from "./header.js";
 import { RUNTIME_LIBRARY } from "./runtime.js";
 import {
+  CONTAINER_ARRAY,
   CONTAINER_HF_HOME,
   type ContainerRole,
   containerFlags,
@@ -108,7 +109,7 @@ function containerArray(plan: Plan, role: ContainerRole): string[] {
   if (role === "infra" && !plan.steps.some(isInfraStep)) return [];
   const flags = containerFlags(plan, role);
   if (flags.length === 0) return [];
-  const name = role === "infra" ? "DYN_CONTAINER_INFRA" : "DYN_CONTAINER";
+  const name = CONTAINER_ARRAY[role];
   // SC2054: the commas are inside one --container-mounts word, not separating array elements.
   return ["# shellcheck disable=SC2054", `${name}=(${flags.map(renderArg).join(" ")})`];
 }
@@ -205,13 +206,13 @@ function nodeSetup(plan: Plan): string[] {
     const check = (i: number, what: string, where: string) =>
       `wait "$DYN_PRELOAD_${i}" || dyn_fail container-preload "importing the container image for ${what} failed on ${where} (log: logs/container-preload.log)"`;
     lines.push("", "# ---- containers: the image imported once per node, before the services start ----");
-    lines.push(preload(0, "DYN_CONTAINER", `--nodes=${n} --ntasks=${n}`));
+    lines.push(preload(0, CONTAINER_ARRAY.services, `--nodes=${n} --ntasks=${n}`));
     const infraToo = infraNode !== undefined && c.infra === "image";
     if (infraToo)
       lines.push(
         preload(
           1,
-          "DYN_CONTAINER_INFRA",
+          CONTAINER_ARRAY.infra,
           `--nodes=1 --ntasks=1 ${renderArg(join("--nodelist=", hostVar(infraNode)))}`,
         ),
       );
@@ -354,7 +355,7 @@ function readiness(plan: Plan): string[] {
     '    dyn_last_line "$DYN_SUPERVISION_LOG"',
     '    case "$REPLY" in',
     '      "LOST frontend"*) dyn_fail frontend-0 "${REPLY#LOST frontend: }" ;;',
-    '      LOST*) dyn_fail "$(dyn_lost_step "$REPLY")" "$(dyn_lost "$REPLY")" ;;',
+    '      LOST*) dyn_lost "$REPLY" && dyn_fail "$DYN_LOST_STEP" "$DYN_LOST_WHY" ;;',
     '      *) dyn_fail supervision "the /health watcher ended with code $rc (log: logs/supervision.log)" ;;',
     "    esac",
     "  fi",

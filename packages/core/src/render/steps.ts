@@ -21,6 +21,12 @@ export const CONTAINER_HF_HOME = "/root/.cache/huggingface";
  */
 export type ContainerRole = "services" | "infra";
 
+/** The shell array each container's pyxis flags are rendered into, once. */
+export const CONTAINER_ARRAY: Readonly<Record<ContainerRole, string>> = {
+  services: "DYN_CONTAINER",
+  infra: "DYN_CONTAINER_INFRA",
+};
+
 export function containerFlags(plan: Plan, role: ContainerRole): Arg[] {
   const c = plan.spec.container;
   if (c.kind !== "pyxis") return [];
@@ -49,8 +55,8 @@ export function containerFlags(plan: Plan, role: ContainerRole): Arg[] {
 export function containerArrayName(plan: Plan, step: { readonly role: string }): string | undefined {
   const c = plan.spec.container;
   if (c.kind !== "pyxis") return undefined;
-  if (!isInfraStep(step)) return "DYN_CONTAINER";
-  return c.infra === "host" ? undefined : "DYN_CONTAINER_INFRA";
+  if (!isInfraStep(step)) return CONTAINER_ARRAY.services;
+  return c.infra === "host" ? undefined : CONTAINER_ARRAY.infra;
 }
 
 /**
