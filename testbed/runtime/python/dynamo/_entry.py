@@ -35,6 +35,17 @@ def _start(name: str, argv, required=()):
     return version, parser, opts
 
 
+def _role_flags(p, o):
+    """The role options a release's parser has (vLLM and the mocker share them): --disaggregation-mode
+    and the --is-prefill-worker/--is-decode-worker booleans, plus the boolean given together with a
+    mode ("error if combined", releases.md), or None."""
+    mode = o.get("disaggregation_mode") if p.has("--disaggregation-mode") else None
+    pre = bool(o.get("is_prefill_worker")) if p.has("--is-prefill-worker") else False
+    dec = bool(o.get("is_decode_worker")) if p.has("--is-decode-worker") else False
+    clash = ("--is-prefill-worker" if pre else "--is-decode-worker") if mode and (pre or dec) else None
+    return mode, pre, dec, clash
+
+
 def _fail(prog: str, msg: str) -> int:
     """A check upstream does after argparse (ValueError and the like): exit 1."""
     print(f"{prog}: {msg}", file=sys.stderr, flush=True)
@@ -102,12 +113,9 @@ def main_vllm(argv=None) -> int:
     # role [releases.md "Role selection and registration"]: 0.4.1 --is-prefill-worker / default;
     # 0.6.1-0.9.0 + --is-decode-worker; 1.0.0+ --disaggregation-mode (booleans deprecated, "error if
     # combined"; removed in 1.4.0, which the parser already rejects).
-    mode = o.get("disaggregation_mode") if p.has("--disaggregation-mode") else None
-    pre = bool(o.get("is_prefill_worker")) if p.has("--is-prefill-worker") else False
-    dec = bool(o.get("is_decode_worker")) if p.has("--is-decode-worker") else False
-    if mode and (pre or dec):
-        flag = "--is-prefill-worker" if pre else "--is-decode-worker"
-        return _fail(prog, f"ValueError: {flag} cannot be combined with --disaggregation-mode {mode} "
+    mode, pre, dec, clash = _role_flags(p, o)
+    if clash:
+        return _fail(prog, f"ValueError: {clash} cannot be combined with --disaggregation-mode {mode} "
                            f"(use --disaggregation-mode alone)")
     if pre:
         role = "prefill"
@@ -301,12 +309,9 @@ def main_mocker(argv=None) -> int:
     --bootstrap-ports entry per worker, --extra-engine-args must be a readable JSON file."""
     version, p, o = _start("mocker", argv)
     prog = p.prog
-    mode = o.get("disaggregation_mode") if p.has("--disaggregation-mode") else None
-    pre = bool(o.get("is_prefill_worker")) if p.has("--is-prefill-worker") else False
-    dec = bool(o.get("is_decode_worker")) if p.has("--is-decode-worker") else False
-    if mode and (pre or dec):
-        flag = "--is-prefill-worker" if pre else "--is-decode-worker"
-        return _fail(prog, f"ValueError: {flag} cannot be combined with --disaggregation-mode {mode}")
+    mode, pre, dec, clash = _role_flags(p, o)
+    if clash:
+        return _fail(prog, f"ValueError: {clash} cannot be combined with --disaggregation-mode {mode}")
     role = "prefill" if pre else "decode" if dec else (mode or "agg")
     n = _int(o.get("num_workers"), 1) if p.has("--num-workers") else 1
     raw_ports = o.get("bootstrap_ports") if p.has("--bootstrap-ports") else None
