@@ -31,6 +31,8 @@ export interface ProbeResult {
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
+  /** It was killed after the probe's time limit. */
+  readonly timedOut?: boolean;
 }
 
 export interface Slurm {
@@ -42,8 +44,8 @@ export interface Slurm {
   accounting(jobIds: readonly string[]): Promise<Map<string, AccountingEntry>>;
   /** `scancel <job>`. */
   cancel(jobId: string): Promise<void>;
-  /** Run any command for `dyn doctor`; never throws. */
-  probe(command: string, args: readonly string[]): Promise<ProbeResult>;
+  /** Run any command for `dyn doctor`; never throws; killed after `timeoutMs` (default 20 s). */
+  probe(command: string, args: readonly string[], options?: { timeoutMs?: number }): Promise<ProbeResult>;
 }
 
 export const QUEUE_FORMAT = "%i|%T|%r|%N|%j|%M";
@@ -85,6 +87,7 @@ interface RunResult {
   stdout: string;
   stderr: string;
   missing: boolean;
+  timedOut?: boolean;
 }
 
 function run(
@@ -103,7 +106,13 @@ function run(
       stdio: ["ignore", "pipe", "pipe"],
     });
     // Our own timer (spawn's `timeout` keeps the process alive when the command does not exist).
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    // On expiry we answer at once: a grandchild holding the pipes open must not stretch the limit.
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      child.stdout.destroy();
+      child.stderr.destroy();
+      resolve({ code: null, stdout, stderr, missing: false, timedOut: true });
+    }, timeoutMs);
     timer.unref();
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
       stdout += d;
@@ -177,9 +186,15 @@ export function createSlurm(env: Readonly<Record<string, string | undefined>>): 
       const r = await run("scancel", [jobId], env);
       if (r.code !== 0) throw failed("scancel", r);
     },
-    async probe(command, args) {
-      const r = await run(command, args, env, undefined, 20_000);
-      return { found: !r.missing, code: r.code, stdout: r.stdout, stderr: r.stderr };
+    async probe(command, args, options) {
+      const r = await run(command, args, env, undefined, options?.timeoutMs ?? 20_000);
+      return {
+        found: !r.missing,
+        code: r.code,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        timedOut: r.timedOut === true,
+      };
     },
   };
 }
