@@ -208,9 +208,12 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .action(act(() => import("./commands/init.js")));
 
   common(program.command("doctor"))
-    .description("check the cluster before a first deploy (sbatch, srun, partitions, GPUs, pyxis)")
-    .option("--runs-dir <dir>", "run directory root to check for writing")
+    .description(
+      "check the cluster before a first deploy (SLURM, controller, partitions, GPUs, pyxis, runs directory)",
+    )
+    .option("--runs-dir <dir>", "run directory root to check for writing (nothing is written)")
     .option("--config <file>", "config file")
+    .option("--timeout <s>", "seconds each probe may take (default 5)")
     .action(act(() => import("./commands/doctor.js")));
 
   common(program.command("completion"), false)

@@ -499,7 +499,7 @@ describe("dyn plan / render / backends / init / doctor / completion", () => {
     slurm.probes.set("srun --help", ok("  --container-image=[USER@][REGISTRY#]IMAGE[:TAG]|PATH\n"));
     const r = await run(["doctor"], { slurm });
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("gpu* (4 nodes × 8 GPUs a100)");
+    expect(r.stdout).toContain("gpu 8 GPUs/node, typed GRES (a100)");
     expect(r.stdout).toContain("ready for dyn deploy");
   });
 
@@ -569,6 +569,7 @@ describe("SLURM output parsing", () => {
         nodes: 4,
         gpusPerNode: 8,
         gpuTypes: ["h100"],
+        gres: "typed",
         timeLimit: "1:00:00",
       },
     ]);
