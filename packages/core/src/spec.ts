@@ -216,8 +216,21 @@ export const DeploymentSpec = z
         base: z.number().int().min(1024).max(65000).default(10000),
         /** Ports per job slot; every process of the job on one node fits in one slot. */
         slot: z.number().int().min(16).max(10000).default(100),
-        /** Number of slots; a job uses slot SLURM_JOB_ID mod slots. */
+        /**
+         * Number of slots; a job prefers slot SLURM_JOB_ID mod slots and moves to the next free one
+         * at run time (its ports in use on a node, or the slot's lock held by a running job).
+         */
         slots: z.number().int().min(1).default(227),
+        /**
+         * Node-local directory of the per-slot lock files (one subdirectory per node, mode 1777 so
+         * every user's jobs share it). Must not be per-job private (/tmp under job_container/tmpfs
+         * is); DYN_PORT_LOCK_DIR in the job's environment overrides it at run time.
+         */
+        lockDir: text
+          .pipe(
+            z.string().regex(/^\/[A-Za-z0-9_./-]*$/, "must be an absolute path of letters, digits, _ . / -"),
+          )
+          .default("/var/tmp/dyn-ports"),
       })
       .prefault({}),
     readiness: z

@@ -19,6 +19,13 @@ export interface StatusSummary {
   readonly nodes: ReadonlyArray<{ index: number; name: string; ip: string }>;
   readonly started: readonly string[];
   readonly infraUp: boolean;
+  /**
+   * The port window the job claimed at run time (its first and last port), and the preferred one
+   * (SLURM_JOB_ID mod ports.slots) when that was taken on some node.
+   */
+  readonly ports:
+    | { readonly window: number; readonly base: number; readonly end: number; readonly preferred: number }
+    | undefined;
   /** What SLURM says ended the job when it did (TIMEOUT, CANCELLED, PREEMPTED, NODE_FAIL), from the steps' logs. */
   readonly endReason: string | undefined;
   /** 1, or the attempt after SLURM requeued the job (the fields above describe this attempt only). */
@@ -55,6 +62,7 @@ export function summarizeStatus(events: readonly StatusEvent[]): StatusSummary {
   let attempt = 1;
   let endReason: string | undefined;
   let previous: StatusSummary["previous"];
+  let ports: StatusSummary["ports"];
   for (const e of events) {
     switch (e.event) {
       case "job-started":
@@ -65,12 +73,21 @@ export function summarizeStatus(events: readonly StatusEvent[]): StatusSummary {
           state = "starting";
           url = registered = failed = endReason = undefined;
           infraUp = false;
+          ports = undefined;
           nodes = [];
           started = [];
         }
         break;
       case "node":
         nodes.push({ index: Number(e.index), name: String(e.name), ip: String(e.ip) });
+        break;
+      case "ports":
+        ports = {
+          window: Number(e.window),
+          base: Number(e.base),
+          end: Number(e.end),
+          preferred: Number(e.preferred ?? e.window),
+        };
         break;
       case "infra-up":
         infraUp = true;
@@ -98,5 +115,18 @@ export function summarizeStatus(events: readonly StatusEvent[]): StatusSummary {
         break;
     }
   }
-  return { state, url, registered, failed, nodes, started, infraUp, endReason, attempt, previous, events };
+  return {
+    state,
+    url,
+    registered,
+    failed,
+    nodes,
+    started,
+    infraUp,
+    ports,
+    endReason,
+    attempt,
+    previous,
+    events,
+  };
 }

@@ -59,6 +59,18 @@ describe("summarizeStatus", () => {
     });
   });
 
+  it("the port window the job claimed, and the one it preferred", () => {
+    expect(summarizeStatus([ev("job-started")]).ports).toBeUndefined();
+    const s = summarizeStatus([
+      ev("job-started"),
+      ev("port-window-taken", { window: 5, nodes: "n1 (port 10500 in use)" }),
+      ev("ports", { window: 6, base: 10600, end: 10611, preferred: 5 }),
+    ]);
+    expect(s.ports).toEqual({ window: 6, base: 10600, end: 10611, preferred: 5 });
+    // A requeued attempt claims its own.
+    expect(summarizeStatus([...s.events, ev("job-started", { attempt: 2 })]).ports).toBeUndefined();
+  });
+
   it("ready: the url and the final counts", () => {
     const s = summarizeStatus([
       ev("progress", { registered: "a=0/1" }),

@@ -82,6 +82,7 @@ dyn_slurm_end() {
 
 dyn_on_signal() {
   trap - TERM INT
+  DYN_ENDING=1
   if [ "$DYN_DONE" = 0 ]; then
     DYN_DONE=1
     dyn_log "received SIG$1: stopping all steps"
@@ -98,7 +99,31 @@ trap 'dyn_on_signal TERM' TERM
 trap 'dyn_on_signal INT' INT
 # On every exit: stop the steps, then remove this run's scratch on the infra node (the batch host).
 DYN_HEALTH_PID=""
-trap 'dyn_stop_steps; rm -rf -- "$DYN_SCRATCH"' EXIT
+trap 'dyn_stop_steps; dyn_release_windows; rm -rf -- "$DYN_SCRATCH"' EXIT
+
+# dyn_release_lock <lock dir>: remove this run's port-window lock on this node.
+dyn_release_lock() {
+  local d
+  for d in "$1/\${SLURMD_NODENAME:-$(hostname -s)}"/window-*; do
+    [ "$(cat "$d/owner" 2>/dev/null)" != "$SLURM_JOB_ID $DYN_INFRA_ID" ] || rm -rf -- "$d"
+  done
+  return 0
+}
+export -f dyn_release_lock
+
+# At exit: the batch host's lock directly, the other nodes' in one bounded step, unless SLURM is
+# ending the job (no step can start then; the next dyn job on those nodes removes the stale locks).
+DYN_ENDING=0
+dyn_release_windows() {
+  [ -n "\${DYN_LOCKS:-}" ] || return 0
+  dyn_release_lock "$DYN_LOCKS"
+  if [ "$DYN_ENDING" = 0 ] && [ "\${#DYN_NODES[@]}" -gt 1 ]; then
+    # shellcheck disable=SC2016 # expanded by the step's bash
+    timeout 10 srun --overlap --nodes="\${#DYN_NODES[@]}" --ntasks="\${#DYN_NODES[@]}" --ntasks-per-node=1 \\
+      --job-name=port-release env "\${DYN_UNSET[@]}" bash -c 'dyn_release_lock "$1"' port-release "$DYN_LOCKS" \\
+      </dev/null >/dev/null 2>&1 || true
+  fi
+}
 
 # dyn_start <step-id> <command...>: run a step in the background and remember it.
 dyn_start() {
@@ -183,11 +208,14 @@ PY
   done
 }
 
-# Runs on every node (exported to srun): print "<slurm node name> <routable IPv4>" and create the
-# model cache. Interface if given, else the default route's interface, else \`hostname -I\`; never
+# Runs on every node (exported to srun): removes what dead dyn jobs left (dyn_clean_stale), creates
+# the model cache, claims the port window (dyn_claim_window) and prints "<slurm node name> <routable
+# IPv4> <claim>". Interface if given, else the default route's interface, else \`hostname -I\`; never
 # loopback or link-local. No packet is sent.
+# dyn_node_setup <iface> <cache> <lock dir> <window> <first port> <ports> <pinned> <live-jobs file>
 dyn_node_setup() {
-  local iface=$1 cache=$2 ip="" dev=""
+  local iface=$1 cache=$2 ip="" dev="" claim
+  dyn_clean_stale "\${TMPDIR:-/tmp}" "$3" "$8"
   if [ -n "$iface" ]; then
     ip=$(ip -4 -o addr show dev "$iface" 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
   else
@@ -201,9 +229,99 @@ dyn_node_setup() {
   fi
   case "$ip" in "" | 127.* | 169.254.* | 0.0.0.0) ip="-" ;; esac
   mkdir -p -- "$cache" || ip="!cache"
-  printf '%s %s\\n' "\${SLURMD_NODENAME:-$(hostname -s)}" "$ip"
+  claim=$(dyn_claim_window "$3" "$4" "$5" "$6" "$7" "$8")
+  printf '%s %s %s\\n' "\${SLURMD_NODENAME:-$(hostname -s)}" "$ip" "$claim"
 }
 export -f dyn_node_setup
+
+# Every local TCP port in use on this node (any state but TIME_WAIT and CLOSE), one per line, from
+# /proc/net/tcp{,6} of the node's network namespace (no ss/netstat needed). awk without strtonum
+# (mawk): the hex port is converted by hand.
+dyn_ports_in_use() {
+  cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$2 ~ /:/ && $4 != "06" && $4 != "07" {
+    n = split($2, a, ":"); h = a[n]; v = 0
+    for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
+    print v }'
+}
+
+# dyn_claim_window <lock dir> <window> <first port> <ports> <pinned "k:port ..."> <live-jobs file>
+#   [<window to release first>]
+# Claims this job's port window on this node: an atomic mkdir of <lock dir>/<node>/window-<w> (its
+# owner file says "<job> <run id>"), then checks that none of the window's ports the plan uses (and
+# none of this node's pinned ports) is in use. Prints one word: ok, held:<job> (a running job's lock),
+# busy:<port> (the lock was free but something listens there; the lock is given back) or
+# pinned:<port> (a pinned port is in use: no other window helps). A lock whose job SLURM no longer
+# runs (the live-jobs file, one job id per line, "?" when squeue could not say) is stale and taken
+# over; so is this job's own lock from an earlier attempt (requeue).
+dyn_claim_window() {
+  local root=$1 w=$2 first=$3 count=$4 pinned=$5 live=$6 prev=\${7:-} node lock owner p item
+  node=\${SLURMD_NODENAME:-$(hostname -s)}
+  [ -d "$root" ] || mkdir -m 1777 -- "$root" 2>/dev/null || true
+  [ -d "$root/$node" ] || mkdir -m 1777 -- "$root/$node" 2>/dev/null || true
+  if [ -n "$prev" ] && [ -f "$root/$node/window-$prev/owner" ] &&
+    [ "$(cat "$root/$node/window-$prev/owner" 2>/dev/null)" = "$SLURM_JOB_ID $DYN_INFRA_ID" ]; then
+    rm -rf -- "$root/$node/window-$prev"
+  fi
+  lock=$root/$node/window-$w
+  if ! mkdir -- "$lock" 2>/dev/null; then
+    owner=$(cat "$lock/owner" 2>/dev/null || true)
+    owner=\${owner%% *}
+    if [ "$owner" = "$SLURM_JOB_ID" ] || { [ -n "$owner" ] && dyn_is_gone "$owner" "$live"; }; then
+      rm -rf -- "$lock" 2>/dev/null || true
+    fi
+    if ! mkdir -- "$lock" 2>/dev/null; then
+      printf 'held:%s' "\${owner:-unknown}"
+      return 0
+    fi
+  fi
+  printf '%s %s\\n' "$SLURM_JOB_ID" "$DYN_INFRA_ID" >"$lock/owner"
+  declare -A used=()
+  while read -r p; do used[$p]=1; done < <(dyn_ports_in_use)
+  for item in $pinned; do
+    [ "\${item%%:*}" != "\${SLURM_NODEID:-0}" ] || [ -z "\${used[\${item#*:}]:-}" ] || {
+      rm -rf -- "$lock"
+      printf 'pinned:%s' "\${item#*:}"
+      return 0
+    }
+  done
+  for ((p = first; p < first + count; p++)); do
+    if [ -n "\${used[$p]:-}" ]; then
+      rm -rf -- "$lock"
+      printf 'busy:%s' "$p"
+      return 0
+    fi
+  done
+  printf 'ok'
+}
+export -f dyn_claim_window dyn_ports_in_use
+
+# dyn_is_gone <job id> <live-jobs file>: true when SLURM says that job is not running (not listed by
+# squeue); false when it is, or when squeue could not say ("?").
+dyn_is_gone() {
+  [ -s "$2" ] && ! grep -qx -- '?' "$2" && ! grep -qx -- "$1" "$2"
+}
+export -f dyn_is_gone
+
+# dyn_clean_stale <scratch parent> <lock dir> <live-jobs file>: remove what earlier dyn jobs left on
+# this node (scancel --signal=KILL, a dead batch host): their scratch dirs dyn-<job>-<run> and their
+# window locks, once SLURM no longer runs that job. Only what this user may remove.
+dyn_clean_stale() {
+  local d job
+  for d in "$1"/dyn-[0-9]*-[0-9]*; do
+    if [ ! -d "$d" ] || [ ! -O "$d" ]; then continue; fi
+    job=\${d##*/dyn-}
+    job=\${job%%-*}
+    [ "$job" != "$SLURM_JOB_ID" ] && dyn_is_gone "$job" "$3" && rm -rf -- "$d" 2>/dev/null
+  done
+  for d in "$2/\${SLURMD_NODENAME:-$(hostname -s)}"/window-*; do
+    [ -d "$d" ] || continue
+    job=$(cat "$d/owner" 2>/dev/null || true)
+    job=\${job%% *}
+    [ -n "$job" ] && [ "$job" != "$SLURM_JOB_ID" ] && dyn_is_gone "$job" "$3" && rm -rf -- "$d" 2>/dev/null
+  done
+  return 0
+}
+export -f dyn_clean_stale
 
 # dyn_missing "<component=have/want ...>": what has not registered yet, by role (DYN_ROLES_OF, set
 # with the readiness settings), e.g. "decode (backend 0/2)"; the counts as given if none parse.

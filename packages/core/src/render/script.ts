@@ -173,16 +173,72 @@ function allocationCheck(plan: Plan): string[] {
   return lines;
 }
 
+/**
+ * The ports the plan uses, as the run-time window check needs them: how many offsets of the window
+ * (the highest used on any node, so one number serves every node), and the pinned ports by node
+ * index ("k:port ...").
+ */
+function portsUsed(plan: Plan): { offsets: number; pinned: string } {
+  let offsets = 0;
+  const pinned = new Set<string>();
+  for (const step of plan.steps)
+    for (const ref of Object.values(step.ports)) {
+      if (ref.kind === "job") offsets = Math.max(offsets, ref.offset + 1);
+      else for (const k of step.nodes) pinned.add(`${k}:${ref.port}`);
+    }
+  return { offsets, pinned: [...pinned].join(" ") };
+}
+
 function nodeSetup(plan: Plan): string[] {
   const n = plan.nodes;
+  const { base, slot, slots } = plan.spec.ports;
+  const used = portsUsed(plan);
+  const tries = Math.min(slots, 8);
+  const step = (what: string) =>
+    `  srun --overlap --nodes=${n} --ntasks=${n} --ntasks-per-node=1 --job-name=${what} \\`;
   const lines = [
     "",
-    "# ---- node setup: routable IPs and the model cache on every node (one step) ----",
-    "declare -A DYN_IP_OF=()",
-    "while read -r name ip; do DYN_IP_OF[$name]=$ip; done < <(",
-    `  srun --overlap --nodes=${n} --ntasks=${n} --ntasks-per-node=1 --job-name=node-setup \\`,
-    `    env "\${DYN_UNSET[@]}" bash -c 'dyn_node_setup "$@"' node-setup "$DYN_IFACE" "$DYN_HF_CACHE"`,
+    "# ---- node setup: stale leftovers removed, routable IPs, the model cache and the port window ----",
+    // Which jobs SLURM still runs, once for all nodes: a lock or scratch of any other job is stale.
+    'DYN_LIVE="$DYN_RUN_DIR/.live-jobs"',
+    `squeue -h -o %A >"$DYN_LIVE.tmp" 2>/dev/null && grep -qx -- "$SLURM_JOB_ID" "$DYN_LIVE.tmp" || echo '?' >"$DYN_LIVE.tmp"`,
+    'mv -f -- "$DYN_LIVE.tmp" "$DYN_LIVE"',
+    `DYN_LOCKS=\${DYN_PORT_LOCK_DIR:-${shellQuote(plan.spec.ports.lockDir)}}`,
+    // The job-scoped window first; the next ones when a node has it taken (see dyn_claim_window).
+    `DYN_WINDOW=$((SLURM_JOB_ID % ${slots}))`,
+    `DYN_PINNED=${shellQuote(used.pinned)}`,
+    "declare -A DYN_IP_OF=() DYN_CLAIM=()",
+    "while read -r name ip claim; do DYN_IP_OF[$name]=$ip; DYN_CLAIM[$name]=$claim; done < <(",
+    step("node-setup"),
+    `    env "\${DYN_UNSET[@]}" bash -c 'dyn_node_setup "$@"' node-setup "$DYN_IFACE" "$DYN_HF_CACHE" "$DYN_LOCKS" "$DYN_WINDOW" "$((${base} + DYN_WINDOW * ${slot}))" ${used.offsets} "$DYN_PINNED" "$DYN_LIVE"`,
     ")",
+    'DYN_WINDOWS_SEEN=""',
+    "for ((try = 1; ; try++)); do",
+    '  taken=""',
+    '  for node in "${DYN_NODES[@]}"; do',
+    '    case "${DYN_CLAIM[$node]:-}" in',
+    "      ok) ;;",
+    `      pinned:*) dyn_fail node-setup "port \${DYN_CLAIM[$node]#pinned:} (pinned in the spec) is in use on $node" ;;`,
+    '      "") taken+="${taken:+, }$node (no answer)" ;;',
+    '      held:*) taken+="${taken:+, }$node (held by job ${DYN_CLAIM[$node]#held:})" ;;',
+    '      busy:*) taken+="${taken:+, }$node (port ${DYN_CLAIM[$node]#busy:} in use)" ;;',
+    "    esac",
+    "  done",
+    '  [ -n "$taken" ] || break',
+    '  DYN_WINDOWS_SEEN+="${DYN_WINDOWS_SEEN:+; }window $DYN_WINDOW: $taken"',
+    '  dyn_emit port-window-taken window "$DYN_WINDOW" nodes "$(dyn_json "$taken")"',
+    `  ((try < ${tries})) || dyn_fail node-setup "no free port window after ${tries} tries ($DYN_WINDOWS_SEEN); raise ports.slots or free the ports"`,
+    `  prev=$DYN_WINDOW DYN_WINDOW=$(((DYN_WINDOW + 1) % ${slots}))`,
+    "  DYN_CLAIM=()",
+    "  # shellcheck disable=SC2016 # expanded by the step's bash",
+    "  while read -r name claim; do DYN_CLAIM[$name]=$claim; done < <(",
+    step("port-window"),
+    `      env "\${DYN_UNSET[@]}" bash -c 'printf "%s %s\\n" "\${SLURMD_NODENAME:-$(hostname -s)}" "$(dyn_claim_window "$@")"' port-window "$DYN_LOCKS" "$DYN_WINDOW" "$((${base} + DYN_WINDOW * ${slot}))" ${used.offsets} "$DYN_PINNED" "$DYN_LIVE" "$prev"`,
+    "  )",
+    "done",
+    `DYN_PORT_BASE=$((${base} + DYN_WINDOW * ${slot}))`,
+    "export DYN_PORT_BASE",
+    `dyn_emit ports window "$DYN_WINDOW" base "$DYN_PORT_BASE" end "$((DYN_PORT_BASE + ${Math.max(used.offsets, 1) - 1}))" preferred "$((SLURM_JOB_ID % ${slots}))"`,
     `for k in $(seq 0 ${n - 1}); do`,
     "  node=${DYN_NODES[$k]}",
     "  ip=${DYN_IP_OF[$node]:-}",

@@ -34,7 +34,7 @@ const REAL_SLEEP = spawnSync("bash", ["-c", "command -v sleep"], { encoding: "ut
 
 /** Stub executables (see the file comment), copied into each run's PATH directory. */
 const STUB_SOURCE = fileURLToPath(new URL("../fixtures/stubs/", import.meta.url));
-const STUBS = ["srun", "scontrol", "python3", "ip", "timeout", "sleep"];
+const STUBS = ["srun", "scontrol", "squeue", "python3", "ip", "timeout", "sleep"];
 
 export interface StartOptions {
   /** Nodes scontrol reports (the plan's node count unless testing a mismatch). */
@@ -58,6 +58,7 @@ export class ScriptRun {
   readonly runDir = join(this.dir, "run");
   readonly home = join(this.dir, "home");
   readonly scratch = join(this.dir, "tmp");
+  readonly locks = join(this.dir, "locks");
   private readonly stubs = join(this.dir, "stubs");
   private readonly rec = join(this.stubs, "rec");
   private child: ChildProcess | undefined;
@@ -82,6 +83,7 @@ export class ScriptRun {
       TMPDIR: this.scratch,
       SLURM_JOB_ID: String(JOB_ID),
       SLURM_JOB_NODELIST: `node[0-${options.nodes - 1}]`,
+      SLURMD_NODENAME: "node0", // the batch host is the first node
       STUB_DIR: this.stubs,
       STUB_NODES: String(options.nodes),
       STUB_STATUS: join(this.runDir, "status.jsonl"),
@@ -89,6 +91,8 @@ export class ScriptRun {
       STUB_HEALTH: options.health ?? "ready",
       STUB_FAIL_STEP: options.failStep ?? "",
       STUB_PRELOAD_RC: String(options.preloadRc ?? 0),
+      // The port-window locks of the run, not the machine's /var/tmp/dyn-ports.
+      DYN_PORT_LOCK_DIR: this.locks,
       ...(options.iface ? { STUB_IFACE: options.iface } : {}),
       ...options.env,
     };
