@@ -340,6 +340,16 @@ class ServingTests(Base):
         self.assertEqual(p.wait(20), 3)
         self.assertIn("START_DELAY", self.output(p))
 
+    def test_deregister_after_hook_leaves_discovery_and_keeps_running(self):
+        _, url = self.frontend()
+        p = self.worker("dynamo.vllm", "--model", "m", DYN_STANDIN_DEREGISTER_AFTER="0.5")
+        self.wait_instances(url, 1)
+        self.wait_instances(url, 0, timeout=5)   # gone from /health ...
+        self.assertIsNone(p.poll())               # ... while the process lives on
+        self.assertIn("DEREGISTER_AFTER", self.output(p))
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(10), 0)
+
     def test_system_port_health(self):
         port = free_port()
         self.worker("dynamo.vllm", "--model", "m", DYN_SYSTEM_PORT=port)

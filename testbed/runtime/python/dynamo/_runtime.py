@@ -130,6 +130,8 @@ class Hooks:
         self.start_delay = float(os.environ.get("DYN_STANDIN_START_DELAY") or 0) if applies else 0.0
         ea = os.environ.get("DYN_STANDIN_EXIT_AFTER")
         self.exit_after = float(ea) if (ea and applies) else None
+        da = os.environ.get("DYN_STANDIN_DEREGISTER_AFTER")
+        self.deregister_after = float(da) if (da and applies) else None
 
     @staticmethod
     def log_secrets(log: Log):
@@ -150,6 +152,18 @@ class Hooks:
                 log(f"DYN_STANDIN_EXIT_AFTER={self.exit_after:g}: simulating a crash (exit 3)", err=True)
                 life.request_exit(3, "simulated crash", crash=True)
         threading.Thread(target=crash, daemon=True).start()
+
+    def arm_deregister_after(self, life: Lifecycle, log: Log, deregister):
+        """DYN_STANDIN_DEREGISTER_AFTER=S: S seconds after registering, the instance leaves discovery
+        (its lease revoked, as a worker whose runtime lost etcd) while the process keeps running."""
+        if self.deregister_after is None:
+            return
+
+        def leave():
+            if not life.stop.wait(self.deregister_after):
+                log(f"DYN_STANDIN_DEREGISTER_AFTER={self.deregister_after:g}: deregistering, still running", err=True)
+                deregister()
+        threading.Thread(target=leave, daemon=True).start()
 
 
 # ----------------------------------------------------------------------------------------- etcd

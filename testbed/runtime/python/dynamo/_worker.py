@@ -250,6 +250,15 @@ class Worker:
             + (f" (forwards to {value['forward_to']})" if s.forward_to else ""))
         threading.Thread(target=self._keepalive, daemon=True).start()
         self.hooks.arm_exit_after(self.life, log)
+        self.hooks.arm_deregister_after(self.life, log, self._deregister)
+
+    def _deregister(self):
+        """Leave discovery but keep running (the DYN_STANDIN_DEREGISTER_AFTER hook)."""
+        self.deregistered = True
+        try:
+            self.store.revoke(self.lease)
+        except ConnectionError as e:
+            self.log(f"could not revoke lease: {e}", err=True)
 
     def _system_server(self):
         """DYN_SYSTEM_PORT (per release: _runtime.system_port). From 1.4.0 the worker self-hosts its
@@ -283,6 +292,8 @@ class Worker:
     def _keepalive(self):
         last_ok = time.monotonic()
         while not self.life.stop.wait(KEEPALIVE_EVERY):
+            if getattr(self, "deregistered", False):
+                return  # left discovery on purpose; the process lives on
             try:
                 ttl = self.store.keepalive(self.lease)
                 if ttl <= 0:
@@ -295,7 +306,7 @@ class Worker:
                     return
 
     def stop(self):
-        if self.lease and not self.life.crash:
+        if self.lease and not self.life.crash and not getattr(self, "deregistered", False):
             try:
                 self.store.revoke(self.lease)
                 self.log(f"lease {self.lease:x} revoked (deregistered)")
