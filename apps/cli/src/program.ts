@@ -178,11 +178,12 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .description("scancel a job and wait until it has left the queue")
     .argument("<target>", "job id or run directory")
     .option("--timeout <s>", "how long to wait for the job to leave the queue (default 120)")
+    .option("--force", "cancel a job dyn did not deploy (not in the runs directory nor the registry)")
     .option("--runs-dir <dir>", "where run directories live")
     .action(act(() => import("./commands/stop.js")));
 
   common(program.command("list"))
-    .description("deployments known from run directories, with their queue state")
+    .description("deployments dyn knows (runs directory and per-user registry), with their queue state")
     .option("--runs-dir <dir>", "where run directories live")
     .action(act(() => import("./commands/list.js")));
 

@@ -21,6 +21,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { DynError, type PlanJson } from "@dyn/core";
+import { entries, lookup } from "./registry.js";
 
 export const DEFAULT_RUNS_DIR = "dyn-runs";
 export const FILES = {
@@ -88,7 +89,11 @@ export function writeFileAtomic(path: string, text: string, mode = 0o644): void 
     writeFileSync(tmp, text, { mode });
     renameSync(tmp, path);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // its directory is not one: nothing was written
+    }
     throw ioError(`cannot write ${path}`, err);
   }
 }
@@ -171,15 +176,30 @@ export function listDeployments(runsDir: string): Deployment[] {
     .map(readDeployment);
 }
 
+/** A run directory whose job.json names `jobId` (a registry entry is only a pointer). */
+function runDirOfJob(path: string, jobId: string): Deployment | undefined {
+  try {
+    const target = realpathSync(path);
+    if (!isRunDir(target)) return undefined;
+    const d = readDeployment(target);
+    return d.job?.jobId === jobId ? d : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * `dyn status 123` / `dyn status ./dyn-runs/dynamo-2025…`: a job id (via by-job/, else a scan of the
- * run directories' job.json) or a run directory path. A job id with no run directory is returned
- * without one (it may still be in the queue).
+ * `dyn status 123` / `dyn status ./dyn-runs/dynamo-2025…`: a job id or a run directory path. A job
+ * id is looked up in `runsDir` (by-job/ link, else a scan of the run directories' job.json), then in
+ * the per-user registry (`registry`, see registry.ts), so it is found from any directory. A job id
+ * with no run directory is returned without one (it may still be in the queue, but dyn did not
+ * deploy it).
  */
 export function findDeployment(
   arg: string,
   runsDir: string,
   cwd: string,
+  registry?: string,
 ): { jobId: string | undefined; deployment: Deployment | undefined } {
   const asPath = resolve(cwd, arg);
   if (!/^\d+(_\d+)?$/.test(arg) || arg.includes("/")) {
@@ -192,15 +212,44 @@ export function findDeployment(
       hint: "dyn list shows the known deployments",
     });
   }
-  const link = join(runsDir, "by-job", arg);
-  try {
-    const target = realpathSync(link);
-    if (isRunDir(target)) return { jobId: arg, deployment: readDeployment(target) };
-  } catch {
-    // no link: scan
-  }
-  const found = listDeployments(runsDir).find((d) => d.job?.jobId === arg);
+  const found =
+    runDirOfJob(join(runsDir, "by-job", arg), arg) ??
+    listDeployments(runsDir).find((d) => d.job?.jobId === arg) ??
+    (() => {
+      const entry = lookup(registry, arg);
+      return entry ? runDirOfJob(entry.runDir, arg) : undefined;
+    })();
   return { jobId: arg, deployment: found };
+}
+
+/** Sort key of a run directory: its submission time, else the timestamp in its name. */
+function when(d: Deployment): string {
+  if (d.job?.submittedAt) return d.job.submittedAt;
+  const m = /(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(?:-\d+)?$/.exec(d.name);
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}` : "";
+}
+
+/**
+ * Every deployment dyn knows: the run directories under `runsDir` and those the registry points
+ * at (whose run directory still exists and names the job), once each, newest first.
+ */
+export function knownDeployments(runsDir: string, registry: string | undefined): Deployment[] {
+  const byPath = new Map<string, Deployment>();
+  const add = (d: Deployment) => {
+    let key = d.runDir;
+    try {
+      key = realpathSync(d.runDir);
+    } catch {
+      // keep the path as given
+    }
+    if (!byPath.has(key)) byPath.set(key, d);
+  };
+  for (const d of listDeployments(runsDir)) add(d);
+  for (const e of entries(registry)) {
+    const d = runDirOfJob(e.runDir, e.jobId);
+    if (d) add(d);
+  }
+  return [...byPath.values()].sort((a, b) => when(b).localeCompare(when(a)) || b.name.localeCompare(a.name));
 }
 
 /** The batch script's own log: sbatch --output pattern with %j, %x, %u, %% expanded. */

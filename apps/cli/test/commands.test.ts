@@ -301,7 +301,7 @@ describe("dyn status / list / stop / logs", () => {
     const slurm = new FakeSlurm();
     slurm.jobs.set("88", queued("88"));
     slurm.cancelDelay = 10_000;
-    const r = await run(["stop", "88", "--timeout", "10"], { slurm });
+    const r = await run(["stop", "88", "--timeout", "10", "--force"], { slurm });
     expect(r.code).toBe(1);
     expect(firstLine(r.stderr.split("\n").slice(1).join("\n"))).toBe(
       "error: job 88 is still in the queue (COMPLETING) 10 s after scancel (DYN_TIMEOUT)",

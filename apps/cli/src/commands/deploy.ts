@@ -3,7 +3,7 @@
  * `sbatch --parsable`, record by-job/<id>. `--dry-run` stops before sbatch; `--wait` follows the job.
  */
 import { rmSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { DynError, explainPlan, planToJson, renderScript } from "@dyn/core";
 import { type Io, printJson, progressLine, style } from "../io.js";
 import {
@@ -16,6 +16,7 @@ import {
   rolesText,
 } from "../observe.js";
 import { prepare } from "../prepare.js";
+import { remember } from "../registry.js";
 import {
   batchLogPath,
   type Deployment,
@@ -109,11 +110,9 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     throw err;
   }
   const { jobId } = submitted;
-  recordSubmission(runsDir, runDir, {
-    jobId,
-    cluster: submitted.cluster ?? null,
-    submittedAt: new Date(io.now()).toISOString(),
-  });
+  const job = { jobId, cluster: submitted.cluster ?? null, submittedAt: new Date(io.now()).toISOString() };
+  recordSubmission(runsDir, runDir, job);
+  remember(io.env, { ...job, runDir, name: basename(runDir), backend: planJson.backend }, io.stderr);
   const next = [`dyn status ${jobId}`, `dyn logs ${jobId}`, `dyn stop ${jobId}`];
   const s = style(io);
   if (!flags.json) {

@@ -1,11 +1,16 @@
-/** `dyn list`: deployments known from run directories, joined with ONE squeue call. */
+/**
+ * `dyn list`: the deployments dyn knows (the runs directory's and the per-user registry's), joined
+ * with ONE squeue call.
+ */
 import { type Io, printJson, style } from "../io.js";
-import { listDeployments } from "../run-dir.js";
+import { registryDir } from "../registry.js";
+import { knownDeployments } from "../run-dir.js";
 import { pad, runsDirOf } from "./shared.js";
 
 export async function run(flags: Record<string, unknown>, _args: string[], io: Io): Promise<number> {
   const runsDir = await runsDirOf(flags, io);
-  const deployments = listDeployments(runsDir);
+  const registry = registryDir(io.env);
+  const deployments = knownDeployments(runsDir, registry);
   const ids = deployments.map((d) => d.job?.jobId).filter((id): id is string => id !== undefined);
   const queue = ids.length > 0 ? await (await io.slurm()).queue(ids) : new Map();
   const rows = deployments.map((d) => {
@@ -21,15 +26,15 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     };
   });
   if (flags.json) {
-    printJson(io, { format: "dyn.list/v1", runsDir, deployments: rows });
+    printJson(io, { format: "dyn.list/v1", runsDir, registry: registry ?? null, deployments: rows });
     return 0;
   }
   if (rows.length === 0) {
-    io.stdout(`no deployments under ${runsDir}\n`);
+    io.stdout(`no deployments under ${runsDir}${registry ? ` nor in ${registry}` : ""}\n`);
     return 0;
   }
   const table = pad([
-    ["NAME", "JOB", "QUEUE", "BACKEND", "NODES", "SUBMITTED"],
+    ["NAME", "JOB", "QUEUE", "BACKEND", "NODES", "SUBMITTED", "RUN DIR"],
     ...rows.map((r) => [
       r.name,
       r.jobId ?? "-",
@@ -37,9 +42,10 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
       r.backend ?? "-",
       String(r.nodes ?? "-"),
       r.submittedAt ?? "-",
+      r.runDir,
     ]),
   ]).split("\n");
   table[0] = style(io).bold(table[0] ?? "");
-  io.stdout(`${table.join("\n")}\n(run directories under ${runsDir})\n`);
+  io.stdout(`${table.join("\n")}\n(from ${runsDir}${registry ? ` and the registry ${registry}` : ""})\n`);
   return 0;
 }

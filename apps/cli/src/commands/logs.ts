@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { DynError } from "@dyn/core";
 import type { Io } from "../io.js";
 import { backoff, readTail } from "../observe.js";
+import { registryDir } from "../registry.js";
 import { batchLogPath } from "../run-dir.js";
 import { runsDirOf, targetOf } from "./shared.js";
 
@@ -29,10 +30,15 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
   const target = targetOf(args[0] as string, runsDir, io);
   const d = target.deployment;
   if (!d?.plan) {
-    throw new DynError("DYN_USAGE", `${args[0]}: no run directory found for it under ${runsDir}`, {
-      key: args[0],
-      hint: "pass the run directory path, or --runs-dir where it lives",
-    });
+    const registry = registryDir(io.env);
+    throw new DynError(
+      "DYN_USAGE",
+      `${args[0]}: no run directory found for it under ${runsDir}${registry ? ` nor in the registry ${registry}` : ""}`,
+      {
+        key: args[0],
+        hint: "pass the run directory path, or --runs-dir where it lives (dyn list shows what dyn deployed)",
+      },
+    );
   }
   const role = flags.role as string | undefined;
   if (role !== undefined && !ROLES.includes(role))

@@ -2,6 +2,7 @@
 import { loadConfig } from "../config-file.js";
 import type { Io } from "../io.js";
 import type { Target } from "../observe.js";
+import { registryDir } from "../registry.js";
 import { findDeployment, resolveRunsDir } from "../run-dir.js";
 
 export async function runsDirOf(flags: Record<string, unknown>, io: Io): Promise<string> {
@@ -9,8 +10,9 @@ export async function runsDirOf(flags: Record<string, unknown>, io: Io): Promise
   return resolveRunsDir(flags.runsDir as string | undefined, io.env, config?.runsDir, io.cwd);
 }
 
+/** A job id or run directory: found under the runs directory, else through the per-user registry. */
 export function targetOf(arg: string, runsDir: string, io: Io): Target {
-  return findDeployment(arg, runsDir, io.cwd);
+  return findDeployment(arg, runsDir, io.cwd, registryDir(io.env));
 }
 
 export function pad(rows: string[][]): string {

@@ -6,7 +6,8 @@
 import { DynError } from "@dyn/core";
 import { type Io, printJson, style } from "../io.js";
 import { backoff, isActive, type Observation, observe, rolesText, type Target } from "../observe.js";
-import { listDeployments } from "../run-dir.js";
+import { registryDir } from "../registry.js";
+import { knownDeployments } from "../run-dir.js";
 import { pad, runsDirOf, targetOf } from "./shared.js";
 
 export function statusJson(observations: readonly Observation[]) {
@@ -64,7 +65,7 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
   const targets: Target[] =
     args.length > 0
       ? args.map((a) => targetOf(a, runsDir, io))
-      : listDeployments(runsDir).map((d) => ({ jobId: d.job?.jobId, deployment: d }));
+      : knownDeployments(runsDir, registryDir(io.env)).map((d) => ({ jobId: d.job?.jobId, deployment: d }));
   const slurm = await io.slurm();
   if (!flags.watch) {
     const obs = await observe(slurm, targets);

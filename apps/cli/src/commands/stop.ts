@@ -1,7 +1,11 @@
-/** `dyn stop <job>`: scancel, then wait (bounded, with backoff) until the job has left the queue. */
+/**
+ * `dyn stop <job>`: scancel, then wait (bounded, with backoff) until the job has left the queue. A job
+ * id dyn did not deploy (no run directory here nor in the per-user registry) is refused unless --force.
+ */
 import { DynError } from "@dyn/core";
 import { type Io, printJson } from "../io.js";
 import { backoff } from "../observe.js";
+import { registryDir } from "../registry.js";
 import { seconds } from "./deploy.js";
 import { runsDirOf, targetOf } from "./shared.js";
 
@@ -11,6 +15,14 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
   const jobId = target.jobId;
   if (!jobId)
     throw new DynError("DYN_USAGE", `${args[0]}: was never submitted, nothing to stop`, { key: args[0] });
+  if (!target.deployment && flags.force !== true) {
+    const registry = registryDir(io.env);
+    throw new DynError(
+      "DYN_USAGE",
+      `job ${jobId}: not deployed by dyn (no run directory under ${runsDir}${registry ? ` nor in the registry ${registry}` : ""}); refusing to cancel it`,
+      { key: args[0], hint: `dyn stop ${jobId} --force cancels it anyway; dyn list shows what dyn deployed` },
+    );
+  }
   const timeout = seconds("--timeout", flags.timeout) ?? 120;
   const slurm = await io.slurm();
   const before = (await slurm.queue([jobId])).get(jobId);
