@@ -66,3 +66,16 @@ export function thrownBy(fn: () => unknown): unknown {
   }
   throw new Error("expected an error, but nothing was thrown");
 }
+
+export { argvProblems, type FlagTables, flagTables, parserOf, type TableFlag } from "./conformance/flags.js";
+export {
+  type ConformanceCase,
+  type ConformanceOptions,
+  conformance,
+  conformanceProblems,
+  PROBE,
+  PROBE_MARKER,
+  SHAPES,
+  type ShapeName,
+} from "./conformance/index.js";
+export { type ShellScan, scanShell } from "./conformance/shell.js";
