@@ -29,6 +29,8 @@ export function statusJson(observations: readonly Observation[]) {
       failed: o.failed,
       attempt: o.summary?.attempt ?? 1,
       previous: o.summary?.previous ?? null,
+      // The port window the job claimed at run time: { window, base, end, preferred }.
+      ports: o.summary?.ports ?? null,
     })),
   };
 }
@@ -51,6 +53,11 @@ export function statusTable(io: Io, observations: readonly Observation[]): strin
   lines[0] = s.bold(lines[0] ?? "");
   for (const o of observations) {
     if (o.failed) lines.push(`  ${o.jobId}: ${o.failed.component}: ${o.failed.message}`);
+    const w = o.summary?.ports;
+    if (w && w.window !== w.preferred)
+      lines.push(
+        `  ${o.jobId}: ports ${w.base}-${w.end} (window ${w.window}; its own window ${w.preferred} was taken on a node)`,
+      );
     const p = o.summary?.previous;
     if (p)
       lines.push(
