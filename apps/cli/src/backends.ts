@@ -120,15 +120,89 @@ export async function loadBackend(
     const backend = await importBackend(() => importModule(found.url), entry);
     if (matchesName || backend.name === name) return { backend, source: entry };
   }
-  const install = isPath(name) ? undefined : candidateNames(name)[0];
-  throw new DynError(
+  throw notFound(name, key, tried, options.cwd);
+}
+
+/** Other names people write for the built-ins (knowledge as data). */
+const ALIASES: Readonly<Record<string, string>> = {
+  "tensorrt-llm": "trtllm",
+  tensorrtllm: "trtllm",
+  tensorrt: "trtllm",
+  "trt-llm": "trtllm",
+  trt: "trtllm",
+  tllm: "trtllm",
+  "sg-lang": "sglang",
+  "v-llm": "vllm",
+};
+
+/** Optimal string alignment distance (Levenshtein with adjacent transpositions). */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[];
+      const up = d[i - 1] as number[];
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min((up[j] as number) + 1, (row[j - 1] as number) + 1, (up[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+/**
+ * The backend a mistyped name most likely meant: an alias, a case slip, or a name within 40 % of
+ * its length in edits (commander's rule for unknown options), among the built-ins and `known`.
+ */
+export function suggestBackend(name: string, known: readonly string[] = []): string | undefined {
+  const wanted = name.toLowerCase().replace(/^dyn-backend-/, "");
+  const alias = ALIASES[wanted];
+  if (alias) return alias;
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of [...Object.keys(BUILTINS), ...known]) {
+    const distance = editDistance(wanted, candidate.toLowerCase());
+    const limit = Math.max(1, Math.floor(candidate.length * 0.4));
+    if (distance <= limit && (best === undefined || distance < best.distance))
+      best = { name: candidate, distance };
+  }
+  return best?.name;
+}
+
+/** npm's rules for a package name (lower case, URL-safe, an optional scope). */
+export const looksLikePackage = (name: string) =>
+  /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/.test(name) && name.length <= 214;
+
+/** The short names of the project's installed backends (dyn-backend-x → x), for suggestions. */
+function projectShortNames(cwd: string): string[] {
+  return projectBackendPackages(cwd).map((p) => p.replace(/^(@[^/]+\/)?dyn-backend-?/, "") || p);
+}
+
+function notFound(name: string, key: string, tried: readonly string[], cwd: string): DynError {
+  const builtins = Object.keys(BUILTINS).join(", ");
+  const where = `tried ${tried.join(", ")} from ${cwd}`;
+  if (isPath(name))
+    return new DynError("DYN_BACKEND_NOT_FOUND", `${key}: no backend at ${name}; ${where}`, {
+      key,
+      hint: `check the path ${name}`,
+    });
+  const suggestion = name.startsWith("@") ? undefined : suggestBackend(name, projectShortNames(cwd));
+  if (suggestion)
+    return new DynError(
+      "DYN_BACKEND_NOT_FOUND",
+      `${key}: no backend "${name}" (did you mean ${suggestion}?); ${where}`,
+      { key, hint: `built in: ${builtins}; dyn backends lists the installed ones` },
+    );
+  const install = looksLikePackage(name) ? candidateNames(name)[0] : undefined;
+  return new DynError(
     "DYN_BACKEND_NOT_FOUND",
-    `${key}: no backend "${name}": not built in (${Object.keys(BUILTINS).join(", ")}); tried ${tried.join(", ")} from ${options.cwd}`,
+    `${key}: no backend "${name}": not built in (${builtins}); ${where}`,
     {
       key,
       hint: install
-        ? `npm i -D ${install} (or pnpm add -D ${install}) in your project`
-        : `check the path ${name}`,
+        ? `a third-party backend? npm i -D ${install} (or pnpm add -D ${install}) in your project`
+        : `built in: ${builtins}; dyn backends lists the installed ones`,
     },
   );
 }
