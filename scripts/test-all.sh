@@ -29,4 +29,4 @@ echo "==> end-to-end tests on the SLURM testbed"
 bash scripts/e2e.sh
 [ $? -eq 3 ] && echo "FAIL testbed-up" >>"$DYN_TEST_REPORTS/gates" || echo "PASS testbed-up" >>"$DYN_TEST_REPORTS/gates"
 echo "==> summary"
-node scripts/tally.mjs "$DYN_TEST_REPORTS" core,backend-vllm,backend-sglang,backend-trtllm,example-mocker,cli,repo,e2e
+node scripts/tally.mjs "$DYN_TEST_REPORTS" core,backend-vllm,backend-sglang,backend-trtllm,example-mocker,cli,repo,e2e,e2e-scale
