@@ -1,8 +1,9 @@
 /**
- * The backend-plugin contract. A backend is a plain frozen object made by `defineBackend`; the core
- * plans where processes go and asks the backend what each process runs. Third parties implement the
- * same contract: depend on @dyn/core (peer range on the contract's major) and default-export
- * `defineBackend({...})`.
+ * The backend-plugin contract (docs/writing-a-backend.md). A backend is a plain frozen object made by
+ * `defineBackend`; the core plans where processes go (nodes, GPUs, ports, etcd/NATS, readiness) and
+ * asks the backend what each process runs. Third parties implement the same contract: depend on
+ * @dyn/core (peer range `^<CONTRACT_VERSION>.0.0`) and default-export `defineBackend({...})`.
+ * `conformance(backend)` in @dyn/core/testing checks a backend against everything written here.
  */
 import type { z } from "zod";
 import { DynError } from "./errors.js";
@@ -18,8 +19,53 @@ import type { WorkerRole } from "./spec.js";
 import { parseOrThrow } from "./validate.js";
 import type { Arg, Word } from "./word.js";
 
-/** Bumped on a breaking change to this contract. A backend built for another version is refused. */
+/**
+ * The contract's version, stamped into every backend by `defineBackend`; dyn refuses a backend stamped
+ * with another one (DYN_BACKEND_INCOMPATIBLE). It is @dyn/core's major version, so a plugin states
+ * the range it supports as `"peerDependencies": { "@dyn/core": "^1.0.0" }`.
+ *
+ * Bumped (with @dyn/core's major) only by a change that breaks a backend written against it: a
+ * required field or function added to `BackendDefinition`, a field removed from or changed in what
+ * the core passes (`CommandContext`, `Release`, `GroupSummary`, `CheckHost`), a result read
+ * differently, or an env variable the core stops setting. Not bumped (minor release) by an optional
+ * field, a new context field, a new helper, a new Dynamo release or runtime fact, or a new check
+ * of the conformance kit.
+ */
 export const CONTRACT_VERSION = 1;
+
+/**
+ * The Dynamo namespace every process of a deployment registers in. dyn does not set DYN_NAMESPACE,
+ * so Dynamo's default applies (dynamo-releases.md § Environment): an endpoint a backend names
+ * explicitly is `dyn://dynamo.<component>.<endpoint>`, e.g. `--endpoint dyn://dynamo.prefill.generate`.
+ * Use this constant rather than the literal.
+ */
+export const DYNAMO_NAMESPACE = "dynamo";
+
+/**
+ * Env the core gives Dynamo processes, by name, with when. A backend's `command().env` must not set
+ * these (the conformance kit checks the values the core set reach the process).
+ */
+export const CORE_ENV: Readonly<Record<string, string>> = Object.freeze({
+  ETCD_ENDPOINTS: "every process, unless infra.etcd.mode is off: the managed or external etcd",
+  NATS_SERVER:
+    "every process, unless infra.nats.mode is off (then never exported: the runtime would connect)",
+  DYN_EVENT_PLANE: "zmq, when NATS is off on a release whose event plane defaults to NATS (1.0–1.2)",
+  DYN_SYSTEM_ENABLED:
+    "true, when the process sets DYN_SYSTEM_PORT on a release that reads it only with this (0.4.1, 0.6.1)",
+  CUDA_VISIBLE_DEVICES:
+    "the process's GPUs on its node, when it uses part of the node (mapped onto SLURM's GPUs at start)",
+  HF_HOME: "every Dynamo process: the model cache (hfCache, in the container /root/.cache/huggingface)",
+});
+
+/**
+ * Env a backend must add itself: the core cannot know which port is which process's system server.
+ * Every worker process that registers (the leader of a multi-node worker) sets DYN_SYSTEM_PORT to a
+ * port of its own (`ports()` declares "system", `env: { DYN_SYSTEM_PORT: ctx.port("system") }`): from
+ * 0.9.0 it turns the system server (/health, /live, /metrics) on, 0.4.1/0.6.1's default 9090 collides
+ * between workers on a node, and from 1.4.0 workers self-host their model card on it
+ * (dynamo-releases.md § Environment). Releases whose `systemServer` fact is `none` (the SDK era) need none.
+ */
+export const BACKEND_ENV: readonly string[] = Object.freeze(["DYN_SYSTEM_PORT"]);
 
 const BRAND = Symbol.for("dyn.backend");
 
@@ -48,8 +94,16 @@ export interface Release<F = unknown> extends ResolvedRelease {
   readonly facts: F & RuntimeFacts;
 }
 
+/**
+ * What `command()` gets for one process. Runtime values (IPs, ports) are Words: put them into argv or
+ * env as they are, or inside a Word built with `w`/`join`, never into a string (the renderer quotes
+ * every literal and expands runtime parts, so no value reaches the shell unquoted). The process's
+ * Dynamo namespace is `DYNAMO_NAMESPACE`; the env the core adds to it is `CORE_ENV`.
+ */
 export interface CommandContext<O, F = unknown> {
+  /** The backend's options, validated, defaults applied. */
   readonly options: O;
+  /** The Dynamo release of the whole deployment, with the folded facts of the backend's table. */
   readonly release: Release<F>;
   readonly role: ProcessRole;
   /** Worker index within its role (0 for the frontend's first instance). */
@@ -64,20 +118,33 @@ export interface CommandContext<O, F = unknown> {
   readonly model: { readonly path: string; readonly servedName: string };
   /** The user's extra args for this role, to append. */
   readonly args: readonly string[];
-  /** Routable IP of the node this step runs on (first node for MPI steps). */
+  /**
+   * Routable IPv4 address of the node this step runs on (first node for MPI steps): the IPv4 of
+   * `network.interface` when set, else of the default route's interface; resolved on the node at start.
+   */
   readonly nodeIp: Word;
-  /** Routable IP of the worker's first node (dist-init / master address). */
+  /** Routable IP of the worker's first node (dist-init / master address); nodeIp for rank 0. */
   readonly leaderIp: Word;
-  /** A port this process declared in `ports()`: unique on its node, job-scoped. */
+  /**
+   * A port this process declared in `ports()` (any other name throws DYN_INTERNAL): job-scoped (an
+   * offset in the job's port window, so two jobs on a node never collide), unique on its node. The
+   * ranks of a multi-node worker get the same port for a name, so rank r reaches the leader's by name.
+   */
   port(name: string): Word;
-  /** The frontend's HTTP port. */
+  /** The frontend's HTTP port (this frontend's for a frontend process, else the first frontend's). */
   readonly frontendPort: Word;
   /** Legacy graphs: the worker role the frontend process also runs (see colocatedWithFrontend). */
   readonly hosted: WorkerRole | undefined;
 }
 
 export interface Command {
+  /** The program and its arguments, one shell word each; end with the user's `ctx.args`. */
   readonly argv: readonly Arg[];
+  /**
+   * What the backend adds to the process's env (names `[A-Za-z_][A-Za-z0-9_]*`): at least
+   * `BACKEND_ENV` for registering workers, never a name of `CORE_ENV`. It is applied over the user's
+   * `env` and the role's `env`.
+   */
   readonly env?: Readonly<Record<string, Arg>>;
   /** Working directory (inside the container with pyxis). */
   readonly cwd?: string;
@@ -134,8 +201,12 @@ export interface BackendDefinition<S extends z.ZodType = z.ZodType, F = unknown>
   /** Legacy `dynamo serve` graphs run one worker inside the frontend process; which role it is. */
   colocatedWithFrontend?(options: z.output<S>, release: Release<F>): WorkerRole | undefined;
   /**
-   * Reject combinations the backend cannot run (return a reason naming the release where it is the
-   * release's limit), before anything is planned.
+   * Reject combinations the backend cannot run, before anything is planned. The refusal becomes the
+   * DYN_UNSUPPORTED error `<key>: <reason>` (exit 2). `key` is the dotted spec path of what the user
+   * set and should change, so the CLI can name the flag or the dyn.yaml line: `backend.options.<option>`
+   * (-o option=…), `roles.<role>.gpusPerWorker` / `.workers` / `.args`, `dynamo.version`,
+   * `model.path`, `container.image`, `slurm.gpusPerNode`…. `reason` is one line; where it is a
+   * release's limit it names the release (`Dynamo ${release.version} …`).
    */
   check?(
     options: z.output<S>,
