@@ -95,6 +95,10 @@ function specOptions(cmd: Command): Command {
       "--lost-grace <s>",
       "after ready: seconds a registered instance may be missing before the job fails (default 10)",
     )
+    .option(
+      "--no-smoke",
+      "ready once every instance registered, without the first chat request that must return tokens",
+    )
     .option("--hf-cache <dir>", "host directory for the model cache (HF_HOME)")
     .option("--env <NAME=VALUE>", "environment for every process (repeatable)", collect)
     .option("--secret <NAME>", "secret passed by name from your shell at run time (repeatable)", collect)

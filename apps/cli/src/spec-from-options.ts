@@ -22,7 +22,8 @@ import {
 import { type ConfigFile, loadConfig } from "./config-file.js";
 
 type Path = readonly string[];
-type Kind = "int" | "intOrAuto" | "string" | "true";
+/** "false": a `--no-x` flag, which only ever sets false (commander defaults its attribute to true). */
+type Kind = "int" | "intOrAuto" | "string" | "true" | "false";
 
 /** Single-valued flags that map 1:1 onto a spec key. `env` marks the ones DYN_* can set. */
 export const SCALAR_FLAGS: ReadonlyArray<{
@@ -153,6 +154,7 @@ export const SCALAR_FLAGS: ReadonlyArray<{
     path: ["readiness", "lostGraceSeconds"],
     kind: "int",
   },
+  { flag: "--no-smoke", attr: "smoke", path: ["readiness", "smoke"], kind: "false" },
   { flag: "--hf-cache", attr: "hfCache", path: ["hfCache"], kind: "string", env: "DYN_HF_CACHE_DIR" },
 ];
 
@@ -184,6 +186,7 @@ function toInt(label: string, value: string, allowAuto = false): number | "auto"
 
 function convert(label: string, kind: Kind, value: unknown): unknown {
   if (kind === "true") return value === true || value === "true" || value === "1";
+  if (kind === "false") return false;
   const s = String(value);
   if (kind === "int") return toInt(label, s);
   if (kind === "intOrAuto") return toInt(label, s, true);
@@ -268,7 +271,7 @@ export function flagsLayer(flags: FlagValues): {
   };
   for (const f of SCALAR_FLAGS) {
     const v = flags[f.attr];
-    if (v === undefined) continue;
+    if (v === undefined || (f.kind === "false" && v !== false)) continue;
     const value = convert(f.flag, f.kind, v);
     const key = f.path.join(".");
     const prior = origins.get(key);

@@ -241,6 +241,13 @@ export const DeploymentSpec = z
          * answer at all) before the job fails, naming what vanished.
          */
         lostGraceSeconds: z.number().int().min(1).max(600).default(10),
+        /**
+         * READY only once one streaming chat completion through the frontend returned tokens (the
+         * first request after every instance registered); false skips it (--no-smoke).
+         */
+        smoke: z.boolean().default(true),
+        /** Bound on that first request (model warm-up included). */
+        smokeTimeoutSeconds: z.number().int().min(1).max(3600).default(120),
       })
       .prefault({}),
     /** Host directory for the model cache (HF_HOME); default $HOME/.cache/huggingface at run time. */

@@ -208,6 +208,84 @@ PY
   done
 }
 
+# dyn_smoke <frontend URL> <served model name> <seconds>: READY means it answered. One streaming chat
+# completion through the frontend (the model /v1/models lists under the served name, else its first
+# one; a short fixed prompt, max_tokens 8); emits "smoke" with the tokens returned and the time to
+# the first one, or fails the job with what was seen (HTTP status, the body's head, no tokens).
+dyn_smoke() {
+  local got tokens ttft model
+  got=$(timeout "$3" env "\${DYN_UNSET[@]}" python3 - smoke "$1" "$2" <<'PY' 2>&1 || true
+import json, sys, time, urllib.error, urllib.request
+url, want = sys.argv[2], sys.argv[3]
+def fail(msg):
+    print("fail " + " ".join(msg.split())[:300], flush=True)
+    sys.exit(0)
+def head(data):
+    return data[:160].decode("utf-8", "replace")
+try:
+    with urllib.request.urlopen(url + "/v1/models", timeout=30) as r:
+        ids = [m.get("id") for m in json.load(r).get("data", []) if m.get("id")]
+except urllib.error.HTTPError as e:
+    fail(f"GET /v1/models answered HTTP {e.code}: {head(e.read())}")
+except Exception as e:
+    fail(f"GET /v1/models failed: {e}")
+model = want if want in ids else (ids[0] if ids else None)
+if model is None:
+    fail("GET /v1/models lists no model: the workers registered but no model was published")
+body = {"model": model, "max_tokens": 8, "stream": True,
+        "messages": [{"role": "user", "content": "Reply with one short sentence: is this deployment up?"}]}
+req = urllib.request.Request(url + "/v1/chat/completions", data=json.dumps(body).encode(),
+                             headers={"content-type": "application/json"}, method="POST")
+t0 = time.monotonic()
+ttft, tokens, seen = None, 0, b""
+try:
+    with urllib.request.urlopen(req, timeout=60) as r:
+        if "text/event-stream" in r.headers.get("content-type", ""):
+            for raw in r:
+                if len(seen) < 160:
+                    seen += raw
+                line = raw.decode("utf-8", "replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                ev = json.loads(data)
+                if ev.get("error"):
+                    fail(f"the stream carried an error: {json.dumps(ev['error'])}")
+                for ch in ev.get("choices") or []:
+                    if (ch.get("delta") or {}).get("content") or ch.get("text"):
+                        tokens += 1
+                        ttft = ttft if ttft is not None else time.monotonic() - t0
+                usage = ev.get("usage") or {}
+                if usage.get("completion_tokens"):
+                    tokens = max(tokens, int(usage["completion_tokens"]))
+        else:
+            seen = r.read()
+            doc = json.loads(seen)
+            content = ((doc.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
+            tokens = int((doc.get("usage") or {}).get("completion_tokens") or len(content.split()))
+            ttft = time.monotonic() - t0 if tokens else None
+except urllib.error.HTTPError as e:
+    fail(f"POST /v1/chat/completions answered HTTP {e.code}: {head(e.read())}")
+except Exception as e:
+    fail(f"POST /v1/chat/completions failed: {e} (body head: {head(seen)})")
+if tokens == 0 or ttft is None:
+    fail(f"POST /v1/chat/completions answered HTTP 200 with no tokens (body head: {head(seen)})")
+print(f"ok {tokens} {ttft * 1000:.0f} {model}", flush=True)
+PY
+)
+  got=\${got##*$'\\n'}
+  case "$got" in
+    "ok "*)
+      read -r _ tokens ttft model <<<"$got"
+      dyn_emit smoke tokens "$tokens" ttft_ms "$ttft" model "$(dyn_json "$model")"
+      ;;
+    "fail "*) dyn_fail smoke "the first request through the frontend failed: \${got#fail }" ;;
+    *) dyn_fail smoke "the first request through the frontend got no answer within $3 s\${got:+ ($got)}" ;;
+  esac
+}
+
 # Runs on every node (exported to srun): removes what dead dyn jobs left (dyn_clean_stale), creates
 # the model cache, claims the port window (dyn_claim_window) and prints "<slurm node name> <routable
 # IPv4> <claim>". Interface if given, else the default route's interface, else \`hostname -I\`; never

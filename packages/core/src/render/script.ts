@@ -394,6 +394,12 @@ function readiness(plan: Plan): string[] {
     'DYN_HEALTH_PID=""',
     'dyn_last_line "$DYN_HEALTH_LOG"',
     "counts=$REPLY",
+    ...(plan.spec.readiness.smoke
+      ? [
+          "# Registered is not serving: one real request must come back with tokens.",
+          `dyn_smoke "$DYN_URL" ${shellQuote(plan.spec.model.servedName ?? plan.spec.model.path ?? "")} ${plan.spec.readiness.smokeTimeoutSeconds}`,
+        ]
+      : []),
     'dyn_emit ready url "$(dyn_json "$DYN_URL")" registered "$(dyn_json "$counts")"',
     'dyn_log "READY: $DYN_URL ($counts)"',
     "",

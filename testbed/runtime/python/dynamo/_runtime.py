@@ -130,6 +130,8 @@ class Hooks:
         self.start_delay = float(os.environ.get("DYN_STANDIN_START_DELAY") or 0) if applies else 0.0
         ea = os.environ.get("DYN_STANDIN_EXIT_AFTER")
         self.exit_after = float(ea) if (ea and applies) else None
+        # DYN_STANDIN_EMPTY_REPLY=1: registered and answering, with no tokens (HTTP 200, empty text).
+        self.empty_reply = applies and os.environ.get("DYN_STANDIN_EMPTY_REPLY") == "1"
         da = os.environ.get("DYN_STANDIN_DEREGISTER_AFTER")
         self.deregister_after = float(da) if (da and applies) else None
 

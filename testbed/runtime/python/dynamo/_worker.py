@@ -162,7 +162,7 @@ class Worker:
     def generate(self, req: dict) -> dict:
         model = req.get("model") or self.spec.model
         messages = req.get("messages") or req.get("prompt") or []
-        text = reply_text(model, messages)
+        text = "" if self.hooks.empty_reply else reply_text(model, messages)
         prompt_tokens = len(json.dumps(messages).split())
         if self.spec.role == "prefill":
             self.log(f"prefill request {req.get('request_id', '?')}")

@@ -1,0 +1,21 @@
+/** `--no-smoke` and readiness.smoke: the first-request gate before READY is on unless turned off. */
+import { expect, it } from "vitest";
+import { run, tmp, writeConfig } from "./helpers.js";
+
+const smokeOf = async (args: string[], cwd?: string) => {
+  const r = await run(["plan", "--backend", "sglang", ...args, "--json"], cwd ? { cwd } : {});
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout).spec.readiness.smoke;
+};
+
+it("on by default, off with --no-smoke or readiness.smoke: false, and the flag's absence keeps the file's", async () => {
+  expect(await smokeOf([])).toBe(true);
+  expect(await smokeOf(["--no-smoke"])).toBe(false);
+  const cwd = tmp();
+  writeConfig(cwd, "backend: sglang\nreadiness:\n  smoke: false\n");
+  expect(await smokeOf([], cwd)).toBe(false);
+  const r = await run(["render", "--backend", "sglang"], {});
+  expect(r.stdout).toContain("dyn_smoke ");
+  const off = await run(["render", "--backend", "sglang", "--no-smoke"], {});
+  expect(off.stdout).not.toMatch(/^dyn_smoke /m);
+});
