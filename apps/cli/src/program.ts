@@ -204,6 +204,11 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .option("--dynamo-version <release>", "show the components of this release (default: the newest)")
     .option("--legacy", "show Dynamo 0.3.2's components")
     .action(act(async () => ({ run: (await import("./commands/backends.js")).show })));
+  common(backends.command("new"))
+    .description("write a ready-to-build backend plugin package (dyn-backend-<name>)")
+    .argument("<name>", "the backend's name, lowercase letters, digits and -")
+    .option("--dir <dir>", "directory to write, new or empty (default ./dyn-backend-<name>)")
+    .action(act(async () => ({ run: (await import("./commands/backends.js")).create })));
 
   common(program.command("init"), false)
     .description("write a commented dyn.yaml for a backend")
