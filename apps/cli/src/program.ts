@@ -213,6 +213,8 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
   common(program.command("init"), false)
     .description("write a commented dyn.yaml for a backend")
     .option("--backend <name>", "backend (default vllm)")
+    .option("--dynamo-version <release>", "the Dynamo release to write the config for (default: the newest)")
+    .option("--legacy", "write it for Dynamo 0.3.2 (= --dynamo-version 0.3.2)")
     .option("--force", "overwrite an existing dyn.yaml")
     .option("--file <path>", "file to write (default dyn.yaml)")
     .action(act(() => import("./commands/init.js")));
