@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # testbed/down.sh — tear down what up.sh made. Safe to run when nothing is up (idempotent), root only.
 # Stops ONLY what up.sh started: every process inside the stb-node* namespaces (slurmd, slurmstepd,
-# job processes such as etcd/nats/stand-ins), slurmctld (pid file), munged (only if up.sh started it);
-# then removes the namespaces, the bridge, the /etc/hosts block, the marked config files (slurm,
-# plugstack entries of either pyxis, the enroot.conf.d drop-in) and $TB_ROOT (with the real pyxis'
-# runtime dir and every node's enroot containers). The munge key, installed packages, the enroot +
-# pyxis build (/var/cache/dyn-testbed) and built images (/var/lib/dyn-testbed/images) are kept.
+# job processes such as etcd/nats/stand-ins), slurmctld, slurmdbd and mariadbd (pid files; also those
+# of a half-built accounting template), munged (only if up.sh started it); then removes the
+# namespaces, the bridge, the /etc/hosts block, the marked config files (slurm, slurmdbd, plugstack
+# entries of either pyxis, the enroot.conf.d drop-in) and $TB_ROOT (with the accounting database, the
+# real pyxis' runtime dir and every node's enroot containers). The munge key, installed packages, the
+# enroot + pyxis build and the accounting template (/var/cache/dyn-testbed) and built images
+# (/var/lib/dyn-testbed/images) are kept.
 set -uo pipefail
 
 : "${TB_ROOT:=/var/lib/slurm-testbed}"
@@ -67,8 +69,15 @@ for ns in $nss; do
   [ -n "$pids" ] && { kill -KILL $pids 2>/dev/null; say "killed -9 in $ns: $(echo $pids)"; }
 done
 
-# 3. slurmctld and munged together (each needs ~2 s to exit after SIGTERM); munged only if ours
+# 3. slurmctld, the accounting daemons (testbed/accounting.sh) and munged together (each needs up
+#    to ~2 s to exit after SIGTERM); munged only if ours
 targets=("$(cat "$TB_ROOT/run/slurmctld.pid" 2>/dev/null):slurmctld")
+for f in "$TB_ROOT"/run/slurmdbd.pid "$TB_ROOT"/run/slurmdbd-template.pid; do
+  [ -r "$f" ] && targets+=("$(cat "$f"):slurmdbd")
+done
+for f in "$TB_ROOT"/db/mariadbd.pid "$TB_ROOT"/db-template/mariadbd.pid; do
+  [ -r "$f" ] && targets+=("$(cat "$f"):mariadbd")
+done
 [ -r "$TB_ROOT/run/munged.pid" ] && targets+=("$(cat "$TB_ROOT/run/munged.pid"):munged")
 kill_pids "${targets[@]}"
 [ -r "$TB_ROOT/run/munged.pid" ] && rm -f /run/munge/munged.pid
@@ -89,7 +98,7 @@ for d in /sys/fs/cgroup/*/slurm_node*; do
 done
 
 # 7. generated config (only files carrying our marker) + state/spool/logs/pids/devices/plugin
-for f in slurm.conf gres.conf cgroup.conf plugstack.conf; do
+for f in slurm.conf slurmdbd.conf gres.conf cgroup.conf plugstack.conf; do
   head -1 "$TB_CONF_DIR/$f" 2>/dev/null | grep -q '^# slurm-testbed' && rm -f "$TB_CONF_DIR/$f"
 done
 if grep -qs '# slurm-testbed$' "$TB_CONF_DIR/plugstack.conf"; then

@@ -110,6 +110,24 @@ JOB
     ok "Dynamo stand-in job$label: chat completion routed node1 -> prefill node2 -> decode node3"
   else bad "Dynamo stand-in job$label: '$resp' (logs kept in $d)"; keep=1; fi
 }
+# 6. accounting (TB_ACCOUNTING=1): sacct lists a finished job with SLURM's state and exit code, and who
+#    cancelled a job, from slurmdbd
+acct=$(cat "$TB_ROOT/accounting-kind" 2>/dev/null || echo unknown)
+if [ "$acct" = slurmdbd ]; then
+  j1=$(sbatch --parsable -o /dev/null --wrap 'exit 3')
+  j2=$(sbatch --parsable -o /dev/null --wrap 'sleep 300')
+  for _ in $(seq 100); do squeue -h -j "$j2" -t R -o %i 2>/dev/null | grep -q . && break; sleep 0.1; done
+  scancel "$j2"
+  wait_gone "$j1" 30; wait_gone "$j2" 30
+  want="$j1|FAILED|3:0;$j2|CANCELLED by 0|0:0;"
+  for _ in $(seq 50); do   # slurmctld hands the job's end to slurmdbd asynchronously
+    out=$(sacct -n -X -P -j "$j1,$j2" -o JobID,State,ExitCode 2>&1 | tr '\n' ';')
+    [ "$out" = "$want" ] && break; sleep 0.1
+  done
+  [ "$out" = "$want" ] && ok "accounting: sacct lists finished jobs (FAILED 3:0, CANCELLED by 0) from slurmdbd" \
+    || bad "accounting: sacct gave '$out', expected '$want'"
+else echo "SKIP accounting (accounting: $acct)"; fi
+
 if command -v etcd >/dev/null && command -v nats-server >/dev/null; then
   dynamo_job bare "" ". \"$DYN_STANDIN_SRC/activate\"" "" "$W/etcd-\$SLURM_JOB_ID"
 else echo "SKIP Dynamo job (etcd / nats-server missing)"; fi

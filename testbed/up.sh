@@ -16,6 +16,8 @@
 #                         enroot/<node>-<uid>/, or fakepyxis.so and its request log (wiped by down.sh)
 #   pyxis                 TB_PYXIS=real (default): NVIDIA pyxis + enroot, built once per machine by
 #                         pyxis/build.sh; TB_PYXIS=fake: fakepyxis.c; never both in plugstack
+#   accounting            TB_ACCOUNTING=1 (default): slurmdbd + MariaDB (accounting.sh), so sacct
+#                         answers for finished jobs; TB_ACCOUNTING=0: accounting_storage/none
 # Idempotent: always runs down.sh first, so "up.sh; up.sh" gives a fresh, empty cluster.
 set -euo pipefail
 
@@ -39,6 +41,8 @@ set -euo pipefail
 : "${TB_PYXIS:=}"            # real (default): NVIDIA pyxis + enroot | fake: fakepyxis.c | none
 : "${TB_PYXIS_ARGS:=container_scope=job}"   # extra plugstack arguments for the real pyxis
 : "${TB_SMOKE:=1}"           # 1: finish with "srun -N<all> hostname" and check the names
+: "${TB_ACCOUNTING:=1}"      # 1: slurmdbd + MariaDB (testbed/accounting.sh); 0: no accounting (no sacct)
+: "${TB_DBD_PORT:=6819}"     # slurmdbd's port
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 T0=$(date +%s.%N)
@@ -53,6 +57,7 @@ if [ -z "$TB_PYXIS" ]; then
   case "${TB_FAKE_PYXIS:-}" in 1) TB_PYXIS=fake ;; 0) TB_PYXIS=none ;; *) TB_PYXIS=real ;; esac
 fi
 case "$TB_PYXIS" in real | fake | none) ;; *) die "TB_PYXIS must be real, fake or none (got '$TB_PYXIS')" ;; esac
+case "$TB_ACCOUNTING" in 0 | 1) ;; *) die "TB_ACCOUNTING must be 1 or 0 (got '$TB_ACCOUNTING')" ;; esac
 
 # On failure: show the log tails, keep a copy of the logs, tear the half-built testbed down so a
 # failed up.sh never leaves namespaces or daemons behind.
@@ -74,6 +79,7 @@ pk="slurmctld slurmd slurm-client munge iproute2 util-linux"
 [ "$TB_SERVICES" = 1 ] && pk="$pk nats-server etcd-server etcd-client curl"
 [ "$TB_PYXIS" = fake ] && pk="$pk libslurm-dev gcc libc6-dev"
 [ "$TB_PYXIS" = real ] && pk="$pk $(bash "$HERE/pyxis/build.sh" --packages) $(bash "$HERE/image/build.sh" --packages)"
+[ "$TB_ACCOUNTING" = 1 ] && pk="$pk $(bash "$HERE/accounting.sh" --packages)"
 need=()
 for p in $pk $TB_EXTRA_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
@@ -187,7 +193,6 @@ SlurmdDebug=info
 ProctrackType=proctrack/$TB_PROCTRACK
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
@@ -208,6 +213,15 @@ InactiveLimit=0
 KillWait=5
 MinJobAge=300
 EOF
+  if [ "$TB_ACCOUNTING" = 1 ]; then
+    # slurmctld records every job in slurmdbd (testbed/accounting.sh); sacct and sacctmgr ask it, from
+    # the host and from the nodes (slurmhead is the bridge address)
+    echo "AccountingStorageType=accounting_storage/slurmdbd"
+    echo "AccountingStorageHost=$TB_HEAD"
+    echo "AccountingStoragePort=$TB_DBD_PORT"
+  else
+    echo "AccountingStorageType=accounting_storage/none"
+  fi
   [ "$TB_GPUS" -gt 0 ] && echo "GresTypes=gpu"
   for k in $(seq 1 "$TB_NODES"); do
     echo "NodeName=node$k NodeAddr=$TB_NET.$((10 + k)) CPUs=$TB_CPUS RealMemory=$TB_MEM $gres_node State=UNKNOWN"
@@ -280,6 +294,13 @@ for k in $(seq 1 "$TB_NODES"); do mkdir -p "$TB_ROOT/spool/node$k"; done
 log "config written (proctrack/$TB_PROCTRACK, pyxis $TB_PYXIS)"
 
 # ------------------------------------------------------------------ 6. daemons
+if [ "$TB_ACCOUNTING" = 1 ]; then
+  # before slurmctld, which registers with slurmdbd at start. The database comes from a cached
+  # template (the first run on a machine builds it: about 3 s).
+  TB_ROOT="$TB_ROOT" TB_CONF_DIR="$TB_CONF_DIR" TB_HEAD="$TB_HEAD" TB_DBD_PORT="$TB_DBD_PORT" TB_WAIT="$TB_WAIT" \
+    bash "$HERE/accounting.sh" up || die "accounting (slurmdbd + MariaDB) did not start; TB_ACCOUNTING=0 runs without"
+  log "accounting: slurmdbd + MariaDB up"
+fi
 # slurmctld stays in the root netns (reachable from the host and from every node over the bridge) but
 # gets its own UTS namespace: it refuses to start unless gethostname() equals SlurmctldHost.
 unshare --uts -- sh -c "hostname $TB_HEAD && exec slurmctld -f $TB_CONF_DIR/slurm.conf" \
@@ -347,6 +368,14 @@ else
 fi
 # one line for tests: "real pyxis=<v> enroot=<v>", "fake" or "none"
 echo "$kind" > "$TB_ROOT/pyxis-kind"
+if [ "$TB_ACCOUNTING" = 1 ]; then
+  echo "slurmdbd" > "$TB_ROOT/accounting-kind"
+  acct="accounting $(bash "$HERE/accounting.sh" --versions)"
+else
+  echo "none" > "$TB_ROOT/accounting-kind"
+  acct="accounting none (no sacct)"
+fi
 sinfo -N -o '%N %T %c %m %G'
+echo "testbed: $acct"
 echo "testbed: $line"
 exit 0
