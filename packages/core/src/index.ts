@@ -3,6 +3,7 @@
  * running NVIDIA Dynamo on SLURM. Pure: no file, process or network I/O.
  */
 export { z } from "zod";
+export * from "./args.js";
 export * from "./backend.js";
 export * from "./errors.js";
 export * from "./explain.js";
