@@ -9,18 +9,23 @@ import { join } from "node:path";
 
 export const repo = join(import.meta.dirname, "../..");
 
-export const PACKAGES = [
+/** dyn itself: every @dyn/* package, which npm must get from tarballs in one install (none is published). */
+export const DYN_PACKAGES = [
   "packages/core",
   "packages/backend-vllm",
   "packages/backend-sglang",
   "packages/backend-trtllm",
   "apps/cli",
-  "examples/dyn-backend-mocker",
 ] as const;
 
+export const PACKAGES = [...DYN_PACKAGES, "examples/dyn-backend-mocker"] as const;
+
 /** Pack the workspace packages (built beforehand) into tarballs; returns their paths. */
-export function packAll(dest = mkdtempSync(join(tmpdir(), "dyn-pack-"))): string[] {
-  return PACKAGES.map((dir) => {
+export function packAll(
+  dest = mkdtempSync(join(tmpdir(), "dyn-pack-")),
+  packages: readonly string[] = PACKAGES,
+): string[] {
+  return packages.map((dir) => {
     const out = execFileSync("pnpm", ["pack", "--pack-destination", dest], {
       cwd: join(repo, dir),
       encoding: "utf8",
