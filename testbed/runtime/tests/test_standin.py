@@ -534,5 +534,162 @@ class LegacyTests(Base):
         self.assertIn("only in=http out=dyn", r.stderr)
 
 
+
+# ------------------------------------------------------------------------------------- streaming
+def stream_events(url, body, timeout=30):
+    """POST with stream: true; (content type, [(monotonic time, data of one SSE event)])."""
+    import urllib.request
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    events = []
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        ctype = r.headers.get("Content-Type", "")
+        for raw in r:
+            line = raw.decode().rstrip("\r\n")
+            if line.startswith("data: "):
+                events.append((time.monotonic(), line[6:]))
+    return ctype, events
+
+
+def stream_parts(events, chat=True):
+    """(text chunks with their times, finish chunk, usage chunk or None, last data)."""
+    texts, finish, usage = [], None, None
+    for t, data in events:
+        if data == "[DONE]":
+            continue
+        ev = json.loads(data)
+        if ev.get("usage") and not ev["choices"]:
+            usage = ev
+            continue
+        ch = ev["choices"][0]
+        piece = (ch.get("delta") or {}).get("content") if chat else ch.get("text")
+        if piece:
+            texts.append((t, piece))
+        if ch.get("finish_reason"):
+            finish = ev
+    return texts, finish, usage, events[-1][1] if events else None
+
+
+class StreamingTests(Base):
+    """stream: true answers token by token (OpenAI server-sent events), DYN_STANDIN_TOKEN_DELAY_MS
+    apart, honouring max_tokens / ignore_eos and stream_options.include_usage (_stream.py)."""
+
+    def agg(self, url, model="m", **env):
+        self.start([sys.executable, "-m", "dynamo.vllm", "--model", model], **env)
+        self.wait_instances(url, 1, "backend")
+
+    def test_chat_stream_token_by_token_with_the_delay_and_usage(self):
+        _, url = self.frontend()
+        delay = 0.04
+        self.agg(url, DYN_STANDIN_TOKEN_DELAY_MS=int(delay * 1000))
+        t0 = time.monotonic()
+        ctype, events = stream_events(url + "/v1/chat/completions", {
+            "model": "m", "stream": True, "max_tokens": 6, "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "one two three four five six seven"}]})
+        self.assertIn("text/event-stream", ctype)
+        first = json.loads(events[0][1])
+        self.assertEqual(first["object"], "chat.completion.chunk")
+        self.assertEqual(first["choices"][0]["delta"], {"role": "assistant", "content": ""})
+        texts, finish, usage, last = stream_parts(events)
+        self.assertEqual(last, "[DONE]")
+        # the reply's first 6 words, one per chunk, each with the space before it
+        self.assertEqual([p for _, p in texts], ["[m]", " stand-in", " reply", " to:", " one", " two"])
+        self.assertEqual(finish["choices"][0]["finish_reason"], "length")
+        self.assertIsNone(finish["dyn_route"]["prefill"])
+        self.assertEqual(usage["usage"]["completion_tokens"], 6)
+        self.assertEqual(usage["usage"]["total_tokens"],
+                         usage["usage"]["prompt_tokens"] + usage["usage"]["completion_tokens"])
+        # each token waited for the delay, the first one too: they came one by one, not at the end
+        times = [t for t, _ in texts]
+        self.assertGreaterEqual(times[0] - t0, delay * 0.9)
+        gaps = sorted(b - a for a, b in zip(times, times[1:]))
+        self.assertGreaterEqual(gaps[len(gaps) // 2], delay * 0.75, gaps)
+        self.assertGreaterEqual(times[-1] - times[0], 5 * delay * 0.9)
+
+    def test_completions_stream_ignore_eos_and_stop_without_it(self):
+        _, url = self.frontend()
+        self.agg(url)
+        body = {"model": "m", "stream": True, "prompt": "p", "max_tokens": 12}
+        ctype, events = stream_events(url + "/v1/completions", dict(body, ignore_eos=True))
+        texts, finish, usage, last = stream_parts(events, chat=False)
+        self.assertEqual(json.loads(events[0][1])["object"], "text_completion")
+        self.assertEqual(len(texts), 12)   # the 5 words of the reply, then repeated to max_tokens
+        self.assertEqual("".join(p for _, p in texts),
+                         "[m] stand-in reply to: p [m] stand-in reply to: p [m] stand-in")
+        self.assertEqual(finish["choices"][0]["finish_reason"], "length")
+        self.assertIsNone(usage)           # not asked for
+        self.assertEqual(last, "[DONE]")
+        _, events = stream_events(url + "/v1/completions", body)
+        texts, finish, _, _ = stream_parts(events, chat=False)
+        self.assertEqual("".join(p for _, p in texts), "[m] stand-in reply to: p")
+        self.assertEqual(finish["choices"][0]["finish_reason"], "stop")
+        # usage forced by the environment, as DYN_ENABLE_FORCE_INCLUDE_USAGE does upstream
+        _, furl = self.frontend(DYN_ENABLE_FORCE_INCLUDE_USAGE="1")
+        _, events = stream_events(furl + "/v1/completions", body)
+        self.assertEqual(stream_parts(events, chat=False)[2]["usage"]["completion_tokens"], 5)
+
+    def test_non_streamed_answers_honour_max_tokens(self):
+        _, url = self.frontend()
+        self.agg(url)
+        msgs = [{"role": "user", "content": "a b c"}]
+        st, out = http_json(url + "/v1/chat/completions", {"model": "m", "messages": msgs, "max_tokens": 3})
+        self.assertEqual(st, 200, out)
+        self.assertEqual(out["choices"][0]["message"]["content"], "[m] stand-in reply")
+        self.assertEqual(out["choices"][0]["finish_reason"], "length")
+        self.assertEqual(out["usage"]["completion_tokens"], 3)
+        st, out = http_json(url + "/v1/chat/completions", {"model": "m", "messages": msgs})
+        self.assertEqual(out["choices"][0]["message"]["content"], "[m] stand-in reply to: a b c")
+        self.assertEqual(out["choices"][0]["finish_reason"], "stop")
+
+    def test_disagg_stream_crosses_prefill_and_decode(self):
+        _, url = self.frontend()
+        self.start([sys.executable, "-m", "dynamo.vllm", "--model", "Q", "--disaggregation-mode", "prefill",
+                    "--kv-transfer-config", KV])
+        self.start([sys.executable, "-m", "dynamo.vllm", "--model", "Q", "--disaggregation-mode", "decode"])
+        self.wait_instances(url, 1, "prefill")
+        self.wait_instances(url, 1, "backend")
+        _, events = stream_events(url + "/v1/chat/completions", {
+            "model": "Q", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+        texts, finish, _, last = stream_parts(events)
+        self.assertEqual("".join(p for _, p in texts), "[Q] stand-in reply to: hi")
+        self.assertIsNotNone(finish["dyn_route"]["prefill"])
+        self.assertIsNotNone(finish["dyn_route"]["decode"])
+        self.assertEqual(last, "[DONE]")
+
+    def test_stream_errors_before_and_no_tokens(self):
+        _, url = self.frontend()
+        st, out = http_json(url + "/v1/chat/completions", {"model": "nope", "stream": True, "messages": []})
+        self.assertEqual(st, 404, out)      # nothing to stream: a JSON error with its status
+        self.agg(url, DYN_STANDIN_EMPTY_REPLY="1")
+        _, events = stream_events(url + "/v1/chat/completions", {
+            "model": "m", "stream": True, "max_tokens": 8, "ignore_eos": True,
+            "messages": [{"role": "user", "content": "x"}]})
+        texts, finish, _, last = stream_parts(events)
+        self.assertEqual(texts, [])         # an engine that produces nothing stays silent
+        self.assertEqual(finish["choices"][0]["finish_reason"], "stop")
+        self.assertEqual(last, "[DONE]")
+
+    def test_forwarding_prefill_streams_what_decode_answered(self):
+        # 0.3.2 SGLang: the prefill worker is the entry point and calls decode itself (whole,
+        # unpaced); it streams the tokens to the frontend, paced once
+        d = os.path.join(EXAMPLES, "sglang")
+        port = free_port()
+        V = {"DYN_STANDIN_VERSION": "0.3.2", "DYN_STANDIN_TOKEN_DELAY_MS": "30"}
+        self.start(["dynamo", "run", "in=http", "out=dyn", "--http-port", str(port)], **V)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_json(url + "/live")[0] == 200, 20, "dynamo run")
+        common = ["--model-path", "/m", "--served-model-name", "sg", "--tp", "1",
+                  "--disaggregation-transfer-backend", "nixl"]
+        self.start([sys.executable, "components/worker.py", *common, "--disaggregation-mode", "prefill"], cwd=d, **V)
+        self.start([sys.executable, "components/decode_worker.py", *common, "--disaggregation-mode", "decode"],
+                   cwd=d, **V)
+        w = self.wait_instances(url, 1, "worker")[0]
+        dd = self.wait_instances(url, 1, "decode")[0]
+        _, events = stream_events(url + "/v1/chat/completions", {
+            "model": "sg", "stream": True, "max_tokens": 4, "messages": [{"role": "user", "content": "x y"}]})
+        texts, finish, _, last = stream_parts(events)
+        self.assertEqual([p for _, p in texts], ["[sg]", " stand-in", " reply", " to:"])
+        self.assertEqual((finish["dyn_route"]["prefill"], finish["dyn_route"]["decode"]), (w["host"], dd["host"]))
+        self.assertEqual(last, "[DONE]")
+
 if __name__ == "__main__":
     unittest.main()

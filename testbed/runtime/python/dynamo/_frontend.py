@@ -20,6 +20,7 @@ Per release (shared/reference/dynamo-flags/releases-1.x.json `frontendHealth`, d
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import os
@@ -28,6 +29,7 @@ import uuid
 
 from ._flags import at_least
 from ._runtime import INSTANCES_PREFIX, Fatal, Hooks, Infra, JsonHandler, Log, connect_services, post_json, serve
+from ._stream import ChunkedWriter, open_ndjson, sse, wants_usage
 
 PREFILL_COMPONENTS = {"prefill", "VllmPrefillWorker", "TensorRTLLMPrefillWorker", "PrefillWorker"}
 
@@ -56,24 +58,10 @@ class _FrontendHandler(JsonHandler):
         if not isinstance(req, dict) or not req.get("model"):
             return self.send_json(400, {"error": {"message": "invalid request: 'model' is required",
                                                   "type": "BadRequestError", "code": 400}})
-        code, body = self.fe.complete(req, chat=path.endswith("chat/completions"))
-        if code == 200 and req.get("stream"):
-            return self._stream(body)
-        self.send_json(code, body)
-
-    def _stream(self, body):
-        """Minimal SSE: one chunk with the whole content, then [DONE]."""
-        chunk = dict(body, object=body["object"] + ".chunk")
-        if body["object"] == "chat.completion":
-            chunk["choices"] = [{"index": 0, "delta": {"role": "assistant",
-                                                       "content": body["choices"][0]["message"]["content"]},
-                                 "finish_reason": "stop"}]
-        data = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        chat = path.endswith("chat/completions")
+        if req.get("stream"):
+            return self.fe.stream(req, chat, self)
+        self.send_json(*self.fe.complete(req, chat=chat))
 
 
 class Frontend:
@@ -172,7 +160,9 @@ class Frontend:
         return 200, {"status": "healthy", "endpoints": endpoints, "instances": listed}
 
     # -- routing -----------------------------------------------------------------------------------
-    def complete(self, req: dict, chat: bool):
+    def _route(self, req: dict, chat: bool):
+        """Discovery and the prefill hop: (200, (decode instance, payload for it, route so far)),
+        or (code, error body)."""
         model = req["model"]
         try:
             insts = [i for i in self.instances() if i.get("model") == model]
@@ -195,6 +185,9 @@ class Frontend:
         rid = uuid.uuid4().hex[:16]
         payload = {"request_id": rid, "model": model,
                    "messages": req.get("messages") if chat else req.get("prompt", "")}
+        for k in ("max_tokens", "ignore_eos"):        # honoured by the worker (_stream.limit_tokens)
+            if req.get(k) is not None:
+                payload[k] = req[k]
         route = {"prefill": None, "decode": None}
         try:
             if prefill:
@@ -202,28 +195,105 @@ class Frontend:
                 payload["prefill_result"] = post_json(self._url(p), dict(payload, phase="prefill"))
                 route["prefill"] = p.get("host")
                 route["prefill_instance"] = f"{p.get('instance_id', 0):x}"
-            d = decode[n % len(decode)]
-            out = post_json(self._url(d), dict(payload, phase="decode"))
-            route["decode"] = d.get("host")
-            route["decode_instance"] = f"{d.get('instance_id', 0):x}"
-            pw, dw = out.get("prefill_worker"), out.get("worker")
-            if d.get("forward_to") and pw and dw:   # d prefilled and called decode itself
-                route.update(prefill=pw.get("host"), prefill_instance=f"{pw.get('instance_id') or 0:x}",
-                             decode=dw.get("host"), decode_instance=f"{dw.get('instance_id') or 0:x}")
         except (OSError, ValueError) as e:
             self.log(f"request {rid} failed: {e}", err=True)
             return 503, {"error": {"message": f"worker request failed: {e}", "code": 503}}
-        self.log(f"request {rid} model={model} prefill={route['prefill']} decode={route['decode']}")
+        d = decode[n % len(decode)]
+        route["decode"] = d.get("host")
+        route["decode_instance"] = f"{d.get('instance_id', 0):x}"
+        return 200, (d, payload, route)
+
+    @staticmethod
+    def _final_route(route: dict, d: dict, out: dict) -> dict:
+        pw, dw = out.get("prefill_worker"), out.get("worker")
+        if d.get("forward_to") and pw and dw:   # d prefilled and called decode itself
+            route.update(prefill=pw.get("host"), prefill_instance=f"{pw.get('instance_id') or 0:x}",
+                         decode=dw.get("host"), decode_instance=f"{dw.get('instance_id') or 0:x}")
+        return route
+
+    @staticmethod
+    def _usage(out: dict) -> dict:
         usage = {"prompt_tokens": out.get("prompt_tokens", 0), "completion_tokens": out.get("completion_tokens", 0)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        base = {"id": ("chatcmpl-" if chat else "cmpl-") + rid, "created": int(time.time()), "model": model,
-                "usage": usage, "dyn_route": route}
+        return usage
+
+    def complete(self, req: dict, chat: bool):
+        """The whole answer (stream: false)."""
+        code, routed = self._route(req, chat)
+        if code != 200:
+            return code, routed
+        d, payload, route = routed
+        rid = payload["request_id"]
+        try:
+            out = post_json(self._url(d), dict(payload, phase="decode"))
+        except (OSError, ValueError) as e:
+            self.log(f"request {rid} failed: {e}", err=True)
+            return 503, {"error": {"message": f"worker request failed: {e}", "code": 503}}
+        self._final_route(route, d, out)
+        self.log(f"request {rid} model={payload['model']} prefill={route['prefill']} decode={route['decode']}")
+        base = {"id": ("chatcmpl-" if chat else "cmpl-") + rid, "created": int(time.time()),
+                "model": payload["model"], "usage": self._usage(out), "dyn_route": route}
+        finish = out.get("finish_reason") or "stop"
         if chat:
             base.update(object="chat.completion", choices=[{
-                "index": 0, "message": {"role": "assistant", "content": out["text"]}, "finish_reason": "stop"}])
+                "index": 0, "message": {"role": "assistant", "content": out["text"]}, "finish_reason": finish}])
         else:
-            base.update(object="text_completion", choices=[{"index": 0, "text": out["text"], "finish_reason": "stop"}])
+            base.update(object="text_completion", choices=[{"index": 0, "text": out["text"], "finish_reason": finish}])
         return 200, base
+
+    def stream(self, req: dict, chat: bool, handler):
+        """stream: true: the decode worker's tokens relayed as they come, as OpenAI server-sent events
+        (_stream.py): a role chunk (chat), one chunk per token, a finish chunk carrying dyn_route, the
+        usage chunk when asked for, data: [DONE]. A failure before the first byte is a JSON error with
+        its status; one after it an error event."""
+        code, routed = self._route(req, chat)
+        if code != 200:
+            return handler.send_json(code, routed)
+        d, payload, route = routed
+        rid = payload["request_id"]
+        try:
+            lines = open_ndjson(self._url(d), dict(payload, phase="decode", stream=True))
+        except (OSError, ValueError) as e:
+            self.log(f"request {rid} failed: {e}", err=True)
+            return handler.send_json(503, {"error": {"message": f"worker request failed: {e}", "code": 503}})
+        model = payload["model"]
+        head = {"id": ("chatcmpl-" if chat else "cmpl-") + rid, "object": "chat.completion.chunk" if chat
+                else "text_completion", "created": int(time.time()), "model": model}
+
+        def chunk(text=None, finish=None, **extra):
+            if chat:
+                delta = {} if text is None else {"content": text}
+                return dict(head, choices=[{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
+            return dict(head, choices=[{"index": 0, "text": text or "", "finish_reason": finish}], **extra)
+
+        w = ChunkedWriter(handler, "text/event-stream")
+        out = {}
+        try:
+            if chat:
+                w.write(sse(dict(head, choices=[{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                                 "finish_reason": None}])))
+            for line in lines:
+                if "token" in line:
+                    w.write(sse(chunk(line["token"])))
+                elif line.get("done"):
+                    out = line
+            self._final_route(route, d, out)
+            w.write(sse(chunk(None, out.get("finish_reason") or "stop", dyn_route=route)))
+            if wants_usage(req):
+                w.write(sse(dict(head, choices=[], usage=self._usage(out))))
+            self.log(f"request {rid} model={model} prefill={route['prefill']} decode={route['decode']} "
+                     f"streamed {out.get('completion_tokens', 0)} tokens")
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            self.log(f"request {rid} failed while streaming: {e!r}", err=True)
+            try:
+                w.write(sse({"error": {"message": f"worker stream failed: {e}", "code": 503}}))
+            except OSError:
+                return      # the client went away
+        try:
+            w.write(sse(b"[DONE]"))
+            w.close()
+        except OSError:
+            pass
 
     @staticmethod
     def _url(inst) -> str:

@@ -17,6 +17,7 @@ from ._flags import at_least
 from ._runtime import (INSTANCES_PREFIX, KEEPALIVE_EVERY, LEASE_TTL, Fatal, Hooks, Infra, JsonHandler,
                        Lifecycle, Log, PeerGroup, connect_services, host_ip, hostname, post_json, reply_text,
                        serve, system_port)
+from ._stream import limit_tokens, split_tokens, stream_ndjson, token_delay
 
 
 class WorkerSpec:
@@ -65,9 +66,16 @@ class _GenerateHandler(JsonHandler):
         if req is None:
             return self.send_json(400, {"error": "invalid JSON"})
         try:
-            self.send_json(200, self.worker.generate(req))
+            out = self.worker.generate(req)
         except UpstreamError as e:
-            self.send_json(502, {"error": str(e)})
+            return self.send_json(502, {"error": str(e)})
+        if "text" not in out:       # a prefill phase: KV parameters, no tokens
+            return self.send_json(200, out)
+        if req.get("stream"):       # tokens as they are made (_stream.py), DYN_STANDIN_TOKEN_DELAY_MS apart
+            return stream_ndjson(self, out)
+        if token_delay() and req.get("paced", True):   # a whole answer takes as long as its tokens
+            time.sleep(token_delay() * out.get("completion_tokens", 0))
+        self.send_json(200, out)
 
 
 class UpstreamError(Exception):
@@ -163,6 +171,10 @@ class Worker:
         model = req.get("model") or self.spec.model
         messages = req.get("messages") or req.get("prompt") or []
         text = "" if self.hooks.empty_reply else reply_text(model, messages)
+        finish = "stop"
+        if req.get("max_tokens") is not None:   # honour max_tokens (and ignore_eos): _stream.limit_tokens
+            tokens, finish = limit_tokens(split_tokens(text), req["max_tokens"], bool(req.get("ignore_eos")))
+            text = "".join(tokens)
         prompt_tokens = len(json.dumps(messages).split())
         if self.spec.role == "prefill":
             self.log(f"prefill request {req.get('request_id', '?')}")
@@ -185,7 +197,7 @@ class Worker:
                  + (f" (KV from {pre.get('worker', {}).get('host')})" if pre else ""))
         return {"phase": self.spec.role, "worker": self.identity(), "text": text,
                 "prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
-                "prefill_worker": pre.get("worker")}
+                "finish_reason": finish, "prefill_worker": pre.get("worker")}
 
     def _forward(self, req: dict, pre: dict) -> dict:
         """0.3.2 SGLang prefill worker: hand the request to a decode instance (round-robin over
@@ -203,7 +215,8 @@ class Worker:
         d = decode[next(self.rr) % len(decode)]
         url = (d.get("transport") or {}).get("http") or f"http://{d['host']}:{d['port']}/generate"
         try:
-            out = post_json(url, dict(req, phase="decode", prefill_result=pre))
+            # whole and unpaced from decode: this entry point paces (and streams) the tokens itself
+            out = post_json(url, dict(req, phase="decode", prefill_result=pre, stream=False, paced=False))
         except (OSError, ValueError) as e:
             raise UpstreamError(f"decode {url}: {e}") from None
         self.log(f"prefill request {req.get('request_id', '?')} -> decode {d.get('host')}")
