@@ -1,6 +1,7 @@
 /**
  * `main(argv, io) → exit code`: 0 success, 1 the operation failed, 2 bad input. Nothing below main
- * calls process.exit; bin/dyn.js sets process.exitCode.
+ * calls process.exit; bin/dyn.js sets process.exitCode. Two exceptions end a real process at once: a
+ * closed stdout/stderr (io.ts: quietly, exit 0) and an error no await caught (reported as usual).
  */
 import { createIo, type Io } from "./io.js";
 import { createProgram } from "./program.js";
@@ -19,10 +20,24 @@ interface ErrorLike {
 
 const DYN_ERROR = Symbol.for("dyn.error");
 
+/**
+ * A real process only (tests pass their own streams): an error that escapes every await (a stream's
+ * error event, a stray rejection) is reported like any other, one line and no stack unless --debug.
+ */
+let lastResortInstalled = false;
+function installLastResort(io: Io, json: boolean, debug: boolean): void {
+  if (lastResortInstalled) return;
+  lastResortInstalled = true;
+  const handle = (err: unknown) => process.exit(report(err, io, json, debug));
+  process.on("uncaughtException", handle);
+  process.on("unhandledRejection", handle);
+}
+
 export async function main(argv: readonly string[], partialIo: Partial<Io> = {}): Promise<number> {
   const io = createIo(partialIo);
   const json = argv.includes("--json");
   const debug = argv.includes("--debug");
+  if (!partialIo.stdout || !partialIo.stderr) installLastResort(io, json, debug);
   let exit = 0;
   try {
     const program = createProgram(io, (code) => {

@@ -40,10 +40,28 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * The reader of stdout (or stderr) went away: `dyn render | head -1`. Nothing more can be said to
+ * anyone, so the process ends at once, quietly, with exit 0 (as `head` asked for no more). Installed
+ * once, and only when dyn writes to the real streams. Any other stream error is reported by main.
+ */
+let closedPipeHandled = false;
+function endQuietlyOnClosedPipe(): void {
+  if (closedPipeHandled) return;
+  closedPipeHandled = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") process.exit(0);
+      throw err;
+    });
+  }
+}
+
 export function createIo(partial: Partial<Io> = {}): Io {
   const env = partial.env ?? process.env;
   const isTTY = partial.isTTY ?? Boolean(process.stderr.isTTY);
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== "";
+  if (!partial.stdout || !partial.stderr) endQuietlyOnClosedPipe();
   return {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),

@@ -148,6 +148,10 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .option("--dry-run", "stop before sbatch: print the plan and where the files are")
     .option("--wait", "follow the job until it is ready (prints the URL) or fails")
     .option("--timeout <s>", "with --wait: give up after this many seconds (the job keeps running)")
+    .option(
+      "-q, --quiet",
+      "print only the URL (--wait), the job id, or the dry run's directory; the rest to stderr",
+    )
     .action(act(() => import("./commands/deploy.js")));
 
   specOptions(common(program.command("plan")))

@@ -53,6 +53,13 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
       hint: "add --wait",
     });
   const timeout = seconds("--timeout", flags.timeout);
+  if (flags.quiet && flags.json)
+    throw new DynError("DYN_USAGE", "--quiet: cannot be combined with --json (one document only)", {
+      key: "--quiet",
+    });
+  // --quiet: stdout is one line a script can capture (the URL with --wait, else the job id, or the
+  // run directory of a dry run); everything else goes to stderr.
+  const say = flags.quiet ? io.stderr : io.stdout;
   const { plan, spec, runsDir, input } = await prepare(flags, io);
 
   if (!dryRun) {
@@ -91,12 +98,13 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     if (flags.json)
       printJson(io, { format: "dyn.deploy/v1", dryRun: true, jobId: null, runDir, files, plan: planJson });
     else {
-      io.stdout(`${explainPlan(plan)}\n\n`);
-      io.stdout(`dry run: nothing submitted. Files in ${runDir}:\n`);
-      io.stdout(
+      say(`${explainPlan(plan)}\n\n`);
+      say(`dry run: nothing submitted. Files in ${runDir}:\n`);
+      say(
         `  ${FILES.script}  the sbatch script\n  ${FILES.plan}   the plan (dyn plan --json)\n  ${FILES.spec}   the resolved spec (secret names only)\n`,
       );
-      io.stdout(`submit it yourself with: sbatch ${files.script}\n`);
+      say(`submit it yourself with: sbatch ${files.script}\n`);
+      if (flags.quiet) io.stdout(`${runDir}\n`);
     }
     return 0;
   }
@@ -116,11 +124,10 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   const next = [`dyn status ${jobId}`, `dyn logs ${jobId}`, `dyn stop ${jobId}`];
   const s = style(io);
   if (!flags.json) {
-    io.stdout(
-      `submitted job ${s.bold(jobId)}${submitted.cluster ? ` on cluster ${submitted.cluster}` : ""}\n`,
-    );
-    io.stdout(`run directory: ${runDir}\n`);
-    if (!wait) io.stdout(`next: ${next.join("  |  ")}\n`);
+    say(`submitted job ${s.bold(jobId)}${submitted.cluster ? ` on cluster ${submitted.cluster}` : ""}\n`);
+    say(`run directory: ${runDir}\n`);
+    if (!wait) say(`next: ${next.join("  |  ")}\n`);
+    if (flags.quiet && !wait) io.stdout(`${jobId}\n`);
   }
   const submittedJson = {
     format: "dyn.deploy/v1",
