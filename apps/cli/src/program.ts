@@ -237,5 +237,11 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .addArgument(new Argument("<shell>", "bash or zsh").choices(["bash", "zsh"]))
     .action(act(async () => ({ run: (await import("./commands/completion.js")).completion(program) })));
 
+  // What the completion scripts ask at TAB time: installed backends, the registry's job ids.
+  program
+    .command("__values", { hidden: true })
+    .argument("<what>", "backends or jobs")
+    .action(act(async () => ({ run: (await import("./commands/completion.js")).valuesCommand })));
+
   return program;
 }

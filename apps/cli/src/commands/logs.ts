@@ -12,7 +12,7 @@ import { registryDir } from "../registry.js";
 import { batchLogPath } from "../run-dir.js";
 import { runsDirOf, targetOf } from "./shared.js";
 
-const ROLES = ["frontend", "prefill", "decode", "aggregated", "etcd", "nats"];
+export const ROLES = ["frontend", "prefill", "decode", "aggregated", "etcd", "nats"] as const;
 
 function intFlag(flag: string, v: unknown): number | undefined {
   if (v === undefined) return undefined;
@@ -41,7 +41,7 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
     );
   }
   const role = flags.role as string | undefined;
-  if (role !== undefined && !ROLES.includes(role))
+  if (role !== undefined && !(ROLES as readonly string[]).includes(role))
     throw new DynError(
       "DYN_USAGE",
       `--role: expected one of ${ROLES.join(", ")}, got ${JSON.stringify(role)}`,
