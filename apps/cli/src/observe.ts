@@ -1,6 +1,9 @@
 /**
- * What a deployment is doing: the queue (one squeue call for every job), accounting for jobs that
- * left it (one sacct call), and the job's own status file folded by core's summarizeStatus.
+ * What a deployment is doing: the queue (one squeue call for every job, which also gives the final
+ * state of jobs that ended but are still in slurmctld's memory), accounting for jobs that are not
+ * running any more (one sacct call), and the job's own status file folded by core's summarizeStatus.
+ * How a job ended is SLURM's word where SLURM has one (sacct, then squeue), the status file's
+ * otherwise.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,19 +18,50 @@ export interface RoleReadiness {
   readonly expected: number;
 }
 
+/** How a job ended. */
+export interface JobEnd {
+  /**
+   * SLURM's final job state (a key of END_REASONS: FAILED, TIMEOUT, CANCELLED, NODE_FAIL,
+   * OUT_OF_MEMORY, PREEMPTED, …), or UNKNOWN when only the status file speaks and it does not say.
+   */
+  readonly reason: string;
+  /** Who cancelled the job (a user name, else "uid N"), where SLURM says (sacct). */
+  readonly by: string | null;
+  /** The batch script's exit code as SLURM reports it, "code:signal". */
+  readonly exitCode: string | null;
+  /** The component that failed, from the status file: only when it can be the cause (FAILED, OUT_OF_MEMORY). */
+  readonly component: string | null;
+  /** What the script said about that component ("exited with code 3 (log: logs/decode-w0.log)"). */
+  readonly message: string | null;
+  /** Where the reason comes from: sacct (slurmdbd), squeue (slurmctld's memory), the job's status file. */
+  readonly source: "sacct" | "squeue" | "status-file";
+}
+
 export interface Observation {
   readonly jobId: string | null;
   readonly runDir: string | null;
   readonly name: string | null;
+  /** The squeue entry: live, or the final state of a job slurmctld still remembers. */
   readonly queue: QueueEntry | null;
   readonly accounting: AccountingEntry | null;
-  /** queued, starting, ready, failed, stopped, ended, timeout, cancelled, preempted, node_fail, unknown, not-submitted */
+  /**
+   * queued, starting, ready, stopping, failed (live: a component failed and the job is ending), then
+   * once ended END_REASONS' state (failed, timeout, cancelled, …, ended for COMPLETED), stopped or
+   * ended (only the status file, without a reason), unknown, not-submitted
+   */
   readonly state: string;
+  /** The job is in the queue and not in a final state: url and roles are live. */
+  readonly live: boolean;
+  /** The URL while the job runs; null once it ended (then lastUrl is history). */
   readonly url: string | null;
   /** The URL the deployment had, also after it ended. */
   readonly lastUrl: string | null;
+  /** Readiness per role: live while the job runs, the last counts seen once it ended. */
   readonly roles: readonly RoleReadiness[];
+  /** A component's failure: while the job ends because of it, or when it is how the job ended. */
   readonly failed: { readonly component: string; readonly message: string } | null;
+  /** How the job ended; null while it runs (or when nothing at all is known of it). */
+  readonly end: JobEnd | null;
   readonly summary: StatusSummary | null;
 }
 
@@ -68,17 +102,73 @@ export function rolesOf(deployment: Deployment | undefined, summary: StatusSumma
     });
 }
 
-const TERMINAL_QUEUE = new Set([
-  "COMPLETED",
-  "FAILED",
-  "CANCELLED",
-  "TIMEOUT",
-  "NODE_FAIL",
-  "PREEMPTED",
-  "OUT_OF_MEMORY",
-  "BOOT_FAIL",
-  "DEADLINE",
-]);
+/**
+ * SLURM's final job states (squeue's %T, sacct's State): the state dyn shows, the words for it, and
+ * whether a dyn component's failure can be the cause. Every other final state is SLURM ending the
+ * job from outside (scancel, the time limit, preemption, a node), never a component failure.
+ */
+export const END_REASONS: Readonly<
+  Record<string, { readonly state: string; readonly text: string; readonly component: boolean }>
+> = {
+  COMPLETED: { state: "ended", text: "completed", component: false },
+  FAILED: { state: "failed", text: "failed", component: true },
+  OUT_OF_MEMORY: { state: "out_of_memory", text: "ran out of memory", component: true },
+  CANCELLED: { state: "cancelled", text: "cancelled", component: false },
+  TIMEOUT: { state: "timeout", text: "reached its time limit", component: false },
+  PREEMPTED: { state: "preempted", text: "preempted", component: false },
+  NODE_FAIL: { state: "node_fail", text: "a node failed", component: false },
+  BOOT_FAIL: { state: "boot_fail", text: "its nodes failed to boot", component: false },
+  DEADLINE: { state: "deadline", text: "missed its deadline", component: false },
+};
+
+export const isEndState = (slurmState: string) => Object.hasOwn(END_REASONS, slurmState);
+
+function liveState(queue: QueueEntry, summary: StatusSummary | null): string {
+  if (summary?.state === "failed") return "failed";
+  if (queue.state === "PENDING" || queue.state === "CONFIGURING") return "queued";
+  if (queue.state === "COMPLETING") return "stopping";
+  return summary?.state === "ready" ? "ready" : summary?.state === "stopped" ? "stopping" : "starting";
+}
+
+/** The status file's own account, for when SLURM has none (no accounting, forgotten by slurmctld). */
+function statusFileReason(summary: StatusSummary | null): string | undefined {
+  if (!summary || summary.state === "pending") return undefined;
+  // TIMEOUT, CANCELLED, PREEMPTED or NODE_FAIL, read by the script from the cancelled steps' logs
+  if (summary.endReason) return summary.endReason;
+  return summary.state === "failed" ? "FAILED" : "UNKNOWN";
+}
+
+/** How a job that is not live any more ended: sacct, else squeue's final state, else the status file. */
+export function endOf(
+  queue: QueueEntry | undefined,
+  accounting: AccountingEntry | undefined,
+  summary: StatusSummary | null,
+): JobEnd | null {
+  let base: Pick<JobEnd, "reason" | "by" | "exitCode" | "source"> | undefined;
+  // sacct may still say RUNNING for a moment after the job left the queue: only a final state counts
+  if (accounting && isEndState(accounting.state))
+    base = {
+      reason: accounting.state,
+      by: accounting.by ?? null,
+      exitCode: accounting.exitCode || null,
+      source: "sacct",
+    };
+  else if (queue && isEndState(queue.state))
+    base = { reason: queue.state, by: null, exitCode: queue.exitCode ?? null, source: "squeue" };
+  else {
+    const reason = statusFileReason(summary);
+    if (reason) base = { reason, by: null, exitCode: null, source: "status-file" };
+  }
+  if (!base) return null;
+  const failed = END_REASONS[base.reason]?.component ? summary?.failed : undefined;
+  return { ...base, component: failed?.component ?? null, message: failed?.message ?? null };
+}
+
+function endedState(end: JobEnd, summary: StatusSummary | null): string {
+  const known = END_REASONS[end.reason];
+  if (known) return known.state;
+  return summary?.state === "stopped" ? "stopped" : "ended";
+}
 
 export function combine(
   target: Target,
@@ -86,22 +176,16 @@ export function combine(
   accounting: AccountingEntry | undefined,
   summary: StatusSummary | null,
 ): Observation {
+  const live = queue !== undefined && !isEndState(queue.state);
+  const end = target.jobId && !live ? endOf(queue, accounting, summary) : null;
   let state: string;
   if (!target.jobId) state = "not-submitted";
-  else if (summary?.state === "failed") state = "failed";
-  else if (queue && !TERMINAL_QUEUE.has(queue.state)) {
-    if (queue.state === "PENDING" || queue.state === "CONFIGURING") state = "queued";
-    else if (queue.state === "COMPLETING") state = "stopping";
-    else
-      state = summary?.state === "ready" ? "ready" : summary?.state === "stopped" ? "stopping" : "starting";
-  } else if (accounting) state = accounting.state === "COMPLETED" ? "ended" : accounting.state.toLowerCase();
-  else if (queue) state = queue.state.toLowerCase();
-  else if (summary && summary.state !== "pending") state = summary.state === "stopped" ? "stopped" : "ended";
+  else if (queue && live) state = liveState(queue, summary);
+  else if (end) state = endedState(end, summary);
   else state = "unknown";
-  // SLURM's own reason, from the steps' logs (time limit, scancel, preemption), once the job has ended.
-  const live = queue !== undefined && !TERMINAL_QUEUE.has(queue.state);
-  if (!live && summary?.endReason && (state === "stopped" || state === "ended" || state === "cancelled"))
-    state = summary.endReason.toLowerCase();
+  // A job SLURM ended from outside (scancel, time limit, …) is never a component failure, even when
+  // a step that exited on the cancel signal was recorded as one.
+  const failed = summary?.failed && (live || end?.component) ? summary.failed : null;
   return {
     jobId: target.jobId ?? null,
     runDir: target.deployment?.runDir ?? null,
@@ -109,21 +193,29 @@ export function combine(
     queue: queue ?? null,
     accounting: accounting ?? null,
     state,
+    live,
     // A URL is live only while the job runs; afterwards it is history (lastUrl).
     url: live ? (summary?.url ?? null) : null,
     lastUrl: summary?.url ?? null,
     roles: rolesOf(target.deployment, summary),
-    failed: summary?.failed ?? null,
+    failed,
+    end,
     summary,
   };
 }
 
-/** One squeue call for all targets, one sacct call for the ones no longer queued. */
+/**
+ * One squeue call for all targets (live jobs, and the final state of those slurmctld still
+ * remembers), then one sacct call for every job that is not live any more.
+ */
 export async function observe(slurm: Slurm, targets: readonly Target[]): Promise<Observation[]> {
   const ids = [...new Set(targets.map((t) => t.jobId).filter((id): id is string => id !== undefined))];
-  const queue = await slurm.queue(ids);
-  const gone = ids.filter((id) => !queue.has(id));
-  const accounting = gone.length > 0 ? await slurm.accounting(gone) : new Map<string, AccountingEntry>();
+  const queue = await slurm.queue(ids, { ended: true });
+  const ended = ids.filter((id) => {
+    const q = queue.get(id);
+    return q === undefined || isEndState(q.state);
+  });
+  const accounting = ended.length > 0 ? await slurm.accounting(ended) : new Map<string, AccountingEntry>();
   return targets.map((t) =>
     combine(
       t,
@@ -134,7 +226,25 @@ export async function observe(slurm: Slurm, targets: readonly Target[]): Promise
   );
 }
 
-export const isActive = (o: Observation) => o.queue !== null && !TERMINAL_QUEUE.has(o.queue.state);
+export const isActive = (o: Observation) => o.live;
+
+/** "cancelled by alice", "timeout", "failed: decode-w0", "failed (exit 2:0)": one phrase for tables. */
+export function endText(end: JobEnd): string {
+  const state = END_REASONS[end.reason]?.state ?? end.reason.toLowerCase();
+  if (end.by) return `${state} by ${end.by}`;
+  if (end.component) return `${state}: ${end.component}`;
+  if (end.reason === "FAILED" && end.exitCode) return `${state} (exit ${end.exitCode})`;
+  return state;
+}
+
+/** One sentence: "TIMEOUT: reached its time limit (exit code 0:0; sacct)". */
+export function endSentence(end: JobEnd): string {
+  const what = END_REASONS[end.reason]?.text ?? "ended, and nothing says why";
+  const by = end.by ? ` by ${end.by}` : "";
+  const component = end.component ? `: ${end.component}: ${end.message ?? "failed"}` : "";
+  const exit = end.exitCode ? `exit code ${end.exitCode}; ` : "";
+  return `${end.reason}: ${what}${by}${component} (${exit}${end.source})`;
+}
 
 export function rolesText(o: Observation): string {
   return o.roles.map((r) => `${r.role} ${r.registered ?? "?"}/${r.expected}`).join(", ");

@@ -1,7 +1,7 @@
 /**
  * The only place that runs SLURM commands. Commands talk to the `Slurm` interface; tests pass a fake.
  * Every call is one process: `queue()` asks squeue about any number of jobs at once, so polling N
- * deployments costs one controller RPC per poll.
+ * deployments costs one controller RPC per poll; `accounting()` asks sacct about any number at once.
  */
 import { spawn } from "node:child_process";
 import { DynError } from "@dyn/core";
@@ -16,6 +16,11 @@ export interface QueueEntry {
   readonly name: string;
   /** Elapsed time as squeue prints it. */
   readonly time: string;
+  /**
+   * With `queue(ids, { ended: true })`: the batch script's exit code as "code:signal" (sacct's form),
+   * from squeue's raw wait status. Meaningful once the job has ended.
+   */
+  readonly exitCode?: string;
 }
 
 export interface AccountingEntry {
@@ -23,6 +28,11 @@ export interface AccountingEntry {
   /** COMPLETED, FAILED, CANCELLED, TIMEOUT, … (first word of sacct's State). */
   readonly state: string;
   readonly exitCode: string;
+  /**
+   * Who cancelled the job: sacct's State reads "CANCELLED by <uid>"; `accounting()` gives the user
+   * name (the uid when the name service does not know it), `parseAccounting` the uid.
+   */
+  readonly by?: string;
 }
 
 export interface ProbeResult {
@@ -38,9 +48,16 @@ export interface ProbeResult {
 export interface Slurm {
   /** `sbatch --parsable <script>` run in `cwd`; returns the job id (a `;cluster` suffix is dropped). */
   submit(scriptPath: string, options: { cwd: string }): Promise<{ jobId: string; cluster?: string }>;
-  /** One `squeue` call for all the jobs; jobs no longer in the queue are absent from the map. */
-  queue(jobIds: readonly string[]): Promise<Map<string, QueueEntry>>;
-  /** One `sacct` call; jobs unknown to accounting are absent. */
+  /**
+   * One `squeue` call for all the jobs; jobs no longer in the queue are absent from the map. With
+   * `ended`, also the jobs that ended but are still in slurmctld's memory (MinJobAge, what `scontrol
+   * show job` shows), in their final state (TIMEOUT, CANCELLED, …) with their exit code.
+   */
+  queue(jobIds: readonly string[], options?: { readonly ended?: boolean }): Promise<Map<string, QueueEntry>>;
+  /**
+   * One `sacct` call (and one name lookup for the users who cancelled); jobs unknown to accounting
+   * are absent, and so is everything on a cluster without accounting.
+   */
   accounting(jobIds: readonly string[]): Promise<Map<string, AccountingEntry>>;
   /** `scancel <job>`. */
   cancel(jobId: string): Promise<void>;
@@ -49,6 +66,11 @@ export interface Slurm {
 }
 
 export const QUEUE_FORMAT = "%i|%T|%r|%N|%j|%M";
+/**
+ * The same fields plus the exit code, for `squeue --states=all`: only --Format has exit_code (a raw
+ * wait status). A ":|" suffix with no width prints each field whole, "|" after it.
+ */
+export const ENDED_QUEUE_FORMAT = "JobID:|,State:|,Reason:|,NodeList:|,Name:|,TimeUsed:|,exit_code:|";
 
 export function parseSbatchParsable(stdout: string): { jobId: string; cluster?: string } {
   const line = stdout.trim().split("\n").pop()?.trim() ?? "";
@@ -71,13 +93,56 @@ export function parseQueue(stdout: string): Map<string, QueueEntry> {
   return out;
 }
 
+/** A wait status (squeue's exit_code) as sacct prints an exit code: "<exit code>:<signal>". */
+export function exitCodeOfStatus(raw: string): string | undefined {
+  if (!/^\d+$/.test(raw)) return undefined;
+  const status = Number(raw);
+  return `${(status >> 8) & 0xff}:${status & 0x7f}`;
+}
+
+/**
+ * `squeue --states=all -O ENDED_QUEUE_FORMAT`: like parseQueue, with the exit code. Each line is
+ * "JobID|State|Reason|NodeList|Name|TimeUsed|exit_code|"; a job name may itself contain "|".
+ */
+export function parseEndedQueue(stdout: string): Map<string, QueueEntry> {
+  const out = new Map<string, QueueEntry>();
+  for (const line of stdout.split("\n")) {
+    const f = line.trim().split("|");
+    if (f.length < 8) continue;
+    const [jobId = "", state = "", reason = "", nodes = ""] = f;
+    const exitCode = exitCodeOfStatus(f.at(-2) ?? "");
+    out.set(jobId, {
+      jobId,
+      state,
+      reason,
+      nodes,
+      name: f.slice(4, -3).join("|"),
+      time: f.at(-3) ?? "",
+      ...(exitCode ? { exitCode } : {}),
+    });
+  }
+  return out;
+}
+
 export function parseAccounting(stdout: string): Map<string, AccountingEntry> {
   const out = new Map<string, AccountingEntry>();
   for (const line of stdout.split("\n")) {
     if (line.trim() === "") continue;
     const [jobId = "", state = "", exitCode = ""] = line.trim().split("|");
     if (jobId.includes(".")) continue; // steps
-    out.set(jobId, { jobId, state: state.split(" ")[0] ?? state, exitCode });
+    // "CANCELLED by 1000" (sacct's State when scancel ended the job): the uid of who cancelled it.
+    const by = /^\S+ by (\d+)$/.exec(state)?.[1];
+    out.set(jobId, { jobId, state: state.split(" ")[0] ?? state, exitCode, ...(by ? { by } : {}) });
+  }
+  return out;
+}
+
+/** `getent passwd <uid>…` → uid → user name. */
+export function parsePasswd(stdout: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of stdout.split("\n")) {
+    const [name, , uid] = line.split(":");
+    if (name && uid && /^\d+$/.test(uid)) out.set(uid, name);
   }
   return out;
 }
@@ -156,31 +221,58 @@ function failed(command: string, result: RunResult): DynError {
 
 const invalidJob = (stderr: string) => /invalid job id/i.test(stderr);
 
+/**
+ * Bounds for the calls every poll makes. squeue answers from slurmctld's memory (about 0.01 s on the
+ * testbed); sacct asks slurmdbd (about 0.1 s) and hangs for as long as a stuck slurmdbd does, so it
+ * is cut short and then treated as "no accounting" for the rest of this process.
+ */
+export const QUERY_TIMEOUT_MS = { squeue: 30_000, sacct: 10_000, getent: 5_000 } as const;
+
 export function createSlurm(env: Readonly<Record<string, string | undefined>>): Slurm {
+  let noAccounting = false;
   return {
     async submit(scriptPath, { cwd }) {
       const r = await run("sbatch", ["--parsable", scriptPath], env, cwd);
       if (r.code !== 0) throw failed("sbatch", r);
       return parseSbatchParsable(r.stdout);
     },
-    async queue(jobIds) {
+    async queue(jobIds, options) {
       if (jobIds.length === 0) return new Map();
-      const r = await run("squeue", ["-h", "-j", jobIds.join(","), "-o", QUEUE_FORMAT], env);
+      const ended = options?.ended === true;
+      const args = ended
+        ? ["-h", "--states=all", "-j", jobIds.join(","), "-O", ENDED_QUEUE_FORMAT]
+        : ["-h", "-j", jobIds.join(","), "-o", QUEUE_FORMAT];
+      const r = await run("squeue", args, env, undefined, QUERY_TIMEOUT_MS.squeue);
       // squeue fails with "Invalid job id" when none of the jobs is known any more.
       if (r.code !== 0 && invalidJob(r.stderr)) return new Map();
       if (r.code !== 0) throw failed("squeue", r);
-      return parseQueue(r.stdout);
+      return ended ? parseEndedQueue(r.stdout) : parseQueue(r.stdout);
     },
     async accounting(jobIds) {
-      if (jobIds.length === 0) return new Map();
+      if (jobIds.length === 0 || noAccounting) return new Map();
       const r = await run(
         "sacct",
         ["-n", "-X", "-P", "-j", jobIds.join(","), "-o", "JobID,State,ExitCode"],
         env,
+        undefined,
+        QUERY_TIMEOUT_MS.sacct,
       );
-      // Accounting is optional on many clusters: no sacct means "unknown", not an error.
-      if (r.code !== 0) return new Map();
-      return parseAccounting(r.stdout);
+      // Accounting is optional on many clusters: no sacct, "Slurm accounting storage is disabled" or
+      // a slurmdbd that does not answer mean "unknown", not an error; asking again would not help.
+      if (r.code !== 0) {
+        noAccounting = true;
+        return new Map();
+      }
+      const entries = parseAccounting(r.stdout);
+      const uids = [...new Set([...entries.values()].flatMap((e) => (e.by ? [e.by] : [])))];
+      if (uids.length === 0) return entries;
+      // getent exits 2 when some uid is unknown, and still prints the others.
+      const names = parsePasswd(
+        (await run("getent", ["passwd", ...uids], env, undefined, QUERY_TIMEOUT_MS.getent)).stdout,
+      );
+      for (const [id, e] of entries)
+        if (e.by) entries.set(id, { ...e, by: names.get(e.by) ?? `uid ${e.by}` });
+      return entries;
     },
     async cancel(jobId) {
       const r = await run("scancel", [jobId], env);

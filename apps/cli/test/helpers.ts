@@ -61,6 +61,8 @@ export class FakeSlurm implements Slurm {
   calls: Array<{ cmd: string; args: unknown }> = [];
   /** Jobs in the queue: id → entry. */
   jobs = new Map<string, QueueEntry>();
+  /** Jobs that ended and slurmctld still remembers (squeue --states=all): id → final entry. */
+  ended = new Map<string, QueueEntry>();
   acct = new Map<string, AccountingEntry>();
   nextJobId = "4242";
   cluster: string | undefined;
@@ -78,7 +80,7 @@ export class FakeSlurm implements Slurm {
     this.jobs.set(this.nextJobId, queued(this.nextJobId, "PENDING", "Priority"));
     return this.cluster ? { jobId: this.nextJobId, cluster: this.cluster } : { jobId: this.nextJobId };
   }
-  async queue(jobIds: readonly string[]) {
+  async queue(jobIds: readonly string[], options?: { readonly ended?: boolean }) {
     this.calls.push({ cmd: "squeue", args: [...jobIds] });
     for (const [id, left] of this.cancelled) {
       if (left <= 0) this.jobs.delete(id);
@@ -86,7 +88,7 @@ export class FakeSlurm implements Slurm {
     }
     const out = new Map<string, QueueEntry>();
     for (const id of jobIds) {
-      const e = this.jobs.get(id);
+      const e = this.jobs.get(id) ?? (options?.ended ? this.ended.get(id) : undefined);
       if (e) out.set(id, e);
     }
     this.onQueue?.(this.calls.filter((c) => c.cmd === "squeue").length);

@@ -1,8 +1,9 @@
 /**
  * `dyn list`: the deployments dyn knows (the runs directory's and the per-user registry's), joined
- * with ONE squeue call.
+ * with ONE squeue call (and one sacct call for the jobs that ended: how each ended).
  */
 import { type Io, printJson, style } from "../io.js";
+import { endText, observe } from "../observe.js";
 import { registryDir } from "../registry.js";
 import { knownDeployments } from "../run-dir.js";
 import { pad, runsDirOf } from "./shared.js";
@@ -11,14 +12,17 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   const runsDir = await runsDirOf(flags, io);
   const registry = registryDir(io.env);
   const deployments = knownDeployments(runsDir, registry);
-  const ids = deployments.map((d) => d.job?.jobId).filter((id): id is string => id !== undefined);
-  const queue = ids.length > 0 ? await (await io.slurm()).queue(ids) : new Map();
-  const rows = deployments.map((d) => {
-    const q = d.job ? queue.get(d.job.jobId) : undefined;
+  const targets = deployments.map((d) => ({ jobId: d.job?.jobId, deployment: d }));
+  const observed = targets.some((t) => t.jobId) ? await observe(await io.slurm(), targets) : [];
+  const rows = deployments.map((d, i) => {
+    const o = observed[i];
     return {
       name: d.name,
       jobId: d.job?.jobId ?? null,
-      queueState: q?.state ?? (d.job ? "gone" : "not-submitted"),
+      queueState: o?.live && o.queue ? o.queue.state : d.job ? "gone" : "not-submitted",
+      // dyn status's state, and how the job ended (its `end`) once it did
+      state: o?.state ?? "not-submitted",
+      end: o?.end ?? null,
       backend: d.plan?.backend ?? null,
       nodes: d.plan?.nodes ?? null,
       submittedAt: d.job?.submittedAt ?? null,
@@ -34,11 +38,11 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     return 0;
   }
   const table = pad([
-    ["NAME", "JOB", "QUEUE", "BACKEND", "NODES", "SUBMITTED", "RUN DIR"],
+    ["NAME", "JOB", "STATE", "BACKEND", "NODES", "SUBMITTED", "RUN DIR"],
     ...rows.map((r) => [
       r.name,
       r.jobId ?? "-",
-      r.queueState,
+      r.end ? endText(r.end) : r.state,
       r.backend ?? "-",
       String(r.nodes ?? "-"),
       r.submittedAt ?? "-",

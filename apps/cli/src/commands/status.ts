@@ -1,11 +1,21 @@
 /**
- * `dyn status [job|run-dir]…`: queue state (one squeue call per poll for all jobs, sacct for jobs
- * that left the queue), readiness per role from each job's status file, and the URL.
+ * `dyn status [job|run-dir]…`: queue state (one squeue call per poll for all jobs, one sacct call for
+ * the jobs that are not running any more), readiness per role from each job's status file, the URL,
+ * and how each job ended (SLURM's reason; after the end, the URL and the counts are marked history).
  * `--watch` refreshes with backoff (2 s → 10 s) until no job is in the queue.
  */
 import { DynError } from "@dyn/core";
 import { type Io, printJson, style } from "../io.js";
-import { backoff, isActive, type Observation, observe, rolesText, type Target } from "../observe.js";
+import {
+  backoff,
+  endSentence,
+  endText,
+  isActive,
+  type Observation,
+  observe,
+  rolesText,
+  type Target,
+} from "../observe.js";
 import { registryDir } from "../registry.js";
 import { knownDeployments } from "../run-dir.js";
 import { pad, runsDirOf, targetOf } from "./shared.js";
@@ -18,13 +28,19 @@ export function statusJson(observations: readonly Observation[]) {
       name: o.name,
       runDir: o.runDir,
       state: o.state,
+      // url and roles are live only while live is true; once the job ended, lastUrl and roles are
+      // history and end says how it ended
+      live: o.live,
       url: o.url,
       lastUrl: o.lastUrl,
+      end: o.end,
       endReason: o.summary?.endReason ?? null,
       queue: o.queue
         ? { state: o.queue.state, reason: o.queue.reason, nodes: o.queue.nodes, time: o.queue.time }
         : null,
-      accounting: o.accounting ? { state: o.accounting.state, exitCode: o.accounting.exitCode } : null,
+      accounting: o.accounting
+        ? { state: o.accounting.state, exitCode: o.accounting.exitCode, by: o.accounting.by ?? null }
+        : null,
       roles: o.roles,
       failed: o.failed,
       attempt: o.summary?.attempt ?? 1,
@@ -40,19 +56,25 @@ export function statusTable(io: Io, observations: readonly Observation[]): strin
   if (observations.length === 0) return "no deployments (dyn deploy creates one)";
   const rows = [["JOB", "STATE", "READY", "URL", "RUN DIR"]];
   for (const o of observations) {
-    const state =
-      o.state === "queued" && o.queue
+    const state = o.end
+      ? endText(o.end)
+      : o.state === "queued" && o.queue
         ? `queued (${o.queue.reason})`
         : o.state === "failed" && o.failed
           ? `failed: ${o.failed.component}`
           : o.state;
     const attempt = o.summary && o.summary.attempt > 1 ? ` (attempt ${o.summary.attempt})` : "";
-    rows.push([o.jobId ?? "-", `${state}${attempt}`, rolesText(o) || "-", o.url ?? "-", o.runDir ?? "-"]);
+    // After the end, the counts and the URL are what the deployment had: history, marked "was".
+    const roles = rolesText(o);
+    const ready = o.live ? roles : roles && o.summary ? `was ${roles}` : "";
+    const url = o.live ? o.url : o.lastUrl && `was ${o.lastUrl}`;
+    rows.push([o.jobId ?? "-", `${state}${attempt}`, ready || "-", url || "-", o.runDir ?? "-"]);
   }
   const lines = pad(rows).split("\n");
   lines[0] = s.bold(lines[0] ?? "");
   for (const o of observations) {
-    if (o.failed) lines.push(`  ${o.jobId}: ${o.failed.component}: ${o.failed.message}`);
+    if (o.end) lines.push(`  ${o.jobId}: ${endSentence(o.end)}`);
+    else if (o.failed) lines.push(`  ${o.jobId}: ${o.failed.component}: ${o.failed.message}`);
     const w = o.summary?.ports;
     if (w && w.window !== w.preferred)
       lines.push(
