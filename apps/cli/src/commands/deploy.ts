@@ -9,8 +9,10 @@ import { type Io, printJson, progressLine, style } from "../io.js";
 import {
   backoff,
   combine,
+  endSentence,
   logOfComponent,
   type Observation,
+  observe,
   readSummary,
   readTail,
   rolesText,
@@ -152,6 +154,8 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
         state: result.observation?.state ?? null,
         url: result.observation?.url ?? null,
         failed: result.observation?.failed ?? null,
+        // how the job ended, when it did (dyn status's end)
+        end: result.observation?.end ?? null,
       },
       plan: planJson,
     });
@@ -200,12 +204,11 @@ export async function follow(
         queued = entry !== undefined;
         nextQueueAt = io.now() + queueDelay();
       }
-      const acct =
-        !queued && summary?.state !== "ready" && summary?.state !== "failed"
-          ? (await slurm.accounting([jobId])).get(jobId)
-          : undefined;
-      last = combine(target, entry ?? (queued ? (last?.queue ?? undefined) : undefined), acct, summary);
-      if (summary?.state === "ready") {
+      // Once the job left the queue: how it ended, in SLURM's words (squeue --states=all, sacct).
+      last = queued
+        ? combine(target, entry ?? last?.queue ?? undefined, undefined, summary)
+        : ((await observe(slurm, [target]))[0] as Observation);
+      if (queued && summary?.state === "ready") {
         line.done();
         io.stderr(`${s.green("ready")}: ${rolesText(last)}\n`);
         if (!json) io.stdout(`${last.url}\n`);
@@ -239,10 +242,13 @@ export async function follow(
 function reportFailure(io: Io, deployment: Deployment, jobId: string, o: Observation): void {
   const failed = o.failed;
   if (failed) {
-    io.stderr(`error: job ${jobId} failed: ${failed.component}: ${failed.message} (DYN_JOB_FAILED)\n`);
+    const exit = o.end?.exitCode ? ` (exit code ${o.end.exitCode}, ${o.end.source})` : "";
+    io.stderr(`error: job ${jobId} failed: ${failed.component}: ${failed.message}${exit} (DYN_JOB_FAILED)\n`);
+  } else if (o.end) {
+    const when = o.summary?.state === "ready" ? "" : " before it was ready";
+    io.stderr(`error: job ${jobId} ended${when}: ${endSentence(o.end)} (DYN_JOB_FAILED)\n`);
   } else {
-    const how = o.accounting ? ` (${o.accounting.state}, exit ${o.accounting.exitCode})` : "";
-    io.stderr(`error: job ${jobId} left the queue before it was ready${how} (DYN_JOB_FAILED)\n`);
+    io.stderr(`error: job ${jobId} left the queue before it was ready (DYN_JOB_FAILED)\n`);
   }
   const spec = deployment.plan?.spec;
   const log =
