@@ -128,13 +128,14 @@ describe("dyn doctor against a fake SLURM", () => {
       found: true,
       code: 1,
       stdout: "",
-      stderr: "sbatch: fatal: Could not establish a configuration source\n",
+      stderr:
+        "sbatch: error: fetch_config: DNS SRV lookup failed\nsbatch: fatal: Could not establish a configuration source\n",
     });
     const r = await run(["doctor", "--json"], { slurm });
     expect(r.code).toBe(1);
     expect(checkOf(r.stdout, "sbatch")).toMatchObject({
       status: "fail",
-      detail: "`sbatch --version` failed: sbatch: fatal: Could not establish a configuration source",
+      detail: "`sbatch --version` failed: fatal: Could not establish a configuration source",
       fix: expect.stringContaining("SLURM_CONF"),
     });
   });
@@ -321,6 +322,7 @@ describe("dyn doctor with stand-in SLURM commands on PATH (real processes)", () 
       /^FAIL {2}sbatch .*Could not establish a configuration source — fix: .*SLURM_CONF/,
     );
     expect(lineOf(r.stdout, "controller")).toMatch(/^FAIL {2}controller /);
+    expect(lineOf(r.stdout, "pyxis")).toBe("skip  pyxis          srun --help did not answer");
     expect(r.stdout).not.toContain("ready for dyn deploy");
   });
 });

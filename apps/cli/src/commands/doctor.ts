@@ -180,7 +180,21 @@ const seconds = (ms: number) => `${ms / 1000} s`;
 /** Why a probe that was found did not answer properly, in one line. */
 function brokenProbe(command: string, r: ProbeResult, timeoutMs: number): string {
   if (r.timedOut) return `\`${command}\` did not answer within ${seconds(timeoutMs)}`;
-  return `\`${command}\` failed: ${slurmMessage(command.split(" ")[0] as string, r)}`;
+  return `\`${command}\` failed: ${lastWords(command.split(" ")[0] as string, r)}`;
+}
+
+/**
+ * What a failed client said last (SLURM's clients end with the `fatal:` line that names the cause,
+ * after `error:` lines of each attempt), without the command's name.
+ */
+function lastWords(command: string, r: ProbeResult): string {
+  const lines = `${r.stderr}\n${r.stdout}`
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const fatal = lines.find((l) => /\bfatal:/.test(l));
+  const line = fatal ?? lines[lines.length - 1];
+  return line ? line.replace(new RegExp(`^${command}: `), "") : slurmMessage(command, r);
 }
 
 const NOT_CONFIGURED_FIX =
@@ -335,7 +349,8 @@ function gpusCheck(partitions: readonly Partition[], ctx: Context): Check {
 }
 
 function pyxisCheck(help: ProbeResult, ctx: Context): Check {
-  if (!help.found || help.timedOut)
+  // A client that cannot run (no slurm.conf) says nothing about pyxis either way.
+  if (!help.found || help.timedOut || help.code !== 0)
     return ctx.wantsPyxis
       ? problem("pyxis", true, "srun --help did not answer", "run dyn where srun works")
       : skip("pyxis", "srun --help did not answer");
