@@ -357,6 +357,57 @@ describe("dyn status / list / deploy --wait after the end", () => {
     expect(t.stdout).toMatch(/\n\S+ +31 +cancelled by bob +sglang /);
   });
 
+  it("deploy --wait: a failed component waits (bounded) for SLURM to end the job, then says how", async () => {
+    const cwd = tmp();
+    const slurm = new FakeSlurm();
+    slurm.nextJobId = "41";
+    slurm.onQueue = (n) => {
+      const dir = realpathSync(join(cwd, "dyn-runs", "by-job", "41"));
+      if (n === 1) {
+        slurm.jobs.set("41", queued("41", "RUNNING"));
+        appendFileSync(
+          join(dir, "status.jsonl"),
+          `${JSON.stringify({ t: 1, event: "failed", component: "decode-w0", message: "exited with code 3" })}\n`,
+        );
+      }
+      if (n === 3) {
+        slurm.jobs.delete("41");
+        slurm.acct.set("41", acct("41", "FAILED", "1:0"));
+      }
+    };
+    const r = await run(["deploy", "--backend", "sglang", "--wait", "--json"], { cwd, slurm });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      "error: job 41 failed: decode-w0: exited with code 3 (exit code 1:0, sacct) (DYN_JOB_FAILED)",
+    );
+    expect(JSON.parse(r.stdout).wait).toMatchObject({
+      outcome: "failed",
+      state: "failed",
+      end: { reason: "FAILED", exitCode: "1:0", component: "decode-w0" },
+    });
+    // the same "failure" while SLURM was cancelling the job: cancelled, no failed component
+    const cwd2 = tmp();
+    const slurm2 = new FakeSlurm();
+    slurm2.nextJobId = "42";
+    slurm2.onQueue = (n) => {
+      const dir = realpathSync(join(cwd2, "dyn-runs", "by-job", "42"));
+      if (n === 1) appendFileSync(join(dir, "status.jsonl"), `${JSON.stringify({ t: 1, ...RACED })}\n`);
+      if (n === 2) {
+        slurm2.jobs.delete("42");
+        slurm2.acct.set("42", acct("42", "CANCELLED", "0:0", "root"));
+      }
+    };
+    const c = await run(["deploy", "--backend", "sglang", "--wait", "--json"], { cwd: cwd2, slurm: slurm2 });
+    expect(c.stderr).toContain(
+      "error: job 42 ended before it was ready: CANCELLED: cancelled by root (exit code 0:0; sacct)",
+    );
+    expect(JSON.parse(c.stdout).wait).toMatchObject({
+      state: "cancelled",
+      failed: null,
+      end: { by: "root" },
+    });
+  });
+
   it("deploy --wait: a job that ends before it is ready says how (and --json wait.end)", async () => {
     const slurm = new FakeSlurm();
     slurm.onQueue = (n) => {

@@ -215,6 +215,7 @@ export async function follow(
         return { code: 0, outcome: "ready", observation: last };
       }
       if (summary?.state === "failed" || !queued) {
+        if (queued) last = (await ended(io, slurm, target, signal)) ?? last;
         line.done();
         reportFailure(io, deployment, jobId, last);
         return { code: 1, outcome: "failed", observation: last };
@@ -237,6 +238,29 @@ export async function follow(
   } finally {
     dispose();
   }
+}
+
+/** How long a failing job may take to leave the queue (its steps get DYN_GRACE, 10 s, to stop). */
+const FAILED_LEAVES_MS = 15_000;
+
+/**
+ * The script said a component failed and is stopping the steps: wait (bounded, with backoff) for
+ * SLURM to end the job, then say how it ended in SLURM's words (a job cancelled meanwhile is no
+ * component failure). Undefined when it is still in the queue after FAILED_LEAVES_MS or on Ctrl-C.
+ */
+async function ended(
+  io: Io,
+  slurm: Slurm,
+  target: { jobId: string; deployment: Deployment },
+  signal: AbortSignal,
+): Promise<Observation | undefined> {
+  const start = io.now();
+  const delay = backoff(500, 2000);
+  while (io.now() - start < FAILED_LEAVES_MS && !signal.aborted) {
+    await io.sleep(delay(), signal);
+    if (!(await slurm.queue([target.jobId])).has(target.jobId)) return (await observe(slurm, [target]))[0];
+  }
+  return undefined;
 }
 
 function reportFailure(io: Io, deployment: Deployment, jobId: string, o: Observation): void {
