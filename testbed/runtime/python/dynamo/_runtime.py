@@ -568,10 +568,16 @@ class JsonHandler(BaseHTTPRequestHandler):
             return None
 
 
+class _Server(ThreadingHTTPServer):
+    # listen(2) backlog: socketserver's default of 5 drops the SYNs of a burst of new connections
+    # (dyn bench at concurrency 16+), which the client retransmits only after 1 s.
+    request_queue_size = 256
+
+
 def serve(handler_cls, host: str, port: int, **attrs):
     """Start a threaded HTTP server in the background; returns it (server.server_address)."""
     cls = type(handler_cls.__name__, (handler_cls,), attrs)
-    srv = ThreadingHTTPServer((host, port), cls)
+    srv = _Server((host, port), cls)
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     return srv
