@@ -195,6 +195,23 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .option("--runs-dir <dir>", "where run directories live")
     .action(act(() => import("./commands/list.js")));
 
+  common(program.command("bench"))
+    .description("load a running deployment: a concurrency sweep of streamed requests, TTFT/ITL/throughput")
+    .argument("[target]", "job id or run directory (or --url)")
+    .option("--url <url>", "the frontend's base URL (default: the deployment's, from its status)")
+    .option("--model <name>", "served model to request (default: the one the frontend lists)")
+    .addOption(new Option("--api <api>", "OpenAI API (default chat)").choices(["chat", "completions"]))
+    .option("--concurrency <list>", "requests in flight per step, comma-separated (default 1,4,16,64)")
+    .option("--input-tokens <n>", "prompt length in words, about one token each (default 1024)")
+    .option("--output-tokens <n>", "tokens generated per request: max_tokens with ignore_eos (default 128)")
+    .option("--requests <n>", "requests per step (default 4 per concurrent request, at least 16)")
+    .option("--duration <s>", "seconds each step sends requests (instead of --requests)")
+    .option("--seed <n>", "prompt seed: the same seed sends the same prompts (default 0)")
+    .option("--timeout <s>", "seconds one request may take (default 300)")
+    .option("--out <dir>", "where the results directory is made (default <run dir>/bench)")
+    .option("--runs-dir <dir>", "where run directories live")
+    .action(act(() => import("./commands/bench.js")));
+
   const backends = common(program.command("backends"))
     .description("list built-in and installed backends")
     .option("--config <file>", "config file (its backends: list is included)")

@@ -1,0 +1,155 @@
+/**
+ * `dyn bench <job|run-dir>`: a concurrency sweep against a running deployment's OpenAI-compatible
+ * frontend (streaming chat or completions), with synthetic prompts of a fixed length and seed.
+ * Per step: requests, errors, TTFT and inter-token latency percentiles, output tokens/s, requests/s.
+ * Results: `<run dir>/bench/<UTC timestamp>/` results.json (dyn.bench/v1), results.csv, chart.svg.
+ */
+import { resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { DynError } from "@dyn/core";
+import { renderChart } from "../bench/chart.js";
+import { sendRequest } from "../bench/client.js";
+import { prepareResultsDir } from "../bench/files.js";
+import { requestBody } from "../bench/openai.js";
+import { type BenchOptions, parseBenchOptions } from "../bench/options.js";
+import { synthPrompt } from "../bench/prompt.js";
+import { progressText, renderCsv, stepLine, tableRows } from "../bench/render.js";
+import { type BenchDocument, type StepResult, stepResult } from "../bench/results.js";
+import { runStep } from "../bench/runner.js";
+import { chooseModel, resolveTarget, servedModels } from "../bench/target.js";
+import { type Io, printJson, progressLine } from "../io.js";
+import { pad, runsDirOf, targetOf } from "./shared.js";
+
+const clock = () => performance.now();
+
+async function sweep(
+  o: BenchOptions,
+  url: string,
+  model: string,
+  io: Io,
+  signal: AbortSignal,
+): Promise<StepResult[]> {
+  const progress = progressLine(io);
+  const steps: StepResult[] = [];
+  let firstIndex = 0;
+  for (const [i, concurrency] of o.concurrency.entries()) {
+    const total = o.requests?.[i] ?? null;
+    const durationMs = o.durationS === null ? null : o.durationS * 1000;
+    const label = { step: i + 1, steps: o.concurrency.length, concurrency, total, durationMs };
+    let shownAt = Number.NEGATIVE_INFINITY;
+    const show = (done: number, errors: number, elapsedMs: number, force = false) => {
+      const now = clock();
+      if (!force && now - shownAt < 100) return; // a redraw every 100 ms is enough
+      shownAt = now;
+      progress.update(progressText({ ...label, done, errors, elapsedMs }), `step ${i + 1}`);
+    };
+    let last = { done: 0, errors: 0 };
+    const stepStart = clock();
+    show(0, 0, 0, true);
+    // With a duration the bar moves with the clock, not only when a request finishes.
+    const tick =
+      durationMs !== null && io.isTTY
+        ? setInterval(() => show(last.done, last.errors, clock() - stepStart), 250)
+        : undefined;
+    const run = await runStep({
+      concurrency,
+      limit: { requests: total, durationMs },
+      firstIndex,
+      clock,
+      signal,
+      send: (index) =>
+        sendRequest({
+          baseUrl: url,
+          api: o.api,
+          body: requestBody(o.api, model, synthPrompt(o.seed, index, o.inputTokens), o.outputTokens),
+          timeoutMs: o.timeoutS * 1000,
+          signal,
+          clock,
+        }),
+      onProgress: (p) => {
+        last = p;
+        show(p.done, p.errors, p.elapsedMs);
+      },
+    });
+    if (tick) clearInterval(tick);
+    show(run.results.length, run.results.filter((r) => !r.ok).length, run.endMs - run.startMs, true);
+    progress.done();
+    firstIndex += run.sent;
+    const result = stepResult(run);
+    steps.push(result);
+    io.stderr(`${stepLine(result)}\n`);
+    if (run.interrupted) break;
+  }
+  return steps;
+}
+
+export async function run(flags: Record<string, unknown>, args: string[], io: Io): Promise<number> {
+  const o = parseBenchOptions(flags);
+  const runsDir = await runsDirOf(flags, io);
+  const arg = args[0];
+  const found = arg === undefined ? undefined : targetOf(arg, runsDir, io);
+  const t = await resolveTarget(arg, found, o.url, io, runsDir);
+  const model = chooseModel(o.model, t.planModel, await servedModels(t.url), t.url);
+  const parent = o.out
+    ? resolve(io.cwd, o.out)
+    : t.runDir
+      ? resolve(t.runDir, "bench")
+      : resolve(io.cwd, "dyn-bench");
+  const startedAt = io.now();
+  const dir = prepareResultsDir(parent, startedAt);
+  const { signal, dispose } = io.interrupts();
+  let steps: StepResult[];
+  try {
+    io.stderr(
+      `bench ${t.url} model ${model} (${o.api}): ${o.inputTokens} words in, ${o.outputTokens} tokens out, concurrency ${o.concurrency.join(",")}\n`,
+    );
+    steps = await sweep(o, t.url, model, io, signal);
+  } catch (err) {
+    dir.discard();
+    throw err;
+  } finally {
+    dispose();
+  }
+  const doc: BenchDocument = {
+    format: "dyn.bench/v1",
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(io.now()).toISOString(),
+    target: { jobId: t.jobId, runDir: t.runDir, url: t.url, model },
+    config: {
+      api: o.api,
+      concurrency: o.concurrency,
+      inputTokens: o.inputTokens,
+      outputTokens: o.outputTokens,
+      seed: o.seed,
+      requests: o.requests,
+      durationS: o.durationS,
+      timeoutS: o.timeoutS,
+      tokenUnit: "word",
+    },
+    steps,
+    interrupted: signal.aborted,
+    files: { dir: dir.path, ...dir.files },
+  };
+  const title = `dyn bench ${t.jobId ? `job ${t.jobId} ` : ""}${model} (${o.api}, ${o.inputTokens} in / ${o.outputTokens} out)`;
+  dir.commit({
+    json: `${JSON.stringify(doc, null, 2)}\n`,
+    csv: renderCsv(steps),
+    chart: renderChart(steps, title),
+  });
+  if (flags.json) printJson(io, doc);
+  else io.stdout(`${pad(tableRows(steps))}\n\nresults: ${dir.path} (results.json, results.csv, chart.svg)\n`);
+  if (signal.aborted) return 130;
+  const silent = steps.filter((s) => s.ok === 0);
+  if (silent.length > 0) {
+    const e = new DynError(
+      "DYN_JOB_FAILED",
+      `no request was answered at concurrency ${silent.map((s) => s.concurrency).join(", ")}: ${silent[0]?.errorKinds[0]?.message ?? "no request sent"}`,
+      {
+        hint: `the results are in ${dir.path}; dyn logs ${t.jobId ?? "<job>"} --role frontend shows the frontend's side`,
+      },
+    );
+    io.stderr(`error: ${e.message} (${e.code})\nhint: ${e.hint}\n`);
+    return 1;
+  }
+  return 0;
+}
