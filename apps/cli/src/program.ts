@@ -96,6 +96,10 @@ function specOptions(cmd: Command): Command {
       "after ready: seconds a registered instance may be missing before the job fails (default 10)",
     )
     .option(
+      "--no-preflight",
+      "skip the network preflight (every node reaches etcd/NATS and its worker's leader; InfiniBand devices up)",
+    )
+    .option(
       "--no-smoke",
       "ready once every instance registered, without the first chat request that must return tokens",
     )

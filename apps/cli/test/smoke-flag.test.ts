@@ -19,3 +19,13 @@ it("on by default, off with --no-smoke or readiness.smoke: false, and the flag's
   const off = await run(["render", "--backend", "sglang", "--no-smoke"], {});
   expect(off.stdout).not.toMatch(/^dyn_smoke /m);
 });
+
+it("--no-preflight turns the network preflight off; it is on by default", async () => {
+  const plan = async (args: string[]) => {
+    const r = await run(["plan", "--backend", "sglang", ...args, "--json"], {});
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout).spec.network.preflight;
+  };
+  expect(await plan([])).toBe(true);
+  expect(await plan(["--no-preflight"])).toBe(false);
+});

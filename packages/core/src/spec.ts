@@ -4,13 +4,16 @@
  * `.prefault({})` (not `.default`) so nested defaults are applied when a whole section is omitted.
  */
 import { z } from "zod";
+import { checkExtraSbatch } from "./sbatch-directives.js";
+import { engineArgs, envValue, oneOrMany, slurmTime, text, whole } from "./spec-forms.js";
 
-/** Any user text that may reach a shell: NUL cannot be passed through argv or env. */
-export const text = z.string().refine((s) => !s.includes("\0"), "must not contain a NUL byte");
+export { text };
 export const envName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
-const env = z.record(envName, text);
+const env = z.record(envName, envValue);
+/** A model: an HF id or a path (a relative path is made absolute before parsing: see absolutePath). */
+const modelPath = text.pipe(z.string().min(1, "must not be empty"));
 /** SLURM node/partition/account names and similar identifiers. */
 const slurmName = z
   .string()
@@ -18,23 +21,27 @@ const slurmName = z
 
 export const WorkerGroup = z.strictObject({
   /** Number of worker instances (each one engine, possibly spanning nodes). */
-  workers: z.number().int().min(0),
+  workers: whole(0),
   /** GPUs per worker (default: the backend's, else a whole node). Above GPUs per node the worker
    * spans gpus / gpusPerNode whole nodes. */
-  gpusPerWorker: z.number().int().min(1).optional(),
-  /** Extra engine arguments appended verbatim (each one shell word). */
-  args: z.array(text).default([]),
+  gpusPerWorker: whole(1).optional(),
+  /**
+   * Extra engine arguments appended to each worker's command: one shell-like string
+   * (`"--max-model-len 8192"`, split by splitArgs) or a list of words, numbers and booleans.
+   */
+  args: engineArgs.default([]),
   env: env.default({}),
 });
 export type WorkerGroup = z.output<typeof WorkerGroup>;
 
 const Frontend = z.strictObject({
-  count: z.number().int().min(1).max(64).default(1),
+  count: whole(1, 64).default(1),
   /** shared: on node 0 with infra; dedicated: a node of its own with no workers. */
   placement: z.enum(["shared", "dedicated"]).default("shared"),
   /** Pin the HTTP port; by default it is job-scoped (see Ports) so two jobs on one node never collide. */
-  httpPort: z.number().int().min(1).max(65535).optional(),
-  args: z.array(text).default([]),
+  httpPort: whole(1, 65535).optional(),
+  /** Extra frontend arguments, in the same forms as a worker group's `args`. */
+  args: engineArgs.default([]),
   env: env.default({}),
 });
 
@@ -71,8 +78,22 @@ const image = text.pipe(z.string().min(1, "must not be empty")).superRefine((v, 
 export function absoluteImage(image: string, baseDir: string): string {
   const file = /\.(sqsh|squashfs)$/.test(image) || image.startsWith("./") || image.startsWith("../");
   if (!file || image.startsWith("/") || /^[a-z]+:\/\//.test(image)) return image;
+  return resolveAgainst(baseDir, image);
+}
+
+/**
+ * A model written as a relative path (`./models/x`, `../x`, `.`) made absolute against `baseDir`:
+ * the job runs in the run directory, where a relative path means something else. Anything else (an
+ * HF id such as `Qwen/Qwen3-8B`, an absolute path) is returned as it is.
+ */
+export function absoluteModel(model: string, baseDir: string): string {
+  if (!/^\.\.?(\/|$)/.test(model)) return model;
+  return resolveAgainst(baseDir, model);
+}
+
+function resolveAgainst(baseDir: string, path: string): string {
   const parts = baseDir.split("/").filter(Boolean);
-  for (const p of image.split("/")) {
+  for (const p of path.split("/")) {
     if (p === "..") parts.pop();
     else if (p !== "." && p !== "") parts.push(p);
   }
@@ -137,12 +158,20 @@ export const DeploymentSpec = z
         allowUnknownVersion: z.boolean().default(false),
       })
       .prefault({}),
+    /** `model: Qwen/Qwen3-8B` is short for `model: { path: Qwen/Qwen3-8B }`. */
     model: z
-      .strictObject({
-        /** HF id or a path visible on the nodes (inside the container with pyxis). */
-        path: text.pipe(z.string().min(1, "must not be empty")).optional(),
-        servedName: text.optional(),
-      })
+      .union(
+        [
+          modelPath,
+          z.strictObject({
+            /** HF id or a path visible on the nodes (inside the container with pyxis). */
+            path: modelPath.optional(),
+            servedName: text.optional(),
+          }),
+        ],
+        { error: "must be a model id or path, or { path, servedName }" },
+      )
+      .transform((m) => (typeof m === "string" ? { path: m } : m))
       .prefault({}),
     container: z.discriminatedUnion("kind", [Pyxis, Bare]).prefault({ kind: "none" }),
     slurm: z
@@ -154,12 +183,12 @@ export const DeploymentSpec = z
         partition: slurmName.optional(),
         account: slurmName.optional(),
         qos: slurmName.optional(),
-        time: z
-          .string()
-          .regex(/^(\d+-)?\d+(:\d+){0,2}$/, "must be a SLURM time: MM, HH:MM:SS or D-HH:MM:SS")
-          .optional(),
-        nodes: z.union([z.number().int().min(1), z.literal("auto")]).default("auto"),
-        gpusPerNode: z.number().int().min(1).max(64).default(8),
+        /** MM, HH:MM:SS, D-HH:MM:SS, or a number of minutes (`time: 240`). */
+        time: slurmTime.optional(),
+        nodes: z
+          .union([z.literal("auto"), whole(1)], { error: "must be a whole number or auto" })
+          .default("auto"),
+        gpusPerNode: whole(1, 64).default(8),
         /** How GPUs are requested in #SBATCH: --gpus-per-node, --gres=gpu[:type]:N, or not at all. */
         gpuRequest: z.enum(["gpus-per-node", "gres", "none"]).default("gpus-per-node"),
         gpuType: slurmName.optional(),
@@ -174,10 +203,17 @@ export const DeploymentSpec = z
         extraSbatch: z
           .array(z.string().regex(/^--?[A-Za-z][^\n\r\0]*$/, "must be one line starting with - or --"))
           .default([]),
-        /** sbatch --output pattern for the batch script's own log (relative to the run directory). */
+        /**
+         * sbatch --output pattern for the batch script's own log (relative to the run directory). sbatch
+         * does not create its directory: dyn does at submission, so the directory part has no %-pattern.
+         */
         output: z
           .string()
           .regex(/^[A-Za-z0-9_.%@+=:,/-]+$/, "must be a path without spaces or quotes")
+          .regex(
+            /^[^%]*$|^([^%]*\/)?[^/]*$/,
+            "must not have a %-pattern in its directory part (sbatch does not create directories; dyn creates the one it can name)",
+          )
           .default("slurm-%j.out"),
         /** srun --mpi value for MPI steps (TRT-LLM), e.g. pmix; omitted when unset. */
         mpi: slurmName.optional(),
@@ -198,7 +234,7 @@ export const DeploymentSpec = z
         etcd: Infra.prefault({}),
         nats: Infra.prefault({}),
         /** NATS max_payload in MB (Dynamo's default 1 MB breaks long-prompt disaggregation). */
-        natsMaxPayloadMb: z.number().int().min(1).max(64).default(16),
+        natsMaxPayloadMb: whole(1, 64).default(16),
       })
       .prefault({}),
     network: z
@@ -208,19 +244,27 @@ export const DeploymentSpec = z
           .string()
           .regex(/^[A-Za-z0-9_.:-]+$/, "must be an interface name")
           .optional(),
+        /**
+         * Before any engine starts: every node reaches the infra node (etcd, NATS) and each
+         * multi-node worker's leader on the ports they will use, and the InfiniBand devices that
+         * UCX_NET_DEVICES / NCCL_IB_HCA name are up. false skips it (--no-preflight).
+         */
+        preflight: z.boolean().default(true),
+        /** Seconds each connection may take before the preflight fails. */
+        preflightTimeoutSeconds: z.number().int().min(1).max(300).default(5),
       })
       .prefault({}),
     ports: z
       .strictObject({
         /** First port of the window that job slots are carved from. */
-        base: z.number().int().min(1024).max(65000).default(10000),
+        base: whole(1024, 65000).default(10000),
         /** Ports per job slot; every process of the job on one node fits in one slot. */
-        slot: z.number().int().min(16).max(10000).default(100),
+        slot: whole(16, 10000).default(100),
         /**
          * Number of slots; a job prefers slot SLURM_JOB_ID mod slots and moves to the next free one
          * at run time (its ports in use on a node, or the slot's lock held by a running job).
          */
-        slots: z.number().int().min(1).default(227),
+        slots: whole(1).default(227),
         /**
          * Node-local directory of the per-slot lock files (one subdirectory per node, mode 1777 so
          * every user's jobs share it). Must not be per-job private (/tmp under job_container/tmpfs
@@ -235,12 +279,12 @@ export const DeploymentSpec = z
       .prefault({}),
     readiness: z
       .strictObject({
-        timeoutSeconds: z.number().int().min(1).default(1800),
+        timeoutSeconds: whole(1).default(1800),
         /**
          * After READY: how long /health may list fewer instances of a component than planned (or not
          * answer at all) before the job fails, naming what vanished.
          */
-        lostGraceSeconds: z.number().int().min(1).max(600).default(10),
+        lostGraceSeconds: whole(1, 600).default(10),
         /**
          * READY only once one streaming chat completion through the frontend returned tokens (the
          * first request after every instance registered); false skips it (--no-smoke).
@@ -252,11 +296,15 @@ export const DeploymentSpec = z
       .prefault({}),
     /** Host directory for the model cache (HF_HOME); default $HOME/.cache/huggingface at run time. */
     hfCache: text.pipe(z.string().startsWith("/", "must be an absolute path")).optional(),
-    /** Names of secret env vars (HF_TOKEN…): read from the submitting shell, passed by name only. */
-    secrets: z.array(envName).default([]),
+    /**
+     * Names of secret env vars (HF_TOKEN…): read from the submitting shell, passed by name only. One
+     * name is short for a list of one (`secrets: HF_TOKEN`).
+     */
+    secrets: oneOrMany(envName).default([]),
     env: env.default({}),
   })
   .superRefine((spec, ctx) => {
+    checkExtraSbatch(spec, ctx);
     if (spec.ports.base + spec.ports.slot * spec.ports.slots > 65536) {
       ctx.addIssue({
         code: "custom",

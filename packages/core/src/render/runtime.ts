@@ -208,6 +208,94 @@ PY
   done
 }
 
+# dyn_preflight <sysfs root> <seconds> <UCX_NET_DEVICES> <NCCL_IB_HCA> <check>...: the network
+# preflight on one node (exported to srun), before any engine starts. A check is
+# "<listener node>:<ip>:<port>:<label>:<first node>-<last node>": the listener node listens on the
+# port (python3, until every other node of the range connected or the time is up) and every other
+# node of the range connects to <ip>:<port> (bash /dev/tcp, retried for <seconds>). Then, where
+# <sysfs root>/class/infiniband exists, every device UCX_NET_DEVICES or NCCL_IB_HCA names must be
+# there with an ACTIVE port. Prints "<node> ok" or "<node> fail <what>".
+dyn_preflight() {
+  local sys=$1 t=$2 ucx=$3 hca=$4 me=\${SLURM_NODEID:-0} node=\${SLURMD_NODENAME:-$(hostname -s)}
+  local c k ip port label range lo hi lpid="" deadline why="" listen=()
+  shift 4
+  for c in "$@"; do
+    IFS=: read -r k ip port label range <<<"$c"
+    lo=\${range%-*} hi=\${range#*-}
+    [ "$k" != "$me" ] || listen+=("$port" "$((hi - lo + 1 - (k >= lo && k <= hi ? 1 : 0)))")
+  done
+  if [ "\${#listen[@]}" -gt 0 ] && command -v python3 >/dev/null 2>&1; then
+    python3 -c '
+import select, socket, sys, time
+end, socks, want = time.monotonic() + float(sys.argv[1]), {}, {}
+for port, n in zip(sys.argv[2::2], sys.argv[3::2]):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(port)))
+    s.listen(1024)
+    socks[s], want[s] = port, int(n)
+while any(want.values()) and time.monotonic() < end:
+    for s in select.select(list(socks), [], [], 0.1)[0]:
+        s.accept()[0].close()
+        want[s] -= 1
+' "$((t + 2))" "\${listen[@]}" &
+    lpid=$!
+  fi
+  for c in "$@"; do
+    IFS=: read -r k ip port label range <<<"$c"
+    lo=\${range%-*} hi=\${range#*-}
+    if [ "$k" = "$me" ] || ((me < lo || me > hi)); then continue; fi
+    deadline=$((SECONDS + t))
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    until timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$ip" "$port" 2>/dev/null; do
+      if ((SECONDS >= deadline)); then
+        why="cannot reach $label on node $k at $ip:$port (TCP connect refused or timed out for $t s)"
+        break 2
+      fi
+      sleep 0.1
+    done
+  done
+  [ -n "$why" ] || why=$(dyn_ib_check "$sys/class/infiniband" "$ucx" "$hca")
+  [ -z "$lpid" ] || wait "$lpid" 2>/dev/null || true
+  printf '%s %s\\n' "$node" "\${why:+fail $why}"
+}
+export -f dyn_preflight
+
+# dyn_ib_check <infiniband sysfs dir> <UCX_NET_DEVICES> <NCCL_IB_HCA>: prints what is wrong (empty when
+# fine or when the node has no InfiniBand sysfs). UCX_NET_DEVICES entries are dev:port (netdevs
+# like eth0 and "all" are not checked); NCCL_IB_HCA is dev[:port],… with an optional = prefix (a "^"
+# exclusion list names devices not to use: not checked).
+dyn_ib_check() {
+  local ib=$1 var list item dev port have state
+  [ -d "$ib" ] || return 0
+  have=$(cd "$ib" && printf '%s ' * 2>/dev/null)
+  for var in UCX_NET_DEVICES NCCL_IB_HCA; do
+    if [ "$var" = UCX_NET_DEVICES ]; then list=$2; else list=\${3#=}; fi
+    case "$list" in "" | "^"* | all) continue ;; esac
+    for item in \${list//,/ }; do
+      dev=\${item%%:*} port=""
+      [ "$dev" = "$item" ] || port=\${item#*:}
+      if [ "$var" = UCX_NET_DEVICES ] && [ -z "$port" ]; then continue; fi
+      if [ ! -d "$ib/$dev" ]; then
+        printf '%s names %s, which this node does not have (InfiniBand devices: %s)' "$var" "$dev" "\${have% }"
+        return 0
+      fi
+      state=$ib/$dev/ports/$port/state
+      if [ -n "$port" ] && [ ! -r "$state" ]; then
+        printf '%s names %s, but %s has no port %s' "$var" "$item" "$dev" "$port"
+        return 0
+      elif [ -n "$port" ] && ! grep -q ACTIVE "$state"; then
+        printf '%s names %s, whose state is %s (not ACTIVE)' "$var" "$item" "$(tr -d '\\n' <"$state")"
+        return 0
+      elif [ -z "$port" ] && ! grep -qs ACTIVE "$ib/$dev"/ports/*/state; then
+        printf '%s names %s, which has no ACTIVE port' "$var" "$dev"
+        return 0
+      fi
+    done
+  done
+}
+export -f dyn_ib_check
+
 # dyn_smoke <frontend URL> <served model name> <seconds>: READY means it answered. One streaming chat
 # completion through the frontend (the model /v1/models lists under the served name, else its first
 # one; a short fixed prompt, max_tokens 8); emits "smoke" with the tokens returned and the time to

@@ -10,7 +10,7 @@ import { isInfraStep, type Plan, type PlannedStep } from "../plan.js";
 import { portBaseExpression } from "../ports.js";
 import { shellQuote } from "../quote.js";
 import { hostVar, nodeIpVar } from "../runtime-vars.js";
-import { join, type PortRef, port, renderArg } from "../word.js";
+import { join, type PortRef, port, renderArg, type Word } from "../word.js";
 import { isDirectiveSafe, sbatchHeader } from "./header.js";
 import { RUNTIME_LIBRARY } from "./runtime.js";
 import {
@@ -96,6 +96,7 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     sections,
     allocationCheck(plan),
     nodeSetup(plan),
+    preflight(plan),
     infra(plan, options.infraTimeoutSeconds ?? 120),
     services(plan),
     readiness(plan),
@@ -277,6 +278,72 @@ function nodeSetup(plan: Plan): string[] {
     lines.push("dyn_emit container-ready");
   }
   return lines;
+}
+
+/**
+ * The connections the deployment will need across nodes, as dyn_preflight checks
+ * ("<listener>:<ip>:<port>:<label>:<first>-<last>"): every node to etcd and NATS on the infra node,
+ * and every rank of a multi-node worker to its leader's ports.
+ */
+function preflightChecks(plan: Plan): Word[] {
+  const checks: Word[] = [];
+  const check = (k: number, ref: PortRef, label: string, lo: number, hi: number) =>
+    checks.push(join(`${k}:`, nodeIpVar(k), ":", port(ref), `:${label}:${lo}-${hi}`));
+  for (const step of plan.steps.filter(isInfraStep)) {
+    const main = step.ports[step.role] as PortRef;
+    check(step.nodes[0] as number, main, step.role, 0, plan.nodes - 1);
+  }
+  // Per-node ranks of one worker: rank 0 is the leader the others connect to.
+  const ranks = new Map<string, PlannedStep[]>();
+  for (const step of plan.steps) {
+    if (isInfraStep(step) || (step.rank === 0 && step.nodes.length > 1)) continue;
+    const key = `${step.role}/${step.worker}`;
+    ranks.set(key, [...(ranks.get(key) ?? []), step]);
+  }
+  for (const group of ranks.values()) {
+    const leader = group.find((s) => s.rank === 0);
+    if (!leader || group.length < 2) continue;
+    const nodes = group.flatMap((s) => s.nodes);
+    for (const [name, ref] of Object.entries(leader.ports))
+      if (ref.kind === "job")
+        check(
+          leader.nodes[0] as number,
+          ref,
+          `${leader.id} (${name})`,
+          Math.min(...nodes),
+          Math.max(...nodes),
+        );
+  }
+  return checks;
+}
+
+function preflight(plan: Plan): string[] {
+  const net = plan.spec.network;
+  if (!net.preflight) return [];
+  const checks = preflightChecks(plan);
+  const n = plan.nodes;
+  // The spec's value if it sets one, else the job's environment (sbatch exports the submitter's).
+  const envArg = (name: string) => {
+    const v = plan.spec.env[name];
+    return v === undefined ? `"\${${name}:-}"` : renderArg(v);
+  };
+  return [
+    "",
+    "# ---- network preflight: every node reaches the infra node and its worker's leader, InfiniBand devices named in the env are up ----",
+    "declare -A DYN_PREFLIGHT=()",
+    "while read -r name result; do DYN_PREFLIGHT[$name]=$result; done < <(",
+    `  srun --overlap --nodes=${n} --ntasks=${n} --ntasks-per-node=1 --job-name=preflight \\`,
+    `    env "\${DYN_UNSET[@]}" bash -c 'dyn_preflight "$@"' preflight "\${DYN_SYSFS_ROOT:-/sys}" ${net.preflightTimeoutSeconds} ${envArg("UCX_NET_DEVICES")} ${envArg("NCCL_IB_HCA")}${checks.map((c) => ` ${renderArg(c)}`).join("")}`,
+    ")",
+    'for node in "${DYN_NODES[@]}"; do',
+    '  case "${DYN_PREFLIGHT[$node]-missing}" in',
+    "    '') ;;",
+    '    missing) dyn_fail preflight "node $node did not report (see the job output file)" ;;',
+    '    "fail "*) dyn_fail preflight "$node: ${DYN_PREFLIGHT[$node]#fail }" ;;',
+    "  esac",
+    "done",
+    "dyn_emit preflight-ok",
+  ];
 }
 
 /**
