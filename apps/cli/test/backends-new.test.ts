@@ -121,6 +121,20 @@ describe("dyn backends new", () => {
   });
 });
 
+describe("docs/writing-a-backend.md", () => {
+  it("lists the files the scaffold writes and shows its release table as written", async () => {
+    const doc = readFileSync(join(repo, "docs/writing-a-backend.md"), "utf8");
+    const cwd = tmp();
+    const r = await run(["backends", "new", "acme", "--json"], { cwd });
+    for (const file of JSON.parse(r.stdout).files as string[]) expect(doc).toContain(`\`${file}\``);
+    const source = readFileSync(join(cwd, "dyn-backend-acme/src/index.ts"), "utf8");
+    const table = (text: string) =>
+      /defineReleases<\w+>\(\{\n {2}rows: \[\n[\s\S]*?\n {2}\],\n\}\);/.exec(text)?.[0];
+    expect(table(source)).toBeDefined();
+    expect(table(doc)).toBe(table(source));
+  });
+});
+
 describe("dyn backends show --legacy", () => {
   it("a backend that runs nothing at Dynamo 0.3.2 is an error naming --legacy, not an empty list", async () => {
     const cwd = resolvingDir();
