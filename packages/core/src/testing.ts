@@ -1,6 +1,10 @@
 /**
- * Helpers for backend authors' tests: plan and render a backend with a small spec, no cluster.
- *   import { renderForTest } from "@dyn/core/testing";
+ * `@dyn/core/testing`, for backend authors' tests (docs/writing-a-backend.md § The conformance kit):
+ * the conformance kit, which plans and renders the standard shapes for every release a backend
+ * declares and checks them against the contract and the captured Dynamo flag tables,
+ *   import { conformance } from "@dyn/core/testing";
+ *   for (const c of conformance(backend)) it(c.name, c.run);
+ * and helpers to plan and render a backend with a small spec, no cluster.
  */
 import type { Backend } from "./backend.js";
 import { type PlanJson, planToJson } from "./explain.js";
