@@ -7,6 +7,8 @@ trap 'bash testbed/down.sh >/dev/null 2>&1 || true' EXIT
 # TB_PYXIS (real by default, or fake) passes through to up.sh, which prints "testbed: pyxis ...".
 bash testbed/up.sh || exit 3
 echo "e2e: testbed pyxis: $(cat /var/lib/slurm-testbed/pyxis-kind 2>/dev/null || echo unknown)"
+# TB_ACCOUNTING (1 by default: slurmdbd + MariaDB, or 0) passes through too; endings.test.ts reads it.
+echo "e2e: testbed accounting: $(cat /var/lib/slurm-testbed/accounting-kind 2>/dev/null || echo unknown)"
 pnpm --filter @dyn/e2e run test:e2e
 # Then the tests that need a big cluster: the same testbed with 32 nodes (up.sh tears the 4-node one
 # down first). A testbed that cannot start with 32 nodes fails the scale suite (no report is written).
