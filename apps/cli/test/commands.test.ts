@@ -259,7 +259,7 @@ describe("dyn status / list / stop / logs", () => {
     expect(r.sleeps).toEqual([2000, 3000, 4500, 6750, 2000, 3000]);
   });
 
-  it("list: run directories joined with one squeue call", async () => {
+  it("list: run directories joined with one squeue call (and one sacct for the jobs that ended)", async () => {
     const cwd = tmp();
     const slurm = new FakeSlurm();
     await deployed(cwd, slurm, "1");
@@ -268,7 +268,8 @@ describe("dyn status / list / stop / logs", () => {
     slurm.jobs.delete("2");
     slurm.calls = [];
     const r = await run(["list", "--json"], { cwd, slurm });
-    expect(slurm.calls.map((c) => c.cmd)).toEqual(["squeue"]);
+    expect(slurm.calls.map((c) => c.cmd)).toEqual(["squeue", "sacct"]);
+    expect(slurm.calls[1]?.args).toEqual(["2"]);
     const doc = JSON.parse(r.stdout);
     expect(doc.deployments.map((d: { queueState: string }) => d.queueState).sort()).toEqual([
       "PENDING",
@@ -558,7 +559,7 @@ describe("SLURM output parsing", () => {
       nodes: "n[1-2]",
     });
     const acct = parseAccounting("12|CANCELLED by 1000|0:15\n12.batch|CANCELLED|0:15\n");
-    expect(acct.get("12")).toEqual({ jobId: "12", state: "CANCELLED", exitCode: "0:15" });
+    expect(acct.get("12")).toEqual({ jobId: "12", state: "CANCELLED", exitCode: "0:15", by: "1000" });
     expect(acct.size).toBe(1);
     const p = parsePartitions("gpu*|up|2|gpu:h100:4(S:0)|1:00:00\ngpu*|up|2|gpu:8|1:00:00\n");
     expect(p).toEqual([
