@@ -16,15 +16,21 @@ import {
 import { join } from "node:path";
 import { CONTRACT_VERSION } from "@dyn/core";
 import { conformanceProblems } from "@dyn/core/testing";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { firstLine, run, tmp } from "./helpers.js";
 
 const repo = join(import.meta.dirname, "../../..");
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 /** A directory from which "@dyn/core" resolves to the workspace's, as in a user's project. */
 function resolvingDir(): string {
   const base = join(import.meta.dirname, "../node_modules/.dyn-test");
   mkdirSync(base, { recursive: true });
-  return mkdtempSync(join(base, "new-"));
+  const dir = mkdtempSync(join(base, "new-"));
+  made.push(dir);
+  return dir;
 }
 
 describe("dyn backends new", () => {
