@@ -4,8 +4,9 @@
  * lost-grace + 5 s of that, naming the worker and its node, instead of reporting ready.
  */
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { afterAll, expect, it } from "vitest";
-import { deploy, health, SMALL, standinEnv, statusEvents, stopDeployed, waitFor } from "./harness.js";
+import { deploy, health, SMALL, statusEvents, stopDeployed, testbedNodes, waitFor } from "./harness.js";
 
 const link = (node: string, state: "up" | "down") =>
   execFileSync("ip", ["-n", `stb-${node}`, "link", "set", "eth0", state]);
@@ -58,15 +59,18 @@ it("a node cut off after READY fails the job, naming the lost worker and its nod
 
 it("a worker that leaves discovery without exiting fails the job as fast, naming it", async () => {
   const grace = 3;
-  // The decode worker revokes its lease 8 s after registering and keeps running (stand-in hook).
-  const env = standinEnv({ DYN_STANDIN_DEREGISTER_AFTER: "8", DYN_STANDIN_HOOKS_ONLY: "decode" });
-  const { run, d } = await deploy(
-    "deregistered",
-    ["--backend", "vllm", ...SMALL, "--lost-grace", String(grace)],
-    { env },
-  );
+  const { run, d } = await deploy("deregistered", [
+    "--backend",
+    "vllm",
+    ...SMALL,
+    "--lost-grace",
+    String(grace),
+  ]);
   expect(d.wait, run.stderr).toMatchObject({ outcome: "ready" });
   const url = d.wait.url as string;
+  // The decode worker revokes its lease on SIGUSR1 and keeps running (stand-in hook).
+  const worker = findWorker("decode");
+  process.kill(worker.pid, "SIGUSR1");
   const gone = await waitFor(
     "/health to stop listing the decode worker",
     async () =>
@@ -85,6 +89,36 @@ it("a worker that leaves discovery without exiting fails the job as fast, naming
   expect(detected).toBeLessThanOrEqual((grace + 5) * 1000);
   expect(failed.component).toBe("decode-w0");
   expect(String(failed.message)).toMatch(
-    /vanished after READY: backend 0\/1: \d+@10\.77\.0\.12 \[node2: decode-w0\]/,
+    new RegExp(
+      `vanished after READY: backend 0/1: \\d+@${worker.ip.replaceAll(".", "\\.")} \\[${worker.node}: decode-w0\\]`,
+    ),
+  );
+  // It was not an exit: the job stopped a worker that was still running.
+  expect(readFileSync(`${d.runDir}/logs/decode-w0.log`, "utf8")).toContain(
+    "SIGUSR1: deregistering, still running",
   );
 });
+
+/** The stand-in worker of `role`: its pid, node and IP (searched in the nodes' network namespaces). */
+function findWorker(role: string): { pid: number; node: string; ip: string } {
+  for (const node of testbedNodes()) {
+    const pids = execFileSync("ip", ["netns", "pids", `stb-${node}`], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean);
+    for (const pid of pids) {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+        // python3 itself, not the srun client on the batch host, whose argv has the same words.
+        if (
+          /^\S*python3(\.\d+)?$/.test(argv[0] ?? "") &&
+          argv[2]?.startsWith("dynamo.") &&
+          argv.includes(role)
+        )
+          return { pid: Number(pid), node, ip: `10.77.0.${10 + Number(node.replace("node", ""))}` };
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+  throw new Error(`no ${role} worker on any node`);
+}

@@ -350,6 +350,15 @@ class ServingTests(Base):
         p.send_signal(signal.SIGTERM)
         self.assertEqual(p.wait(10), 0)
 
+    def test_sigusr1_deregisters_and_keeps_running(self):
+        _, url = self.frontend()
+        p = self.worker("dynamo.vllm", "--model", "m")
+        self.wait_instances(url, 1)
+        p.send_signal(signal.SIGUSR1)
+        self.wait_instances(url, 0, timeout=5)
+        self.assertIsNone(p.poll())
+        self.assertIn("SIGUSR1: deregistering", self.output(p))
+
     def test_system_port_health(self):
         port = free_port()
         self.worker("dynamo.vllm", "--model", "m", DYN_SYSTEM_PORT=port)

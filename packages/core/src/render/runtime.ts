@@ -518,10 +518,19 @@ dyn_watch_health() {
   shift
   : >"$out" # exists before the background process opens it, so it can be read at once
   env "\${DYN_UNSET[@]}" python3 - "$@" >>"$out" <<'PY' &
-import json, re, sys, time, urllib.error, urllib.request
+import json, os, re, sys, time, urllib.error, urllib.request
 grace, url = float(sys.argv[1]), sys.argv[2]
 want = dict(a.split("=", 1) for a in sys.argv[3:])
 last, seen, short_since = None, {}, None
+# The instances listed at READY (written by the readiness watcher): an instance that vanished before
+# supervision's first poll is still named.
+ids_file = os.environ.get("DYN_INSTANCES_FILE", "")
+if grace > 0 and ids_file:
+    try:
+        with open(ids_file) as f:
+            seen = json.load(f)
+    except (OSError, ValueError):
+        pass
 def host_of(inst):
     # The stand-in and Dynamo >= 1.0 both name the worker's address in the transport.
     t = json.dumps(inst.get("transport") or inst.get("host") or "")
@@ -551,6 +560,10 @@ while True:
             print(line, flush=True)
             last = line
         if met:
+            if ids_file:
+                with open(ids_file + ".tmp", "w") as f:
+                    json.dump(now_ids, f)
+                os.replace(ids_file + ".tmp", ids_file)
             sys.exit(0)
     else:
         if met:

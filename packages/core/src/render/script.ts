@@ -447,6 +447,7 @@ function readiness(plan: Plan): string[] {
     `declare -A DYN_ROLES_OF=(${roleEntries.join(" ")})`,
     `DYN_URL=${url}`,
     'DYN_HEALTH_LOG="$DYN_RUN_DIR/logs/readiness.log"',
+    'export DYN_INSTANCES_FILE="$DYN_RUN_DIR/logs/instances.json"',
     `dyn_watch_health "$DYN_HEALTH_LOG" 0 "$DYN_URL/health" ${expected}`,
     `deadline=$((SECONDS + ${plan.spec.readiness.timeoutSeconds}))`,
     'counts=""',

@@ -157,7 +157,15 @@ class Hooks:
 
     def arm_deregister_after(self, life: Lifecycle, log: Log, deregister):
         """DYN_STANDIN_DEREGISTER_AFTER=S: S seconds after registering, the instance leaves discovery
-        (its lease revoked, as a worker whose runtime lost etcd) while the process keeps running."""
+        (its lease revoked, as a worker whose runtime lost etcd) while the process keeps running.
+        SIGUSR1 does the same at once, whenever a test chooses."""
+        def on_usr1(_signum, _frame):
+            log("SIGUSR1: deregistering, still running", err=True)
+            threading.Thread(target=deregister, daemon=True).start()
+        try:
+            signal.signal(signal.SIGUSR1, on_usr1)
+        except ValueError:  # not the main thread: only the timed hook then
+            pass
         if self.deregister_after is None:
             return
 
