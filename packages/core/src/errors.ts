@@ -28,12 +28,25 @@ const EXIT_CODES = { ...INPUT_ERRORS, ...OPERATION_ERRORS };
 
 export type DynErrorCode = keyof typeof EXIT_CODES;
 
+/** One of several things wrong with the input, reported together. */
+export interface Problem {
+  /** The spec key (`slurm.nodes`) or flag the problem is about. */
+  readonly key: string;
+  readonly message: string;
+  /** How the user wrote it: `--nodes`, `DYN_NODES`, `dyn.yaml:3:10 slurm.nodes` (default: the key). */
+  readonly label?: string | undefined;
+  /** Where: `dyn.yaml:3:10`, `--nodes` or `DYN_NODES` (undefined when only the key is known). */
+  readonly where?: string | undefined;
+}
+
 export interface DynErrorOptions {
   /** What to do about it, one line. */
   hint?: string | undefined;
   /** The flag (`--nodes`) or config key (`roles.prefill.workers`) the error is about. */
   key?: string | undefined;
   cause?: unknown;
+  /** Every problem when there are several (the message then lists them all on one line). */
+  problems?: readonly Problem[] | undefined;
 }
 
 export class DynError extends Error {
@@ -41,6 +54,7 @@ export class DynError extends Error {
   readonly code: DynErrorCode;
   readonly hint: string | undefined;
   readonly key: string | undefined;
+  readonly problems: readonly Problem[] | undefined;
 
   constructor(code: DynErrorCode, message: string, options: DynErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -48,6 +62,7 @@ export class DynError extends Error {
     this.code = code;
     this.hint = options.hint;
     this.key = options.key;
+    this.problems = options.problems;
   }
 
   get exitCode(): 1 | 2 {

@@ -211,7 +211,10 @@ function shapeProblems(
     ...base,
     dynamo: { version: release },
     backend: { name: backend.name, options: backendOptions },
-    model: { ...(backend.defaults?.model ? {} : { path: FALLBACK_MODEL }), ...base.model },
+    model: {
+      ...(backend.defaults?.model ? {} : { path: FALLBACK_MODEL }),
+      ...(typeof base.model === "string" ? { path: base.model } : base.model),
+    },
   };
   let p: Plan;
   try {
