@@ -15,7 +15,10 @@ export interface StatusSummary {
   readonly url: string | undefined;
   /** Latest "component=have/want …" readiness counts. */
   readonly registered: string | undefined;
-  readonly failed: { readonly component: string; readonly message: string } | undefined;
+  /** The first failure: the component, what happened, and its exit code when a process exited. */
+  readonly failed:
+    | { readonly component: string; readonly message: string; readonly code?: number }
+    | undefined;
   readonly nodes: ReadonlyArray<{ index: number; name: string; ip: string }>;
   readonly started: readonly string[];
   readonly infraUp: boolean;
@@ -105,7 +108,11 @@ export function summarizeStatus(events: readonly StatusEvent[]): StatusSummary {
         break;
       case "failed":
         state = "failed";
-        failed = { component: String(e.component), message: String(e.message) };
+        failed = {
+          component: String(e.component),
+          message: String(e.message),
+          ...(typeof e.code === "number" ? { code: e.code } : {}),
+        };
         break;
       case "stopped":
         if (state !== "failed") state = "stopped";

@@ -358,6 +358,7 @@ describe("failures end the job with a failed event naming the culprit", () => {
     expect(failedEvent(run)).toMatchObject({
       component: "decode-w0",
       message: "exited with code 3 (log: logs/decode-w0.log)",
+      code: 3,
     });
     for (const step of plan.steps) expect(run.alive(step.id), step.id).toBe(false);
   });
@@ -368,6 +369,7 @@ describe("failures end the job with a failed event naming the culprit", () => {
     expect(exit.code).toBe(1);
     const failed = failedEvent(run);
     expect(failed?.component).toBe("readiness");
+    expect(failed?.code).toBeUndefined();
     // The stub registers the first expected component (prefill) only.
     expect(failed?.message).toBe("not ready after 1 s; not registered: decode (backend 0/1)");
     expect(run.events().find((e) => e.event === "progress")?.registered).toBe("prefill=1/1 backend=0/1");

@@ -59,6 +59,17 @@ describe("summarizeStatus", () => {
     });
   });
 
+  it("a failure keeps the process's exit code when there is one", () => {
+    const exited = summarizeStatus([
+      ev("failed", { component: "decode-w0", message: "exited with code 3", code: 3 }),
+    ]);
+    expect(exited.failed).toEqual({ component: "decode-w0", message: "exited with code 3", code: 3 });
+    expect(summarizeStatus([ev("failed", { component: "readiness", message: "not ready" })]).failed).toEqual({
+      component: "readiness",
+      message: "not ready",
+    });
+  });
+
   it("the port window the job claimed, and the one it preferred", () => {
     expect(summarizeStatus([ev("job-started")]).ports).toBeUndefined();
     const s = summarizeStatus([

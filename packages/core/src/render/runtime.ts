@@ -55,12 +55,12 @@ dyn_stop_steps() {
   DYN_PIDS=()
 }
 
-# dyn_fail <component> <message>: record, stop everything, exit non-zero.
+# dyn_fail <component> <message> [<exit code>]: record, stop everything, exit non-zero.
 dyn_fail() {
   trap - TERM INT
   DYN_DONE=1
   dyn_log "FAILED: $1: $2" >&2
-  dyn_emit failed component "$(dyn_json "$1")" message "$(dyn_json "$2")"
+  dyn_emit failed component "$(dyn_json "$1")" message "$(dyn_json "$2")" \${3:+code "$3"}
   dyn_stop_steps
   exit 1
 }
@@ -159,7 +159,7 @@ dyn_check_steps() {
       local why="exited with code $rc"
       # 127: the command was not found on the node or in the container image (see DYN_EXEC).
       [ "$rc" != 127 ] || why="could not start: its command was not found on \${DYN_WHERE[$id]:-its node}"
-      dyn_fail "$id" "$why (log: logs/$id.log)"
+      dyn_fail "$id" "$why (log: logs/$id.log)" "$rc"
     fi
   done
 }
