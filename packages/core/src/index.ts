@@ -4,6 +4,7 @@
  */
 export { z } from "zod";
 export * from "./args.js";
+export * from "./attribution.js";
 export * from "./backend.js";
 export * from "./errors.js";
 export * from "./explain.js";
@@ -19,6 +20,7 @@ export { hostVar, nodeIpVar } from "./runtime-vars.js";
 export * from "./serve-graph.js";
 export * from "./spec.js";
 export * from "./status.js";
+export * from "./timeline.js";
 export * from "./validate.js";
 export * from "./version.js";
 export * from "./word.js";

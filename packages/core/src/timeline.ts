@@ -1,0 +1,301 @@
+/**
+ * Time to ready, phase by phase, from the status file's timestamps (the events the rendered script
+ * writes, in order: job-started, node (one per node, after the node-setup srun), container-ready
+ * (pyxis preload), preflight-ok, started (one per step: etcd and NATS first), infra-up, started (the
+ * services), progress (registration counts), smoke, ready), the queue wait SLURM reports, and the
+ * moment the readiness watcher saw every instance (logs/instances.json is written then). Pure: the
+ * CLI reads the files and SLURM, this computes.
+ *
+ * dyn's own overhead is what docs/benchmarks.md measures pairwise against a hand-written script
+ * that starts the same processes at once with no checks: here, per job, the phases only dyn has —
+ * node setup, the network preflight, waiting for etcd/NATS before any worker starts, the token gate
+ * and noticing readiness. Queue, container import, the processes' own start-up and registration
+ * are in both and not counted.
+ */
+import type { StepPlacement } from "./attribution.js";
+import { lastAttempt } from "./attribution.js";
+import type { StatusEvent } from "./status.js";
+
+export type PhaseId =
+  | "queue"
+  | "batch-start"
+  | "node-setup"
+  | "container"
+  | "preflight"
+  | "infra"
+  | "launch"
+  | "register"
+  | "smoke"
+  | "ready";
+
+/** Each phase: what it is and whether it counts in dyn's own overhead (docs/benchmarks.md). */
+export const PHASES: Readonly<Record<PhaseId, { readonly label: string; readonly overhead: boolean }>> = {
+  queue: { label: "queue wait (submit → SLURM start)", overhead: false },
+  "batch-start": { label: "batch script start (prolog, first line)", overhead: false },
+  "node-setup": { label: "node setup (IPs, model cache, port window)", overhead: true },
+  container: { label: "container import (pyxis, every node)", overhead: false },
+  preflight: { label: "network preflight", overhead: true },
+  infra: { label: "etcd and NATS up", overhead: true },
+  launch: { label: "processes launched", overhead: false },
+  register: { label: "launched → every instance registered", overhead: false },
+  smoke: { label: "token gate (first request answered)", overhead: true },
+  ready: { label: "READY noticed", overhead: true },
+};
+
+export interface TimelineInput {
+  readonly events: readonly StatusEvent[];
+  /** plan.json's steps: which role and node each step is (optional: without, steps are ids only). */
+  readonly steps?: readonly StepPlacement[] | undefined;
+  /** plan.json's expected: component → instances that must register. */
+  readonly expected?: Readonly<Record<string, number>> | undefined;
+  /** Queue times in epoch seconds: SLURM's submit and start (sacct/squeue), else dyn's own submit record. */
+  readonly queue?:
+    | {
+        readonly submit: number | null;
+        readonly start: number | null;
+        readonly source: "sacct" | "squeue" | "dyn";
+      }
+    | undefined;
+  /** Epoch seconds when every expected instance was registered (logs/instances.json's mtime). */
+  readonly registeredAt?: number | null | undefined;
+}
+
+export interface TimelinePhase {
+  readonly id: PhaseId;
+  readonly label: string;
+  /** Epoch seconds. */
+  readonly start: number;
+  readonly end: number;
+  readonly seconds: number;
+  readonly overhead: boolean;
+  /** The phase did not finish: the job failed during it (its end is the failure). */
+  readonly failed: boolean;
+  /** What the data says was slowest in this phase, when it says. */
+  readonly slowest: string | null;
+}
+
+export interface TimelineProcess {
+  readonly step: string;
+  readonly role: string;
+  readonly node: string | null;
+  /** Seconds from job-started to the step's launch (its `started` event). */
+  readonly launched: number;
+  /**
+   * Seconds from job-started to when its component had every instance registered (the status file
+   * counts instances per component, not which instance): an upper bound for this process.
+   */
+  readonly registered: number | null;
+}
+
+export interface Timeline {
+  /** Epoch seconds of the first known moment: the submit, else job-started. */
+  readonly origin: number;
+  readonly jobStarted: number;
+  readonly outcome: "ready" | "failed" | "starting";
+  readonly phases: readonly TimelinePhase[];
+  readonly processes: readonly TimelineProcess[];
+  /** The component that registered last, its steps and the time from their launch. */
+  readonly slowestProcess: {
+    readonly component: string;
+    readonly steps: readonly string[];
+    readonly seconds: number;
+  } | null;
+  /** The node of the slowest process, when those steps share one node. */
+  readonly slowestNode: string | null;
+  /** Seconds from submit (or job-started) to READY. */
+  readonly toReady: number | null;
+  /** dyn's own overhead: the sum of the phases PHASES marks, and each one. */
+  readonly overhead: { readonly seconds: number; readonly phases: Readonly<Record<string, number>> };
+  readonly queueSource: "sacct" | "squeue" | "dyn" | null;
+}
+
+const round = (s: number) => Math.round(s * 1000) / 1000;
+
+function parseCounts(text: unknown): Map<string, { have: number; want: number }> {
+  const out = new Map<string, { have: number; want: number }>();
+  for (const item of String(text ?? "").split(/\s+/)) {
+    const m = /^(.+)=(\d+)\/(\d+)$/.exec(item);
+    if (m) out.set(m[1] as string, { have: Number(m[2]), want: Number(m[3]) });
+  }
+  return out;
+}
+
+/** component → epoch seconds when it first had every instance, from the progress events. */
+function completions(events: readonly StatusEvent[], registeredAt: number | undefined): Map<string, number> {
+  const done = new Map<string, number>();
+  let all: string[] = [];
+  for (const e of events) {
+    if (e.event !== "progress" && e.event !== "ready") continue;
+    const counts = parseCounts(e.registered);
+    all = [...new Set([...all, ...counts.keys()])];
+    for (const [c, n] of counts) if (n.have >= n.want && !done.has(c)) done.set(c, e.t);
+  }
+  // The watcher exits as soon as every count is met, usually before the loop emits that progress:
+  // instances.json's time is then when the last components completed.
+  if (registeredAt !== undefined)
+    for (const c of all)
+      if ((done.get(c) ?? Number.POSITIVE_INFINITY) > registeredAt) done.set(c, registeredAt);
+  return done;
+}
+
+const isInfraId = (id: string, steps: readonly StepPlacement[] | undefined) => {
+  const role = steps?.find((s) => s.id === id)?.role;
+  return role ? role === "etcd" || role === "nats" : id === "etcd" || id === "nats";
+};
+
+export function computeTimeline(input: TimelineInput): Timeline | null {
+  const events = lastAttempt(input.events);
+  const started = events.find((e) => e.event === "job-started");
+  if (!started) return null;
+  const last = (name: string) => events.filter((e) => e.event === name).at(-1)?.t;
+  const failedAt = events.find((e) => e.event === "failed")?.t;
+  const ready = last("ready");
+  const launchedSteps = events.filter((e) => e.event === "started");
+  const services = launchedSteps.filter((e) => !isInfraId(String(e.step), input.steps));
+  const registeredAt = input.registeredAt ?? undefined;
+  const done = completions(events, registeredAt);
+  const smoke = last("smoke");
+  const allRegistered =
+    registeredAt ?? (done.size > 0 && ready !== undefined ? Math.max(...done.values()) : undefined);
+  const q = input.queue;
+  const submit = q?.submit ?? undefined;
+  const origin = submit ?? started.t;
+  const failedComponent = events.find((e) => e.event === "failed")?.component;
+  const has = (name: string, component: string) =>
+    events.some((e) => e.event === name) || failedComponent === component;
+  // The boundaries in the script's order: [phase, its end, whether this job has the phase]. A phase
+  // runs from the previous boundary to its own.
+  const boundaries: Array<[PhaseId, number | undefined, boolean]> = [
+    ["queue", q?.start ?? started.t, submit !== undefined],
+    ["batch-start", started.t, submit !== undefined && q?.start != null],
+    ["node-setup", last("node"), true],
+    ["container", last("container-ready"), has("container-ready", "container-preload")],
+    ["preflight", last("preflight-ok"), has("preflight-ok", "preflight")],
+    ["infra", last("infra-up"), true],
+    ["launch", services.at(-1)?.t, true],
+    ["register", allRegistered, true],
+    ["smoke", smoke, has("smoke", "smoke")],
+    ["ready", ready, true],
+  ];
+  const phases: TimelinePhase[] = [];
+  let from = origin;
+  for (const [id, end, present] of boundaries) {
+    if (!present) continue;
+    if (end === undefined) {
+      // The first phase without its end: the job failed in it, or is still in it.
+      if (failedAt !== undefined && failedAt >= from) phases.push(phase(id, from, failedAt, true, null));
+      break;
+    }
+    phases.push(phase(id, from, end, false, slowestIn(id, events, input, done, from)));
+    from = end;
+  }
+  const processes = services.map((e): TimelineProcess => {
+    const step = input.steps?.find((s) => s.id === e.step);
+    const comp = step?.registers ?? registeredComponentOf(String(e.step), input.steps);
+    const at = comp ? done.get(comp) : undefined;
+    return {
+      step: String(e.step),
+      role: step?.role ?? String(e.step).replace(/-w?\d+(-r\d+)?$/, ""),
+      node: nodeName(step, events),
+      launched: round(e.t - started.t),
+      registered: at === undefined ? null : round(at - started.t),
+    };
+  });
+  const slow = slowestComponent(done, processes, input.steps);
+  const overheadPhases: Record<string, number> = {};
+  for (const p of phases) if (p.overhead && !p.failed) overheadPhases[p.id] = p.seconds;
+  return {
+    origin,
+    jobStarted: started.t,
+    outcome: ready !== undefined ? "ready" : failedAt !== undefined ? "failed" : "starting",
+    phases,
+    processes,
+    slowestProcess: slow,
+    slowestNode: slow ? sharedNode(slow.steps, processes) : null,
+    toReady: ready === undefined ? null : round(ready - origin),
+    overhead: {
+      seconds: round(Object.values(overheadPhases).reduce((a, b) => a + b, 0)),
+      phases: overheadPhases,
+    },
+    queueSource: submit !== undefined && q ? q.source : null,
+  };
+}
+
+function phase(
+  id: PhaseId,
+  start: number,
+  end: number,
+  failed: boolean,
+  slowest: string | null,
+): TimelinePhase {
+  return {
+    id,
+    label: PHASES[id].label,
+    start,
+    end,
+    seconds: round(Math.max(0, end - start)),
+    overhead: PHASES[id].overhead,
+    failed,
+    slowest,
+  };
+}
+
+function nodeName(step: StepPlacement | undefined, events: readonly StatusEvent[]): string | null {
+  const index = step?.nodes[0];
+  if (index === undefined) return null;
+  const node = events.find((e) => e.event === "node" && Number(e.index) === index);
+  return node ? String(node.name) : null;
+}
+
+function registeredComponentOf(
+  stepId: string,
+  steps: readonly StepPlacement[] | undefined,
+): string | undefined {
+  return steps?.find((s) => s.id === stepId)?.registers;
+}
+
+/** What was slowest within a phase, where the events say. */
+function slowestIn(
+  id: PhaseId,
+  events: readonly StatusEvent[],
+  input: TimelineInput,
+  done: ReadonlyMap<string, number>,
+  from: number,
+): string | null {
+  if (id === "node-setup") {
+    const taken = events.filter((e) => e.event === "port-window-taken");
+    return taken.length > 0
+      ? `${taken.length} port window${taken.length > 1 ? "s" : ""} taken first: ${taken.map((e) => String(e.nodes)).join("; ")}`
+      : null;
+  }
+  if (id === "register" && done.size > 0) {
+    const [comp, t] = [...done].sort((a, b) => b[1] - a[1])[0] as [string, number];
+    const roles = [...new Set((input.steps ?? []).filter((s) => s.registers === comp).map((s) => s.role))];
+    return `${comp}${roles.length > 0 ? ` (${roles.join("+")})` : ""} complete last, ${round(t - from)} s after the last launch`;
+  }
+  if (id === "smoke") {
+    const e = events.filter((x) => x.event === "smoke").at(-1);
+    return e ? `first token after ${Number(e.ttft_ms)} ms, ${Number(e.tokens)} tokens` : null;
+  }
+  return null;
+}
+
+function slowestComponent(
+  done: ReadonlyMap<string, number>,
+  processes: readonly TimelineProcess[],
+  steps: readonly StepPlacement[] | undefined,
+): Timeline["slowestProcess"] {
+  if (done.size === 0) return null;
+  const [comp] = [...done].sort((a, b) => b[1] - a[1])[0] as [string, number];
+  const ids = (steps ?? []).filter((s) => s.registers === comp).map((s) => s.id);
+  const mine = processes.filter((p) => ids.includes(p.step));
+  if (mine.length === 0) return { component: comp, steps: ids, seconds: 0 };
+  const launched = Math.min(...mine.map((p) => p.launched));
+  const at = (mine[0] as TimelineProcess).registered ?? launched;
+  return { component: comp, steps: ids, seconds: round(at - launched) };
+}
+
+function sharedNode(stepIds: readonly string[], processes: readonly TimelineProcess[]): string | null {
+  const nodes = new Set(processes.filter((p) => stepIds.includes(p.step)).map((p) => p.node));
+  return nodes.size === 1 ? ([...nodes][0] ?? null) : null;
+}
