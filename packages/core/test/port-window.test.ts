@@ -174,6 +174,20 @@ describe("the port window at run time", () => {
   });
 });
 
+it("a stranger that takes the etcd port after the check fails the job as etcd, before any worker", async () => {
+  const { run } = start({}, { env: { STUB_IDENTITY: "(not etcd: HTTP 501)" } });
+  const failed = await run.untilEvent("failed");
+  expect(failed.component).toBe("etcd");
+  expect(String(failed.message)).toMatch(
+    /^the etcd at 10\.9\.0\.1:\d+ is not this job's \(it says \(not etcd: HTTP 501\); expected dyn-4242-\d+\)/,
+  );
+  const started = run
+    .events()
+    .filter((e) => e.event === "started")
+    .map((e) => e.step);
+  expect(started.every((s) => s === "etcd" || s === "nats")).toBe(true);
+});
+
 describe("what dead dyn jobs left on the nodes", () => {
   const scratchOf = (run: ScriptRun, job: number) => join(run.scratch, `dyn-${job}-12345`);
   const leave = (run: ScriptRun, job: number) => {
