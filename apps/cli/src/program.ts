@@ -172,6 +172,7 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .description("queue state, readiness per role and URL of deployments (default: all known)")
     .argument("[targets...]", "job ids or run directories")
     .option("--watch", "keep refreshing (2 s, backing off to 10 s) until no job is in the queue")
+    .option("--timeline", "time to ready phase by phase (queue, node setup, infra, processes, READY)")
     .option("--runs-dir <dir>", "where run directories live")
     .action(act(() => import("./commands/status.js")));
 
