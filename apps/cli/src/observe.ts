@@ -5,10 +5,20 @@
  * How a job ended is SLURM's word where SLURM has one (sacct, then squeue), the status file's
  * otherwise.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { parseStatusLines, type StatusSummary, summarizeStatus } from "@dyn/core";
-import { type Deployment, FILES } from "./run-dir.js";
+import { readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import {
+  type Attribution,
+  attributeFailure,
+  computeTimeline,
+  nodeOfStep,
+  parseStatusLines,
+  type StatusSummary,
+  summarizeStatus,
+  type Timeline,
+  type TimelineInput,
+} from "@dyn/core";
+import { batchLogPath, type Deployment, FILES } from "./run-dir.js";
 import type { AccountingEntry, QueueEntry, Slurm } from "./slurm.js";
 
 export interface RoleReadiness {
@@ -62,8 +72,18 @@ export interface Observation {
   readonly failed: { readonly component: string; readonly message: string } | null;
   /** How the job ended; null while it runs (or when nothing at all is known of it). */
   readonly end: JobEnd | null;
+  /** Whose fault a failure is (core's attributeFailure), with the log it read; null unless failed. */
+  readonly attribution: FailureAttribution | null;
   readonly summary: StatusSummary | null;
 }
+
+/** core's Attribution plus the log file (relative to the run directory) its lines come from. */
+export interface FailureAttribution extends Attribution {
+  readonly log: string | null;
+}
+
+/** Log lines an attribution carries (and reads its rules on). */
+export const ATTRIBUTION_LOG_LINES = 20;
 
 export interface Target {
   readonly jobId: string | undefined;
@@ -186,6 +206,7 @@ export function combine(
   // A job SLURM ended from outside (scancel, time limit, …) is never a component failure, even when
   // a step that exited on the cancel signal was recorded as one.
   const failed = summary?.failed && (live || end?.component) ? summary.failed : null;
+  const attribution = attributionOf(target, summary, failed, end);
   return {
     jobId: target.jobId ?? null,
     runDir: target.deployment?.runDir ?? null,
@@ -200,8 +221,127 @@ export function combine(
     roles: rolesOf(target.deployment, summary),
     failed,
     end,
+    attribution,
     summary,
   };
+}
+
+/** SLURM ended the job because of a node: infrastructure whatever the steps said as they died. */
+const NODE_ENDS = new Set(["NODE_FAIL", "BOOT_FAIL"]);
+
+/**
+ * The attribution of a failed job: the component the status file names (or SLURM, for a lost node),
+ * its node from plan.json and the node events, and the last lines of its log (the process's own
+ * log, else the batch log for dyn's own steps), classified by core's ATTRIBUTION_RULES.
+ */
+export function attributionOf(
+  target: Target,
+  summary: StatusSummary | null,
+  failed: StatusSummary["failed"] | null,
+  end: JobEnd | null,
+): FailureAttribution | null {
+  const nodeEnd = end && NODE_ENDS.has(end.reason) ? end.reason : undefined;
+  const first =
+    failed ??
+    (nodeEnd ? (summary?.failed ?? { component: "slurm", message: endSentence(end as JobEnd) }) : null);
+  if (!first) return null;
+  const d = target.deployment;
+  const steps = d?.plan?.processes ?? [];
+  const log = d ? (logOfComponent(d, first.component) ?? batchLog(d, target.jobId)) : undefined;
+  const text = log ? readTail(log, ATTRIBUTION_LOG_LINES) : undefined;
+  const a = attributeFailure({
+    failed: first,
+    node: nodeOfStep(first.component, steps, summary?.nodes ?? []),
+    logTail: text ? text.split("\n") : [],
+    endReason: nodeEnd ?? end?.reason ?? summary?.endReason,
+  });
+  return { ...a, log: log && d && text !== undefined ? relative(d.runDir, log) : null };
+}
+
+function batchLog(d: Deployment, jobId: string | undefined): string | undefined {
+  const spec = d.plan?.spec;
+  if (!spec || !jobId) return undefined;
+  return batchLogPath(d.runDir, spec.slurm.output, jobId, spec.slurm.jobName, undefined);
+}
+
+/** SLURM's word on when the job was submitted and started (epoch seconds), for the timeline. */
+export interface QueueTimes {
+  readonly submit: number | null;
+  readonly start: number | null;
+  readonly source: "sacct" | "squeue";
+}
+
+/** sacct/squeue time ("2026-12-02T03:21:49", the cluster's local time; "Unknown", "N/A", "None") → epoch s. */
+export function slurmTime(text: string | undefined): number | null {
+  if (!text || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/.test(text.trim())) return null;
+  const ms = new Date(text.trim()).getTime();
+  return Number.isNaN(ms) ? null : ms / 1000;
+}
+
+/** "id|submit|start" lines (sacct -P -o JobID,Submit,Start; squeue -o %i|%V|%S) → id → times. */
+export function parseQueueTimes(stdout: string, source: QueueTimes["source"]): Map<string, QueueTimes> {
+  const out = new Map<string, QueueTimes>();
+  for (const line of stdout.split("\n")) {
+    const [id = "", submit, start] = line.trim().split("|");
+    if (!id || id.includes(".")) continue;
+    out.set(id, { submit: slurmTime(submit), start: slurmTime(start), source });
+  }
+  return out;
+}
+
+/**
+ * Submit and start times from SLURM: one sacct call for all jobs, then one squeue call for the
+ * ones sacct does not know (no accounting; squeue has them while they are in the queue).
+ */
+export async function queueTimes(slurm: Slurm, jobIds: readonly string[]): Promise<Map<string, QueueTimes>> {
+  if (jobIds.length === 0) return new Map();
+  const acct = await slurm.probe(
+    "sacct",
+    ["-n", "-X", "-P", "-j", jobIds.join(","), "-o", "JobID,Submit,Start"],
+    {
+      timeoutMs: 10_000,
+    },
+  );
+  const out = acct.code === 0 ? parseQueueTimes(acct.stdout, "sacct") : new Map<string, QueueTimes>();
+  const rest = jobIds.filter((id) => !out.get(id)?.submit);
+  if (rest.length > 0) {
+    const q = await slurm.probe("squeue", ["-h", "-j", rest.join(","), "-o", "%i|%V|%S"], {
+      timeoutMs: 30_000,
+    });
+    if (q.code === 0) for (const [id, t] of parseQueueTimes(q.stdout, "squeue")) if (t.submit) out.set(id, t);
+  }
+  return out;
+}
+
+/** When every instance had registered: the readiness watcher writes logs/instances.json at that moment. */
+function registeredAt(runDir: string): number | null {
+  try {
+    return statSync(join(runDir, "logs", "instances.json")).mtimeMs / 1000;
+  } catch {
+    return null;
+  }
+}
+
+/** The timeline of one deployment (core's computeTimeline) from its files and, when given, SLURM's times. */
+export function timelineOf(
+  o: Observation,
+  deployment: Deployment | undefined,
+  slurmTimes?: QueueTimes,
+): Timeline | null {
+  if (!o.summary || !deployment) return null;
+  const submitted = deployment.job?.submittedAt ? Date.parse(deployment.job.submittedAt) / 1000 : Number.NaN;
+  const queue: TimelineInput["queue"] = slurmTimes?.submit
+    ? slurmTimes
+    : Number.isNaN(submitted)
+      ? undefined
+      : { submit: submitted, start: null, source: "dyn" };
+  return computeTimeline({
+    events: o.summary.events,
+    steps: deployment.plan?.processes,
+    expected: deployment.plan?.expected,
+    queue,
+    registeredAt: o.summary.state === "pending" ? null : registeredAt(deployment.runDir),
+  });
 }
 
 /**

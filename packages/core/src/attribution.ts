@@ -209,7 +209,7 @@ export interface StepPlacement {
   readonly id: string;
   readonly role: string;
   readonly nodes: readonly number[];
-  readonly registers?: string | undefined;
+  readonly registers?: string | null | undefined;
   readonly log?: string | undefined;
 }
 

@@ -191,7 +191,7 @@ export function computeTimeline(input: TimelineInput): Timeline | null {
   }
   const processes = services.map((e): TimelineProcess => {
     const step = input.steps?.find((s) => s.id === e.step);
-    const comp = step?.registers ?? registeredComponentOf(String(e.step), input.steps);
+    const comp = step?.registers ?? undefined;
     const at = comp ? done.get(comp) : undefined;
     return {
       step: String(e.step),
@@ -245,13 +245,6 @@ function nodeName(step: StepPlacement | undefined, events: readonly StatusEvent[
   if (index === undefined) return null;
   const node = events.find((e) => e.event === "node" && Number(e.index) === index);
   return node ? String(node.name) : null;
-}
-
-function registeredComponentOf(
-  stepId: string,
-  steps: readonly StepPlacement[] | undefined,
-): string | undefined {
-  return steps?.find((s) => s.id === stepId)?.registers;
 }
 
 /** What was slowest within a phase, where the events say. */

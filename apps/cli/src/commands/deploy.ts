@@ -154,6 +154,8 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
         state: result.observation?.state ?? null,
         url: result.observation?.url ?? null,
         failed: result.observation?.failed ?? null,
+        // whose fault the failure is (dyn status --json's attribution)
+        attribution: result.observation?.attribution ?? null,
         // how the job ended, when it did (dyn status's end)
         end: result.observation?.end ?? null,
       },
@@ -268,6 +270,8 @@ function reportFailure(io: Io, deployment: Deployment, jobId: string, o: Observa
   if (failed) {
     const exit = o.end?.exitCode ? ` (exit code ${o.end.exitCode}, ${o.end.source})` : "";
     io.stderr(`error: job ${jobId} failed: ${failed.component}: ${failed.message}${exit} (DYN_JOB_FAILED)\n`);
+    const a = o.attribution;
+    if (a) io.stderr(`cause: ${a.category}${a.node ? ` on ${a.node}` : ""}: ${a.reason}\n`);
   } else if (o.end) {
     const when = o.summary?.state === "ready" ? "" : " before it was ready";
     io.stderr(`error: job ${jobId} ended${when}: ${endSentence(o.end)} (DYN_JOB_FAILED)\n`);

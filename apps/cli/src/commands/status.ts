@@ -2,9 +2,12 @@
  * `dyn status [job|run-dir]…`: queue state (one squeue call per poll for all jobs, one sacct call for
  * the jobs that are not running any more), readiness per role from each job's status file, the URL,
  * and how each job ended (SLURM's reason; after the end, the URL and the counts are marked history).
- * `--watch` refreshes with backoff (2 s → 10 s) until no job is in the queue.
+ * A failed job carries its attribution (core's attributeFailure). `--watch` refreshes with backoff
+ * (2 s → 10 s) until no job is in the queue. `--timeline` prints each job's time to ready phase by
+ * phase (core's computeTimeline), with the queue wait from SLURM (one sacct call, one squeue call for
+ * what sacct does not know).
  */
-import { DynError } from "@dyn/core";
+import { DynError, type Timeline } from "@dyn/core";
 import { type Io, printJson, style } from "../io.js";
 import {
   backoff,
@@ -13,17 +16,19 @@ import {
   isActive,
   type Observation,
   observe,
+  queueTimes,
   rolesText,
   type Target,
+  timelineOf,
 } from "../observe.js";
 import { registryDir } from "../registry.js";
 import { knownDeployments } from "../run-dir.js";
 import { pad, runsDirOf, targetOf } from "./shared.js";
 
-export function statusJson(observations: readonly Observation[]) {
+export function statusJson(observations: readonly Observation[], timelines?: ReadonlyArray<Timeline | null>) {
   return {
     format: "dyn.status/v1",
-    deployments: observations.map((o) => ({
+    deployments: observations.map((o, i) => ({
       jobId: o.jobId,
       name: o.name,
       runDir: o.runDir,
@@ -43,13 +48,60 @@ export function statusJson(observations: readonly Observation[]) {
         : null,
       roles: o.roles,
       failed: o.failed,
+      // whose fault a failure is: { component, node, code, category, rule, reason, message, logTail, log }
+      attribution: o.attribution,
       attempt: o.summary?.attempt ?? 1,
       previous: o.summary?.previous ?? null,
       // The port window the job claimed at run time: { window, base, end, preferred }.
       ports: o.summary?.ports ?? null,
+      // time to ready phase by phase (docs/cli.md, dyn status --timeline)
+      timeline: timelines?.[i] ?? null,
     })),
   };
 }
+
+const secs = (s: number) => `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
+
+/** One job's timeline as text: the phases, the processes, the slowest, dyn's overhead. */
+export function timelineText(jobId: string | null, t: Timeline | null): string {
+  const job = `job ${jobId ?? "-"}`;
+  if (!t) return `${job}: no timeline (the job has not started: nothing in its status file yet)`;
+  const outcome =
+    t.outcome === "ready" && t.toReady !== null
+      ? `ready ${secs(t.toReady)} after ${t.queueSource ? "submit" : "its start"}`
+      : t.outcome;
+  const source = t.queueSource
+    ? `; queue times from ${t.queueSource === "dyn" ? "dyn's submit record" : t.queueSource}`
+    : "";
+  const rows = [["PHASE", "AT", "TOOK", ""]];
+  for (const p of t.phases) {
+    const note = [p.failed ? "FAILED here" : "", p.overhead ? "dyn" : "", p.slowest ?? ""]
+      .filter(Boolean)
+      .join("; ");
+    rows.push([p.label, `+${secs(p.start - t.origin)}`, secs(p.seconds), note]);
+  }
+  const lines = [`${job}: ${outcome}${source}`, ...indent(pad(rows))];
+  if (t.processes.length > 0) {
+    const procs = [["PROCESS", "ROLE", "NODE", "LAUNCHED", "REGISTERED"]];
+    const at = (s: number | null) => (s === null ? "-" : `+${secs(s)}`);
+    for (const p of t.processes)
+      procs.push([p.step, p.role, p.node ?? "-", at(p.launched), at(p.registered)]);
+    lines.push(`  processes (times from job start; registered = when its component had every instance):`);
+    lines.push(...indent(pad(procs)));
+  }
+  const slow = t.slowestProcess;
+  if (slow)
+    lines.push(
+      `  slowest: ${slow.steps.join(", ") || slow.component} (${slow.component}${t.slowestNode ? ` on ${t.slowestNode}` : ""}): ${secs(slow.seconds)} from launch to registered`,
+    );
+  const parts = Object.entries(t.overhead.phases).map(([id, s]) => `${id} ${secs(s)}`);
+  lines.push(
+    `  dyn's overhead: ${secs(t.overhead.seconds)}${parts.length > 0 ? ` (${parts.join(", ")})` : ""}`,
+  );
+  return lines.join("\n");
+}
+
+const indent = (text: string) => text.split("\n").map((l) => `  ${l}`.trimEnd());
 
 export function statusTable(io: Io, observations: readonly Observation[]): string {
   const s = style(io);
@@ -75,6 +127,11 @@ export function statusTable(io: Io, observations: readonly Observation[]): strin
   for (const o of observations) {
     if (o.end) lines.push(`  ${o.jobId}: ${endSentence(o.end)}`);
     else if (o.failed) lines.push(`  ${o.jobId}: ${o.failed.component}: ${o.failed.message}`);
+    const a = o.attribution;
+    if (a)
+      lines.push(
+        `  ${o.jobId}: ${a.category} failure: ${a.component}${a.node ? ` on ${a.node}` : ""}${a.code !== null ? `, exit code ${a.code}` : ""} (${a.reason})`,
+      );
     const w = o.summary?.ports;
     if (w && w.window !== w.preferred)
       lines.push(
@@ -96,9 +153,30 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
       ? args.map((a) => targetOf(a, runsDir, io))
       : knownDeployments(runsDir, registryDir(io.env)).map((d) => ({ jobId: d.job?.jobId, deployment: d }));
   const slurm = await io.slurm();
+  if (flags.watch && flags.timeline)
+    throw new DynError(
+      "DYN_USAGE",
+      "--timeline: cannot be combined with --watch (the timeline is printed once)",
+      {
+        key: "--timeline",
+      },
+    );
   if (!flags.watch) {
     const obs = await observe(slurm, targets);
-    if (flags.json) printJson(io, statusJson(obs));
+    // SLURM's queue times only when asked (--timeline): plain --json keeps one squeue and one sacct call.
+    const times = flags.timeline
+      ? await queueTimes(
+          slurm,
+          obs.flatMap((o) => (o.jobId ? [o.jobId] : [])),
+        )
+      : undefined;
+    const timelines =
+      flags.json || flags.timeline
+        ? obs.map((o, i) => timelineOf(o, targets[i]?.deployment, o.jobId ? times?.get(o.jobId) : undefined))
+        : undefined;
+    if (flags.json) printJson(io, statusJson(obs, timelines));
+    else if (flags.timeline)
+      io.stdout(`${obs.map((o, i) => timelineText(o.jobId, timelines?.[i] ?? null)).join("\n\n")}\n`);
     else io.stdout(`${statusTable(io, obs)}\n`);
     const unknown = obs.filter((o) => o.state === "unknown" && !o.runDir);
     if (unknown.length > 0 && !flags.json)
