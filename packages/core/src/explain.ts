@@ -1,5 +1,6 @@
 /** Explain a plan: a plain-text table (node → processes, GPUs, ports) and a stable JSON form. */
 import type { Plan, PlannedStep } from "./plan.js";
+import { shellQuote } from "./quote.js";
 import { type PortRef, showArg } from "./word.js";
 
 const showPort = (p: PortRef) => (p.kind === "fixed" ? String(p.port) : `+${p.offset}`);
@@ -23,6 +24,9 @@ function releaseWhy(r: Plan["release"]): string {
   return `from ${r.origin}${r.source === "explicit" && r.requested ? ` ${r.requested}` : ""}`;
 }
 
+/** Engine args as a shell would read them back: `--max-model-len 8192 --chat-template 'a b'`. */
+const showWords = (words: readonly string[]) => words.map(shellQuote).join(" ");
+
 export function explainPlan(plan: Plan): string {
   const s = plan.spec;
   const lines: string[] = [];
@@ -30,12 +34,16 @@ export function explainPlan(plan: Plan): string {
     `backend ${plan.backend} · Dynamo ${plan.release.version} (${releaseWhy(plan.release)}) · ${plan.nodes} node${plan.nodes > 1 ? "s" : ""} × ${plan.gpusPerNode} GPUs · model ${s.model.path ?? "(backend default)"}`,
   );
   for (const note of plan.release.notes) lines.push(`  note: ${note}`);
+  for (const w of plan.warnings ?? []) lines.push(`  warning: ${w.key}: ${w.message}`);
   for (const g of plan.groups) {
     lines.push(
       `  ${g.role}: ${g.workers} worker${g.workers === 1 ? "" : "s"} × ${g.gpusPerWorker} GPU${g.gpusPerWorker > 1 ? "s" : ""}` +
         `${g.nodesPerWorker > 1 ? ` (${g.nodesPerWorker} nodes each)` : ""} — ${g.alias} → ${g.dynamo}, registers as "${g.component}"`,
     );
+    const args = s.roles[g.role]?.args ?? [];
+    if (args.length > 0) lines.push(`    engine args: ${showWords(args)}`);
   }
+  if (s.roles.frontend.args.length > 0) lines.push(`  frontend args: ${showWords(s.roles.frontend.args)}`);
   // A frontend that registers as a worker component hosts that worker (legacy graphs): say so.
   const hostedRole = (step: PlannedStep) =>
     step.role === "frontend" && step.registers
@@ -51,7 +59,11 @@ export function explainPlan(plan: Plan): string {
       .join(" ") || "-",
   ]);
   const header = ["NODE", "PROCESS", "ROLE", "GPUS", "PORTS"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  // A loop, not Math.max(...rows): a plan of tens of thousands of processes overflows the call stack.
+  const widths = header.map((h) => h.length);
+  for (const r of rows) {
+    for (let i = 0; i < r.length; i++) widths[i] = Math.max(widths[i] as number, (r[i] as string).length);
+  }
   const fmt = (r: string[]) =>
     r
       .map((c, i) => c.padEnd(widths[i] as number))
@@ -71,6 +83,7 @@ export interface PlanJson {
   readonly format: "dyn.plan/v1";
   readonly backend: string;
   readonly release: Plan["release"];
+  readonly warnings: NonNullable<Plan["warnings"]>;
   readonly nodes: number;
   readonly gpusPerNode: number;
   readonly groups: Plan["groups"];
@@ -98,6 +111,7 @@ export function planToJson(plan: Plan): PlanJson {
     format: "dyn.plan/v1",
     backend: plan.backend,
     release: plan.release,
+    warnings: plan.warnings ?? [],
     nodes: plan.nodes,
     gpusPerNode: plan.gpusPerNode,
     groups: plan.groups,

@@ -45,10 +45,19 @@ export interface WorkerGroupPlan {
   readonly dynamo: string;
 }
 
+/** Something the user set that the chosen release does not use (said, never dropped silently). */
+export interface PlanWarning {
+  /** The spec key, e.g. model.path. */
+  readonly key: string;
+  readonly message: string;
+}
+
 export interface Plan {
   readonly backend: string;
   /** The Dynamo release the commands are rendered for and where that choice came from. */
   readonly release: ResolvedRelease;
+  /** What the release ignores of the spec (the planner fills it; absent in older plans). */
+  readonly warnings?: readonly PlanWarning[];
   readonly nodes: number;
   readonly gpusPerNode: number;
   readonly groups: readonly WorkerGroupPlan[];

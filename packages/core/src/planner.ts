@@ -15,7 +15,8 @@ import {
 import { DynError } from "./errors.js";
 import { etcdStep, infraEnv, natsStep } from "./infra.js";
 import { type GroupRequest, type Layout, layOut, nodesPerWorker, type PlacedWorker } from "./layout.js";
-import type { Plan, PlannedStep, WorkerGroupPlan } from "./plan.js";
+import { checkScale } from "./limits.js";
+import { isInfraStep, type Plan, type PlannedStep, type PlanWarning, type WorkerGroupPlan } from "./plan.js";
 import { PortAllocator } from "./ports.js";
 import { nodeIpVar } from "./runtime-vars.js";
 import { type DeploymentSpec, WORKER_ROLES, type WorkerGroup, type WorkerRole } from "./spec.js";
@@ -78,6 +79,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
     );
   }
 
+  checkScale(spec, backend, groups, options, release, hosted);
   const layout = layOut({
     groups,
     gpusPerNode: gpn,
@@ -140,7 +142,13 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
     gpus: placed.gpus,
     gpusPerWorker: group?.gpusPerWorker ?? 0,
     model,
-    args: role === "frontend" ? spec.roles.frontend.args : (group?.args ?? []),
+    // The frontend that hosts a legacy graph's worker runs it in its own process: that worker's args too.
+    args:
+      role === "frontend"
+        ? worker === 0 && group
+          ? [...spec.roles.frontend.args, ...group.args]
+          : spec.roles.frontend.args
+        : (group?.args ?? []),
     nodeIp: nodeIpVar(placed.nodes[0] ?? 0),
     leaderIp: nodeIpVar(placed.leader),
     port: portLookup(own),
@@ -276,6 +284,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
   return {
     backend: backend.name,
     release: releaseInfo,
+    warnings: ignoredInputs(spec, steps, groups, release.version, hosted),
     nodes: layout.nodes,
     gpusPerNode: gpn,
     groups: groups.map(
@@ -299,6 +308,51 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
       backend: { name: spec.backend.name, options: options as Record<string, unknown> },
     },
   };
+}
+
+/** Whether a process is given `text`: as a word, as `--flag=text`, or inside a word with runtime parts. */
+function mentions(step: PlannedStep, text: string): boolean {
+  const inArg = (a: Arg) =>
+    typeof a === "string"
+      ? a === text || a.endsWith(`=${text}`)
+      : a.parts.some((p) => "lit" in p && p.lit.includes(text));
+  return step.argv.some(inArg) || Object.values(step.env).some(inArg);
+}
+
+/**
+ * What the user set that this release does not use, said instead of dropped: a model no process is
+ * given (a `dynamo serve` graph reads it from its graph config), and with such a graph the GPUs per
+ * worker, which only place workers while the graph config sets tensor parallelism.
+ */
+function ignoredInputs(
+  spec: DeploymentSpec,
+  steps: readonly PlannedStep[],
+  groups: readonly ResolvedGroup[],
+  version: string,
+  hosted: WorkerRole | undefined,
+): PlanWarning[] {
+  const warnings: PlanWarning[] = [];
+  const processes = steps.filter((s) => !isInfraStep(s));
+  const graph = hosted ? " (the dynamo serve graph reads it from its graph config)" : "";
+  for (const [key, value] of [
+    ["model.path", spec.model.path],
+    ["model.servedName", spec.model.servedName],
+  ] as const) {
+    if (value !== undefined && !processes.some((s) => mentions(s, value)))
+      warnings.push({
+        key,
+        message: `no process is given ${JSON.stringify(value)} at Dynamo ${version}${graph}`,
+      });
+  }
+  if (!hosted) return warnings;
+  for (const g of groups) {
+    if (spec.roles[g.role]?.gpusPerWorker === undefined) continue;
+    warnings.push({
+      key: `roles.${g.role}.gpusPerWorker`,
+      message: `at Dynamo ${version} the graph config sets each worker's tensor parallelism; ${g.gpusPerWorker} GPUs only place each ${g.role} worker (CUDA_VISIBLE_DEVICES), so the graph config must use ${g.gpusPerWorker}`,
+    });
+  }
+  return warnings;
 }
 
 /** Step 1: which Dynamo release the commands are for, with the backend's facts for it. */
