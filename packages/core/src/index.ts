@@ -16,7 +16,7 @@ export { type PlanOptions, plan } from "./planner.js";
 export { portBaseExpression } from "./ports.js";
 export { shellQuote } from "./quote.js";
 export * from "./releases.js";
-export { type RenderOptions, renderScript } from "./render/script.js";
+export { MAX_SCRIPT_BYTES, type RenderOptions, renderScript } from "./render/script.js";
 export { hostVar, nodeIpVar } from "./runtime-vars.js";
 export * from "./serve-graph.js";
 export * from "./spec.js";

@@ -135,3 +135,25 @@ export function showArg(arg: Arg): string {
     })
     .join("");
 }
+
+/** Whether two Args render to the same shell word, compared without rendering either. */
+export function sameArg(a: Arg, b: Arg): boolean {
+  if (a === b) return true;
+  if (typeof a === "string" || typeof b === "string") return false;
+  const pa = a.parts;
+  const pb = b.parts;
+  if (pa.length !== pb.length) return false;
+  for (let i = 0; i < pa.length; i++) if (!samePart(pa[i] as WordPart, pb[i] as WordPart)) return false;
+  return true;
+}
+
+function samePart(a: WordPart, b: WordPart): boolean {
+  if ("lit" in a) return "lit" in b && a.lit === b.lit;
+  if ("var" in a) return "var" in b && a.var === b.var;
+  if (!("port" in b)) return false;
+  const x = a.port;
+  const y = b.port;
+  return x.kind === "job"
+    ? y.kind === "job" && x.offset === y.offset
+    : y.kind === "fixed" && x.port === y.port;
+}

@@ -10,7 +10,7 @@ import { isInfraStep, type Plan, type PlannedStep } from "../plan.js";
 import { portBaseExpression } from "../ports.js";
 import { shellQuote } from "../quote.js";
 import { hostVar, nodeIpVar } from "../runtime-vars.js";
-import { join, type PortRef, port, renderArg, type Word } from "../word.js";
+import { join, type PortRef, port, renderArg } from "../word.js";
 import { isDirectiveSafe, sbatchHeader } from "./header.js";
 import { RUNTIME_LIBRARY } from "./runtime.js";
 import {
@@ -19,10 +19,9 @@ import {
   type ContainerRole,
   containerFlags,
   EXEC_CHECK,
-  envWords,
-  fileLines,
-  stepWords,
+  stepText,
 } from "./steps.js";
+import { NO_SHARED_ENV, plainBlock, type StepEntry, sharedEnv, startLines } from "./templates.js";
 
 export interface RenderOptions {
   /** Absolute run directory on a filesystem shared by the nodes: logs, status file, nats.conf. */
@@ -33,6 +32,51 @@ export interface RenderOptions {
   readonly graceSeconds?: number;
   /** Seconds to wait for etcd/NATS ports. */
   readonly infraTimeoutSeconds?: number;
+  /**
+   * The largest script the cluster accepts, in bytes (default SLURM's 4 MB, MAX_SCRIPT_BYTES). A
+   * larger one throws DYN_PLAN_INVALID here instead of being refused by sbatch.
+   */
+  readonly maxScriptBytes?: number;
+}
+
+/**
+ * SLURM's default limit on a batch script: slurm.conf(5), SchedulerParameters `max_script_size=#`:
+ * "Specify the maximum size of a batch script, in bytes. The default value is 4 megabytes."
+ * (Slurm 22.05 man page; slurmctld refuses a larger script at submission.)
+ */
+export const MAX_SCRIPT_BYTES = 4 * 1024 * 1024;
+
+/** UTF-8 length without encoding the script: most of it is ASCII. */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c < 0xdc00) {
+      bytes += 2; // a surrogate pair: 4 bytes for its 2 UTF-16 units
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+const mb = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+
+/** Refuse a script sbatch would refuse: naming its size, the limit and what to do. */
+function checkScriptSize(script: string, plan: Plan, limit: number): void {
+  // Each UTF-16 unit is 1 to 3 bytes: only a script between the bounds needs counting.
+  if (script.length * 3 <= limit) return;
+  const bytes = script.length > limit ? script.length : utf8Length(script);
+  if (bytes <= limit) return;
+  throw new DynError(
+    "DYN_PLAN_INVALID",
+    `the batch script for ${plan.steps.length} processes on ${plan.nodes} nodes would be ${mb(bytes)} (${bytes} bytes), over the ${mb(limit)} (${limit} bytes) limit on batch scripts (SLURM's SchedulerParameters=max_script_size)`,
+    {
+      key: "maxScriptBytes",
+      hint: "split the deployment into several smaller jobs, or, if the cluster's slurm.conf sets a larger max_script_size, render with that limit (maxScriptBytes)",
+    },
+  );
 }
 
 export function renderScript(plan: Plan, options: RenderOptions): string {
@@ -102,7 +146,9 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     readiness(plan),
     [""],
   );
-  return lines.join("\n");
+  const script = lines.join("\n");
+  checkScriptSize(script, plan, options.maxScriptBytes ?? MAX_SCRIPT_BYTES);
+  return script;
 }
 
 /** The pyxis flags of each container, once (steps use "${DYN_CONTAINER[@]}" or "${DYN_CONTAINER_INFRA[@]}"). */
@@ -285,34 +331,41 @@ function nodeSetup(plan: Plan): string[] {
  * ("<listener>:<ip>:<port>:<label>:<first>-<last>"): every node to etcd and NATS on the infra node,
  * and every rank of a multi-node worker to its leader's ports.
  */
-function preflightChecks(plan: Plan): Word[] {
-  const checks: Word[] = [];
+function preflightChecks(plan: Plan): string[] {
+  const checks: string[] = [];
+  // Rendered as renderArg renders join(`${k}:`, nodeIpVar(k), ":", port(ref), `:${label}:${lo}-${hi}`),
+  // part by part, without building a Word for each of thousands of checks.
   const check = (k: number, ref: PortRef, label: string, lo: number, hi: number) =>
-    checks.push(join(`${k}:`, nodeIpVar(k), ":", port(ref), `:${label}:${lo}-${hi}`));
-  for (const step of plan.steps.filter(isInfraStep)) {
+    checks.push(
+      `${k}:${renderArg(nodeIpVar(k))}:${renderArg(port(ref))}${shellQuote(`:${label}:${lo}-${hi}`)}`,
+    );
+  for (const step of plan.steps) {
+    if (!isInfraStep(step)) continue;
     const main = step.ports[step.role] as PortRef;
     check(step.nodes[0] as number, main, step.role, 0, plan.nodes - 1);
   }
-  // Per-node ranks of one worker: rank 0 is the leader the others connect to.
-  const ranks = new Map<string, PlannedStep[]>();
+  // Per-node ranks of one worker: rank 0 is the leader the others connect to. A worker's steps are
+  // listed together, so one pass over the steps finds each worker's leader and node range.
+  const workers = new Map<string, { leader?: PlannedStep; count: number; lo: number; hi: number }>();
   for (const step of plan.steps) {
     if (isInfraStep(step) || (step.rank === 0 && step.nodes.length > 1)) continue;
     const key = `${step.role}/${step.worker}`;
-    ranks.set(key, [...(ranks.get(key) ?? []), step]);
+    let w = workers.get(key);
+    if (!w) {
+      w = { count: 0, lo: Number.POSITIVE_INFINITY, hi: Number.NEGATIVE_INFINITY };
+      workers.set(key, w);
+    }
+    w.count++;
+    if (step.rank === 0 && !w.leader) w.leader = step;
+    for (const k of step.nodes) {
+      if (k < w.lo) w.lo = k;
+      if (k > w.hi) w.hi = k;
+    }
   }
-  for (const group of ranks.values()) {
-    const leader = group.find((s) => s.rank === 0);
-    if (!leader || group.length < 2) continue;
-    const nodes = group.flatMap((s) => s.nodes);
+  for (const { leader, count, lo, hi } of workers.values()) {
+    if (!leader || count < 2) continue;
     for (const [name, ref] of Object.entries(leader.ports))
-      if (ref.kind === "job")
-        check(
-          leader.nodes[0] as number,
-          ref,
-          `${leader.id} (${name})`,
-          Math.min(...nodes),
-          Math.max(...nodes),
-        );
+      if (ref.kind === "job") check(leader.nodes[0] as number, ref, `${leader.id} (${name})`, lo, hi);
   }
   return checks;
 }
@@ -333,7 +386,7 @@ function preflight(plan: Plan): string[] {
     "declare -A DYN_PREFLIGHT=()",
     "while read -r name result; do DYN_PREFLIGHT[$name]=$result; done < <(",
     `  srun --overlap --nodes=${n} --ntasks=${n} --ntasks-per-node=1 --job-name=preflight \\`,
-    `    env "\${DYN_UNSET[@]}" bash -c 'dyn_preflight "$@"' preflight "\${DYN_SYSFS_ROOT:-/sys}" ${net.preflightTimeoutSeconds} ${envArg("UCX_NET_DEVICES")} ${envArg("NCCL_IB_HCA")}${checks.map((c) => ` ${renderArg(c)}`).join("")}`,
+    `    env "\${DYN_UNSET[@]}" bash -c 'dyn_preflight "$@"' preflight "\${DYN_SYSFS_ROOT:-/sys}" ${net.preflightTimeoutSeconds} ${envArg("UCX_NET_DEVICES")} ${envArg("NCCL_IB_HCA")}${checks.length > 0 ? ` ${checks.join(" ")}` : ""}`,
     ")",
     'for node in "${DYN_NODES[@]}"; do',
     '  case "${DYN_PREFLIGHT[$node]-missing}" in',
@@ -346,45 +399,11 @@ function preflight(plan: Plan): string[] {
   ];
 }
 
-/**
- * One step as a few lines: `dyn_step <id> <srun options>`, then `env` with the shared entries
- * ("${DYN_ENV[@]}") and its own, then the process. Built as one string per step so that rendering
- * stays linear, and compact so that thousands of steps stay far below sbatch's script size limit.
- */
-function startBlock(plan: Plan, step: PlannedStep, shared: ReadonlySet<string>): string {
-  const { srun, argv } = stepWords(plan, step);
-  let text = "";
-  for (const line of fileLines(step)) text += `${line}\n`;
-  // etcd and NATS use no secret: they start without any (the job environment has them all).
-  let envLine = `env${isInfraStep(step) ? ' "${DYN_UNSET[@]}"' : ""}${shared.size > 0 ? ' "${DYN_ENV[@]}"' : ""}`;
-  for (const e of envWords(plan, step)) if (!shared.has(e)) envLine += ` ${e}`;
-  // Joined rather than concatenated: one flat string per step, not a rope of its pieces that the
-  // garbage collector would copy until the script is joined.
-  // The setup wrapper's program is single-quoted on purpose: it is expanded by the step's bash.
-  const directive = argv.startsWith("bash -c '") ? "# shellcheck disable=SC2016\n" : "";
-  return [`${text}${directive}dyn_step ${step.id} ${srun}`, envLine, argv].join(" \\\n  ");
-}
-
-/**
- * Env entries (as rendered `K=V` words) that every one of the steps has: rendered once, as DYN_ENV.
- * Each step's words are rendered here and again for its own line: cheaper than keeping thousands of
- * small arrays alive (and copied by the garbage collector) until every step is rendered.
- */
-function sharedEnv(plan: Plan, steps: readonly PlannedStep[]): Set<string> {
-  const shared = new Set(steps[0] ? envWords(plan, steps[0]) : []);
-  // A step has a handful of entries: a linear includes() beats building a Set per step.
-  for (let i = 1; i < steps.length && shared.size > 0; i++) {
-    const mine = envWords(plan, steps[i] as PlannedStep);
-    for (const e of shared) if (!mine.includes(e)) shared.delete(e);
-  }
-  return shared;
-}
-
 function infra(plan: Plan, timeout: number): string[] {
   const lines = ["", "# ---- infra: etcd and NATS ----"];
   const { etcd, nats } = plan.spec.infra;
   const infraSteps = plan.steps.filter(isInfraStep);
-  for (const step of infraSteps) lines.push(startBlock(plan, step, new Set()));
+  for (const step of infraSteps) lines.push(plainBlock({ step, text: stepText(plan, step) }, NO_SHARED_ENV));
   const etcdStep = infraSteps.find((s) => s.role === "etcd");
   const natsStep = infraSteps.find((s) => s.role === "nats");
   // Managed: the URL the infra step itself serves; external: the user's.
@@ -413,11 +432,14 @@ function infra(plan: Plan, timeout: number): string[] {
 }
 
 function services(plan: Plan): string[] {
-  const steps = plan.steps.filter((step) => !isInfraStep(step));
-  const shared = sharedEnv(plan, steps);
+  const entries: StepEntry[] = [];
+  for (const step of plan.steps) if (!isInfraStep(step)) entries.push({ step, text: stepText(plan, step) });
+  // Env entries every step has: rendered once, as DYN_ENV.
+  const shared = sharedEnv(entries);
   const lines = ["", "# ---- services: frontend(s) and workers, one srun step each ----"];
-  if (shared.size > 0) lines.push(`DYN_ENV=(${[...shared].join(" ")})`);
-  for (const step of steps) lines.push(startBlock(plan, step, shared));
+  if (shared.size > 0) lines.push(`DYN_ENV=(${[...shared].map(([pre, rest]) => pre + rest).join(" ")})`);
+  // A loop, not push(...): a section of thousands of steps would pass them all as call arguments.
+  for (const line of startLines(entries, shared)) lines.push(line);
   return lines;
 }
 

@@ -81,43 +81,86 @@ function gpuFlags(plan: Plan, step: PlannedStep): Arg[] {
 }
 
 /**
- * One step's command as quoted shell words, each list joined by spaces: its own srun options
- * (dyn_step adds --overlap, the job name and the log; "${DYN_CONTAINER[@]}" the shared pyxis flags)
- * and the process argv. Its env entries are `envWords`.
+ * One step's command after `dyn_step <id>`, as shell words: its own srun options (dyn_step adds
+ * --overlap, the job name and the log; "${DYN_CONTAINER[@]}" the shared pyxis flags), then `env` and
+ * its entries, then the wrapper; then the process argv. Head word i is `pres[i] + rests[i]`: a literal
+ * prefix the shell reads as it is (`--nodes=`, `K=`; often empty) and the rest, itself a whole shell
+ * word, so a step template can keep the prefix and take the rest as an argument. The argv stays as
+ * the plan's Args: a template renders the words all its steps share once. `entriesAt` is the first
+ * `K=` entry, `argvAt` the wrapper's `bash`, `idAt` the wrapper's step id ($0).
  */
-export interface StepWords {
-  readonly srun: string;
-  readonly argv: string;
+export interface StepText {
+  readonly pres: string[];
+  readonly rests: string[];
+  readonly envAt: number;
+  readonly entriesAt: number;
+  readonly argvAt: number;
+  readonly idAt: number;
+  readonly argv: readonly Arg[];
 }
 
-export function stepWords(plan: Plan, step: PlannedStep): StepWords {
+// Prefixes recur in every step: each is one string, so comparing and joining them allocates nothing.
+const envPrefixes = new Map<string, string>();
+function envPrefix(name: string): string {
+  let text = envPrefixes.get(name);
+  if (text === undefined) {
+    text = `${name}=`;
+    envPrefixes.set(name, text);
+  }
+  return text;
+}
+
+export function stepText(plan: Plan, step: PlannedStep): StepText {
   if (step.log !== `logs/${step.id}.log`) {
     // dyn_step derives the log path from the id; a plan that says otherwise would be misreported.
     throw new TypeError(`step ${step.id} logs to ${step.log}, not logs/${step.id}.log`);
   }
+  const pres: string[] = [];
+  const rests: string[] = [];
+  const add = (prefix: string, rest: string) => {
+    pres.push(prefix);
+    rests.push(rest);
+  };
   const tasks = step.nodes.length * step.tasksPerNode;
-  let srun = `${renderArg(`--nodes=${step.nodes.length}`)} ${renderArg(`--ntasks=${tasks}`)} ${renderArg(`--ntasks-per-node=${step.tasksPerNode}`)} ${renderNodelist(step.nodes)}`;
-  if (tasks > 1) srun += " --label --kill-on-bad-exit=1";
-  if (step.mpi && plan.spec.slurm.mpi) srun += ` ${renderArg(`--mpi=${plan.spec.slurm.mpi}`)}`;
-  for (const flag of gpuFlags(plan, step)) srun += ` ${renderArg(flag)}`;
+  // Numbers render as themselves (renderArg would return them unchanged).
+  add("--nodes=", String(step.nodes.length));
+  add("--ntasks=", String(tasks));
+  add("--ntasks-per-node=", String(step.tasksPerNode));
+  add("--nodelist=", renderNodelist(step.nodes));
+  if (tasks > 1) {
+    add("", "--label");
+    add("", "--kill-on-bad-exit=1");
+  }
+  if (step.mpi && plan.spec.slurm.mpi) add("", renderArg(`--mpi=${plan.spec.slurm.mpi}`));
+  for (const flag of gpuFlags(plan, step)) add("", renderArg(flag));
   const c = plan.spec.container;
   const array = containerArrayName(plan, step);
   if (c.kind === "pyxis" && array) {
-    srun += ` "\${${array}[@]}"`;
+    add("", `"\${${array}[@]}"`);
     const forced = containerEnvFlag(plan, step);
-    if (forced) srun += ` ${renderArg(forced)}`;
+    if (forced) add("", renderArg(forced));
     const workdir = step.cwd ?? c.workdir;
-    if (workdir) srun += ` ${renderArg(join("--container-workdir=", workdir))}`;
+    if (workdir) add("", renderArg(join("--container-workdir=", workdir)));
   } else if (step.cwd) {
-    srun += ` ${renderArg(join("--chdir=", step.cwd))}`;
+    add("", renderArg(join("--chdir=", step.cwd)));
   }
+  const envAt = pres.length;
+  add("", "env");
+  // etcd and NATS use no secret: they start without any (the job environment has them all).
+  if (isInfraStep(step)) add("", '"${DYN_UNSET[@]}"');
+  const entriesAt = pres.length;
+  // Names are validated identifiers: `K=` is a literal prefix, the value a whole word.
+  forEachEnv(plan, step, (name, value) => add(envPrefix(name), renderArg(value)));
+  const argvAt = pres.length;
   // Every process starts through bash: a command missing on the node or in the image exits 127
   // with a line naming it, the step and the node, instead of slurmstepd's bare execve error.
   const setup = c.kind === "none" ? c.setup : undefined;
-  const wrapper = setup
-    ? `bash -c ${shellQuote(`${setup}\n${EXEC_CHECK}`)} ${shellQuote(step.id)}`
-    : `bash -c "$DYN_EXEC" ${shellQuote(step.id)}`;
-  return { srun, argv: step.argv.length > 0 ? `${wrapper} ${renderWords(step.argv)}` : wrapper };
+  add("", "bash");
+  add("", "-c");
+  add("", setup ? shellQuote(`${setup}\n${EXEC_CHECK}`) : '"$DYN_EXEC"');
+  const idAt = pres.length;
+  add("", shellQuote(step.id));
+  return { pres, rests, envAt, entriesAt, argvAt, idAt, argv: step.argv };
 }
 
 /**
@@ -133,18 +176,13 @@ export const EXEC_CHECK =
   'if [ -n "${DYN_GPU_SLOTS:-}" ]; then IFS=, read -ra g <<<"${CUDA_VISIBLE_DEVICES:-}"; IFS=, read -ra s <<<"$DYN_GPU_SLOTS"; v=""; for i in "${s[@]}"; do if [ "${#g[@]}" -eq 0 ]; then d=$i; else d=${g[$i]:-}; fi; [ -n "$d" ] || { printf "dyn: %s: GPU slot %s is not in the allocation (CUDA_VISIBLE_DEVICES=%s) on %s\\n" "$0" "$i" "${CUDA_VISIBLE_DEVICES:-}" "${HOSTNAME:-?}" >&2; exit 1; }; v+=${v:+,}$d; done; export CUDA_VISIBLE_DEVICES=$v; unset DYN_GPU_SLOTS; fi; ' +
   'command -v -- "$1" >/dev/null 2>&1 || { printf "dyn: %s: %s: command not found on %s (PATH=%s)\\n" "$0" "$1" "${HOSTNAME:-?}" "$PATH" >&2; exit 127; }; exec "$@"';
 
-/** Rendered args joined by spaces. */
-function renderWords(args: readonly Arg[]): string {
-  // map + join: one small array and one flat string; += would leave a rope of ~2 nodes per word.
-  return args.map(renderArg).join(" ");
-}
-
 /**
- * `--nodelist=` with the step's node names, as renderArg renders join("--nodelist=", nodelist(nodes))
- * (both literals are shell-safe, so they stay unquoted), without building the Word for every step.
+ * The step's node names after `--nodelist=`, as renderArg renders nodelist(nodes) (the commas are
+ * shell-safe, so they stay unquoted), without building the Word for every step.
  */
 function renderNodelist(nodes: readonly number[]): string {
-  let text = "--nodelist=";
+  if (nodes.length === 1) return hostName(nodes[0] as number);
+  let text = "";
   for (let i = 0; i < nodes.length; i++) text += (i > 0 ? "," : "") + hostName(nodes[i] as number);
   return text;
 }
@@ -160,31 +198,28 @@ function hostName(k: number): string {
 }
 const hostNames: string[] = [];
 
-/** `K=V` words for `env`: the env prefix sets values inside the container too. Names are validated
- * identifiers, so only the value needs quoting. */
-export function envWords(plan: Plan, step: PlannedStep): string[] {
-  // Every service process also gets HF_HOME: in its place if the plan's env sets it, else last
-  // (the order of `{ ...step.env, HF_HOME }`), without copying the env.
+/**
+ * A step's `env` entries in order, with the names `env` sets: the plan's GPU indices are slots on the
+ * node, mapped onto SLURM's GPUs at start (EXEC_CHECK), so CUDA_VISIBLE_DEVICES is DYN_GPU_SLOTS.
+ * Every service process also gets HF_HOME: in its place if the plan's env sets it, else last (the
+ * order of `{ ...step.env, HF_HOME }`), without copying the env.
+ */
+function forEachEnv(plan: Plan, step: PlannedStep, fn: (name: string, value: Arg) => void): void {
   const hfHome: Arg | undefined = isInfraStep(step)
     ? undefined
     : plan.spec.container.kind === "pyxis"
       ? CONTAINER_HF_HOME
       : variable("DYN_HF_CACHE");
-  const words: string[] = [];
   let hfHomeSet = false;
   const keys = Object.keys(step.env);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
-    let v = step.env[k] as Arg;
     if (k === "HF_HOME" && hfHome !== undefined) {
-      v = hfHome;
+      fn(k, hfHome);
       hfHomeSet = true;
-    }
-    // The plan's GPU indices are slots on the node, mapped onto SLURM's GPUs at start (EXEC_CHECK).
-    words.push(`${k === "CUDA_VISIBLE_DEVICES" ? "DYN_GPU_SLOTS" : k}=${renderArg(v)}`);
+    } else fn(k === "CUDA_VISIBLE_DEVICES" ? "DYN_GPU_SLOTS" : k, step.env[k] as Arg);
   }
-  if (hfHome !== undefined && !hfHomeSet) words.push(`HF_HOME=${renderArg(hfHome)}`);
-  return words;
+  if (hfHome !== undefined && !hfHomeSet) fn("HF_HOME", hfHome);
 }
 
 /** Lines that write a step's files (e.g. nats.conf) into the run directory before it starts. */
