@@ -5,8 +5,8 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { DynError } from "@dyn/core";
-import type { Node } from "yaml";
+import { DynError, problemsError, trySplitArgs } from "@dyn/core";
+import type { Document, Node } from "yaml";
 
 /** yaml is imported only when a config file exists (startup time). */
 let Y: typeof import("yaml");
@@ -20,7 +20,11 @@ export interface ConfigFile {
   readonly path: string;
   /** Path as shown in messages (relative to cwd when below it). */
   readonly display: string;
-  /** Spec part (backend string shorthand expanded), without the config-only keys. */
+  /**
+   * Spec part, without the config-only keys, with the shorthands that merging needs expanded
+   * (`backend: vllm`, `model: <id>`, `secrets: NAME`, `args: "<shell line>"`); env values and args
+   * written as numbers keep the text they were written as (`1.0` stays "1.0").
+   */
   readonly spec: Record<string, unknown>;
   /** `backends:` module names or paths (paths resolved against the file's directory). */
   readonly backends: readonly string[];
@@ -74,13 +78,23 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
     const { line, col } = lineCounter.linePos(offset);
     return `${display}:${line}:${col}`;
   };
-  const first = doc.errors[0];
-  if (first) {
-    const message = first.message.split("\n")[0] ?? first.message;
-    throw new DynError("DYN_CONFIG_INVALID", `${at(first.pos[0])} ${message}`, {
-      hint: "fix the YAML syntax (JSON is accepted too)",
-    });
+  if (doc.errors.length > 0) {
+    // Every syntax error at once, each at its line and column.
+    const problems = doc.errors.map((e) => ({
+      key: "",
+      label: at(e.pos[0]),
+      where: at(e.pos[0]),
+      message: e.message.split("\n")[0] ?? e.message,
+    }));
+    const error = problemsError("DYN_CONFIG_INVALID", problems, "fix the YAML syntax (JSON is accepted too)");
+    // One syntax error reads as before: `dyn.yaml:3:1 <message>`.
+    if (problems.length === 1)
+      throw new DynError("DYN_CONFIG_INVALID", `${problems[0]?.label} ${problems[0]?.message}`, {
+        hint: error.hint,
+      });
+    throw error;
   }
+  keepWrittenNumbers(doc);
   const data = doc.toJS() as unknown;
   if (data === null || data === undefined) {
     return makeConfig(path, display, {}, [], undefined, doc.contents, at);
@@ -113,7 +127,7 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
       },
     );
   }
-  if (typeof spec.backend === "string") spec.backend = { name: spec.backend };
+  expandShorthands(spec);
   const dir = dirname(path);
   const list = ((backends as string[] | undefined) ?? []).map((b) =>
     b.startsWith("./") || b.startsWith("../") ? resolve(dir, b) : b,
@@ -127,6 +141,46 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
     doc.contents,
     at,
   );
+}
+
+const ROLES = ["frontend", "prefill", "decode", "aggregated"] as const;
+
+/**
+ * Env values and args written as numbers keep their text: YAML reads `1.0` as 1 and `0x10` as 16, but
+ * the engine should see what the file says. (Only plain scalars: a quoted one is a string already.)
+ */
+function keepWrittenNumbers(doc: Document): void {
+  const places: (string | number)[][] = [["env"]];
+  for (const role of ROLES) places.push(["roles", role, "env"], ["roles", role, "args"]);
+  for (const path of places) {
+    const node = doc.getIn(path, true);
+    const items = Y.isMap(node) ? node.items.map((p) => p.value) : Y.isSeq(node) ? node.items : [];
+    for (const item of items) {
+      if (Y.isScalar(item) && typeof item.value === "number" && item.source !== undefined)
+        item.value = item.source;
+    }
+  }
+}
+
+/**
+ * The shorthands whose long form other layers merge into (`--served-model-name` into `model`,
+ * `--secret` into `secrets`, `--decode-arg` into `args`). An args string that does not split is left
+ * as it is: the spec reports it with its position.
+ */
+function expandShorthands(spec: Record<string, unknown>): void {
+  if (typeof spec.backend === "string") spec.backend = { name: spec.backend };
+  if (typeof spec.model === "string") spec.model = { path: spec.model };
+  if (typeof spec.secrets === "string") spec.secrets = [spec.secrets];
+  const roles = spec.roles;
+  if (typeof roles !== "object" || roles === null) return;
+  for (const role of ROLES) {
+    const group = (roles as Record<string, unknown>)[role];
+    if (typeof group !== "object" || group === null) continue;
+    const g = group as Record<string, unknown>;
+    if (typeof g.args !== "string") continue;
+    const split = trySplitArgs(g.args);
+    if (split.ok) g.args = split.words;
+  }
 }
 
 function makeConfig(

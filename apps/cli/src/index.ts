@@ -16,6 +16,15 @@ interface ErrorLike {
   hint?: unknown;
   stack?: unknown;
   cause?: unknown;
+  problems?: unknown;
+}
+
+/** DynError.problems: each problem of an input that has several. */
+interface ProblemLike {
+  key: string;
+  message: string;
+  label?: string;
+  where?: string;
 }
 
 const DYN_ERROR = Symbol.for("dyn.error");
@@ -68,11 +77,19 @@ function report(err: unknown, io: Io, json: boolean, debug: boolean): number {
   if (isDyn) {
     const code = String(e.code);
     const hint = typeof e.hint === "string" ? e.hint : undefined;
-    io.stderr(`error: ${message} (${code})\n`);
+    const problems = Array.isArray(e.problems) ? (e.problems as ProblemLike[]) : undefined;
+    if (problems && problems.length > 1) {
+      // Every problem at once: a heading, then one line each.
+      io.stderr(`error: ${problems.length} problems (${code})\n`);
+      for (const p of problems) io.stderr(`  ${p.label ?? p.key}: ${p.message}\n`);
+    } else io.stderr(`error: ${message} (${code})\n`);
     if (hint) io.stderr(`hint: ${hint}\n`);
     if (debug) io.stderr(`${String(e.stack)}\n${e.cause ? `cause: ${inspectCause(e.cause)}\n` : ""}`);
-    if (json)
-      io.stdout(`${JSON.stringify({ ok: false, error: { code, message, hint: hint ?? null } }, null, 2)}\n`);
+    if (json) {
+      const list = problems?.map((p) => ({ key: p.key, where: p.where ?? null, message: p.message }));
+      const error = { code, message, hint: hint ?? null, ...(list ? { problems: list } : {}) };
+      io.stdout(`${JSON.stringify({ ok: false, error }, null, 2)}\n`);
+    }
     return e.exitCode === 2 ? 2 : 1;
   }
   io.stderr(`error: internal error: ${message.split("\n")[0]} (DYN_INTERNAL)\n`);

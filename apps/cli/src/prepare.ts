@@ -23,6 +23,17 @@ export interface Prepared {
   readonly spec: DeploymentSpec;
   readonly plan: Plan;
   readonly runsDir: string;
+  /** How the runs directory is named in messages: --runs-dir, DYN_RUNS_DIR, `dyn.yaml:3:10 runsDir`. */
+  readonly runsDirLabel: string;
+}
+
+/** Where the runs directory came from, for messages about it. */
+function runsDirLabel(flags: FlagValues, io: Io, input: ResolvedInput): string {
+  if (flags.runsDir !== undefined) return "--runs-dir";
+  if (io.env.DYN_RUNS_DIR) return "DYN_RUNS_DIR";
+  const config = input.config;
+  if (config?.runsDir !== undefined) return `${config.locate(["runsDir"]) ?? config.display} runsDir`;
+  return "the runs directory (default ./dyn-runs)";
 }
 
 /** A file's text if it is readable on this host (engine configs often exist only on the nodes). */
@@ -61,7 +72,17 @@ export async function prepare(flags: FlagValues, io: Io): Promise<Prepared> {
       versionOrigin: labelFor(input, "dynamo.version"),
       readFile: readLocalFile,
     });
-    return { input, backend, backendSource: source, spec, plan, runsDir };
+    // What the release does not use is said on stderr (the plan table and JSON carry it too).
+    for (const w of plan.warnings ?? []) io.stderr(`warning: ${labelFor(input, w.key)}: ${w.message}\n`);
+    return {
+      input,
+      backend,
+      backendSource: source,
+      spec,
+      plan,
+      runsDir,
+      runsDirLabel: runsDirLabel(flags, io, input),
+    };
   } catch (err) {
     throw relabel(err, input);
   }

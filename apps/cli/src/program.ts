@@ -112,6 +112,14 @@ function specOptions(cmd: Command): Command {
       collect,
     )
     .option(
+      "--prefill-arg <args>",
+      'engine arguments for prefill workers, split like a shell line: "--max-model-len 8192" (repeatable)',
+      collect,
+    )
+    .option("--decode-arg <args>", "engine arguments for decode workers (repeatable)", collect)
+    .option("--worker-arg <args>", "engine arguments for aggregated workers (repeatable)", collect)
+    .option("--frontend-arg <args>", "arguments for the frontend (repeatable)", collect)
+    .option(
       "--dynamo-version <release>",
       "Dynamo release in the container: 1.5.1, a series (1.5 = newest 1.5.x) or latest (default: the image tag, else the newest)",
     )

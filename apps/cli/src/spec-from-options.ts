@@ -12,12 +12,16 @@
 import { dirname } from "node:path";
 import {
   absoluteImage,
+  absoluteModel,
   type Backend,
   DeploymentSpec,
   type DeploymentSpec as DeploymentSpecT,
   DynError,
   type DynErrorCode,
-  type z,
+  issuesOf,
+  type Problem,
+  problemsError,
+  splitArgs,
 } from "@dyn/core";
 import { type ConfigFile, loadConfig } from "./config-file.js";
 
@@ -159,6 +163,17 @@ export const SCALAR_FLAGS: ReadonlyArray<{
   { flag: "--hf-cache", attr: "hfCache", path: ["hfCache"], kind: "string", env: "DYN_HF_CACHE_DIR" },
 ];
 
+/**
+ * Engine-argument flags (repeatable): each value is a shell-like string (`"--max-model-len 8192"`)
+ * split by core's splitArgs; the words of every value are appended to the role's args in order.
+ */
+export const ARG_FLAGS = [
+  { flag: "--prefill-arg", attr: "prefillArg", role: "prefill" },
+  { flag: "--decode-arg", attr: "decodeArg", role: "decode" },
+  { flag: "--worker-arg", attr: "workerArg", role: "aggregated" },
+  { flag: "--frontend-arg", attr: "frontendArg", role: "frontend" },
+] as const;
+
 /** Legacy `dynamo serve` generation of the first-party backends. */
 export const LEGACY_DYNAMO_VERSION = "0.3.2";
 
@@ -182,7 +197,9 @@ function toInt(label: string, value: string, allowAuto = false): number | "auto"
   if (!/^-?\d+$/.test(v)) {
     throw usage(label, `expected a whole number${allowAuto ? " or auto" : ""}, got ${JSON.stringify(value)}`);
   }
-  return Number(v);
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw usage(label, `${v} is too large to be exact`);
+  return n;
 }
 
 function convert(label: string, kind: Kind, value: unknown): unknown {
@@ -227,6 +244,8 @@ export function mergeLayers(
     if (k === "container" && isPlain(b) && isPlain(v) && v.kind !== undefined && b.kind !== v.kind)
       out[k] = v;
     else if (isPlain(b) && isPlain(v)) out[k] = mergeLayers(b, v);
+    // Engine args are words in order (`--a 1 --b 1`): appended as they are, never deduplicated.
+    else if (k === "args" && Array.isArray(b) && Array.isArray(v)) out[k] = [...b, ...v];
     else if (Array.isArray(b) && Array.isArray(v)) out[k] = [...new Set([...b, ...v])];
     else out[k] = v;
   }
@@ -344,6 +363,15 @@ export function flagsLayer(flags: FlagValues): {
     const [k, v] = keyValue("-o", item, "KEY");
     set(["backend", "options", k], parseOptionValue(v), `-o ${k}`);
   }
+  for (const f of ARG_FLAGS) {
+    const values = (flags[f.attr] as string[] | undefined) ?? [];
+    if (values.length > 0)
+      set(
+        ["roles", f.role, "args"],
+        values.flatMap((v) => splitArgs(v, f.flag)),
+        f.flag,
+      );
+  }
   return { raw, origins };
 }
 
@@ -402,8 +430,52 @@ export async function resolveInput(
     const fromConfig = !origins.has("container.image") && config !== undefined;
     container.image = absoluteImage(container.image, fromConfig ? dirname(config.path) : ctx.cwd);
   }
+  // The same for a model given as a relative path (./models/x): HF ids are left as they are.
+  const model = raw.model;
+  if (isPlain(model) && typeof model.path === "string") {
+    const fromConfig = !origins.has("model.path") && config !== undefined;
+    model.path = absoluteModel(model.path, fromConfig ? dirname(config.path) : ctx.cwd);
+  }
+  checkArgTargets(raw, origins);
   const name = getIn(raw, ["backend", "name"]);
   return { raw, config, origins, backendName: typeof name === "string" && name !== "" ? name : undefined };
+}
+
+/**
+ * Engine-argument flags must name a role the deployment has: --worker-arg is for aggregated workers,
+ * --prefill-arg / --decode-arg for a disaggregated deployment (they never create a group of their own).
+ */
+function checkArgTargets(raw: Record<string, unknown>, origins: ReadonlyMap<string, string>): void {
+  const roles = isPlain(raw.roles) ? raw.roles : {};
+  const has = (role: string) =>
+    isPlain(roles[role]) && (roles[role] as Record<string, unknown>).workers !== undefined;
+  const flagged = (role: string) => {
+    const o = origins.get(`roles.${role}.args`);
+    return o !== undefined && ARG_FLAGS.some((f) => f.flag === o) ? o : undefined;
+  };
+  const worker = flagged("aggregated");
+  if (worker && !has("aggregated")) {
+    const disagg = has("prefill") || has("decode") || isPlain(roles.prefill) || isPlain(roles.decode);
+    throw usage(
+      worker,
+      disagg
+        ? "is for aggregated workers, and this deployment is disaggregated (prefill and decode workers)"
+        : "is for aggregated workers, and this deployment has none (by default it is disaggregated)",
+      disagg
+        ? "use --prefill-arg / --decode-arg, or --aggregated-workers N for an aggregated deployment"
+        : "add --aggregated-workers N, or use --prefill-arg / --decode-arg",
+    );
+  }
+  if (!has("aggregated")) return;
+  for (const role of ["prefill", "decode"]) {
+    const flag = flagged(role);
+    if (flag)
+      throw usage(
+        flag,
+        `this deployment is aggregated (${origins.get("roles.aggregated.workers") ?? "roles.aggregated"}): it has no ${role} workers`,
+        "its workers take --worker-arg",
+      );
+  }
 }
 
 /** How a spec key is named to the user: `--nodes`, `DYN_NODES`, `dyn.yaml:4:10 slurm.nodes`, or the key. */
@@ -440,6 +512,14 @@ function partialHas(config: ConfigFile, path: readonly string[]): boolean {
 /** Re-issue a core DynError whose message starts with its spec key, naming the flag or file position. */
 export function relabel(err: unknown, input: Pick<ResolvedInput, "origins" | "config">): unknown {
   if (!DynError.is(err) || !err.key || err.key.startsWith("-")) return err;
+  if (err.problems && err.problems.length > 1) {
+    // Several problems (backend options): each named where it was set.
+    const problems = err.problems.map((p) => {
+      const label = p.label ?? labelFor(input, p.key, p.message.startsWith("unknown key"));
+      return { ...p, label, where: label === p.key ? undefined : label.replace(` ${p.key}`, "") };
+    });
+    return problemsError(err.code, problems, err.hint, err);
+  }
   const prefix = `${err.key}: `;
   if (!err.message.startsWith(prefix)) return err;
   const label = labelFor(input, err.key);
@@ -451,38 +531,44 @@ export function relabel(err: unknown, input: Pick<ResolvedInput, "origins" | "co
   });
 }
 
-/** Parse the merged raw spec; the first issue becomes one DynError naming the flag or file:line:col. */
+/** `dyn.yaml:4:10` → [4, 10], for ordering problems by where they are in the file. */
+function position(where: string | undefined): [number, number] {
+  const m = /:(\d+):(\d+)$/.exec(where ?? "");
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+/**
+ * Parse the merged raw spec. Every issue becomes a problem named by the flag, the DYN_* variable or
+ * `file:line:col key` that set it (flags and variables first, then the file's in the order they are
+ * written), all in one DynError.
+ */
 export function parseSpec(input: ResolvedInput): DeploymentSpecT {
   const result = DeploymentSpec.safeParse(input.raw);
   if (result.success) return result.data;
-  const issues = result.error.issues;
-  const issue = issues[0] as z.core.$ZodIssue;
-  const path = issue.path.map(String);
-  let key = path.join(".");
-  let message = issue.message;
-  let preferKey = false;
-  if (issue.code === "unrecognized_keys") {
-    const unknown = issue.keys[0] as string;
-    key = [...path, unknown].join(".");
-    message = `unknown key${issue.keys.length > 1 ? `s ${issue.keys.join(", ")}` : ""}`;
-    preferKey = true;
-  }
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : "";
-  const label = labelFor(input, key, preferKey);
-  const fromConfig = label.includes(" ") && !label.startsWith("-");
-  const code: DynErrorCode = fromConfig ? "DYN_CONFIG_INVALID" : "DYN_SPEC_INVALID";
-  const text =
-    label === key || label.endsWith(` ${key}`)
-      ? `${label}: ${message}${more}`
-      : `${label}: ${message}${more}`;
-  throw new DynError(code, text, {
-    key,
-    hint:
-      issue.code === "unrecognized_keys"
-        ? "see docs/cli.md (config file) or the JSON schema that dyn init links"
-        : "dyn deploy --help lists the flags; docs/cli.md the config keys",
-    cause: issues,
+  const issues = issuesOf(result.error, "", { schema: DeploymentSpec, input: input.raw });
+  const problems: Problem[] = issues.map((issue) => {
+    // An unknown key is pointed at by its key (its value may be anywhere below).
+    const label = labelFor(input, issue.key, issue.message.startsWith("unknown key"));
+    const where = label.endsWith(` ${issue.key}`) ? label.slice(0, -issue.key.length - 1) : label;
+    return { key: issue.key, message: issue.message, label, where: where === issue.key ? undefined : where };
   });
+  const fromConfig = (p: Problem) => p.label?.includes(" ") === true && !p.label.startsWith("-");
+  problems.sort((a, b) => {
+    const [fa, fb] = [fromConfig(a), fromConfig(b)];
+    if (fa !== fb) return fa ? 1 : -1;
+    const [pa, pb] = [position(a.where), position(b.where)];
+    return pa[0] - pb[0] || pa[1] - pb[1];
+  });
+  const code: DynErrorCode = problems.every(fromConfig) ? "DYN_CONFIG_INVALID" : "DYN_SPEC_INVALID";
+  const unknown = problems.some((p) => p.message.startsWith("unknown key"));
+  throw problemsError(
+    code,
+    problems,
+    unknown
+      ? "docs/cli.md (Config file) lists the keys; the JSON schema that dyn init links checks them as you type"
+      : "dyn deploy --help lists the flags; docs/cli.md the config keys",
+    issues,
+  );
 }
 
 /**

@@ -39,7 +39,9 @@ describe("dyn deploy", () => {
     expect(r.code).toBe(0);
     const dir = runDirOf(cwd, "4242");
     expect(dir.startsWith(join(cwd, "dyn-runs", "dynamo-"))).toBe(true);
-    expect(slurm.calls[0]).toEqual({
+    // sinfo first (is the partition large enough?), then sbatch.
+    expect(slurm.calls.map((c) => c.cmd)).toEqual(["sinfo", "sbatch"]);
+    expect(slurm.calls[1]).toEqual({
       cmd: "sbatch",
       args: { scriptPath: join(dir, "job.sbatch"), cwd: dir },
     });

@@ -220,8 +220,8 @@ const rows: Row[] = [
   },
   {
     argv: [...B, "--runs-dir", "/dev/null/x"],
-    code: 1,
-    line: "error: cannot write the run directory RUNDIR: ENOTDIR: not a directory, mkdir '/dev/null/x' (DYN_IO_FAILED)",
+    code: 2,
+    line: "error: --runs-dir: /dev/null/x cannot be a directory: /dev/null is a file (DYN_USAGE)",
   },
   {
     argv: ["deploy"],
@@ -233,7 +233,7 @@ const rows: Row[] = [
     argv: ["deploy"],
     config: "backend: sglang\nslurm:\n  nodez: 2\n",
     code: 2,
-    line: "error: dyn.yaml:3:3 slurm.nodez: unknown key (DYN_CONFIG_INVALID)",
+    line: "error: dyn.yaml:3:3 slurm.nodez: unknown key (did you mean nodes?) (DYN_CONFIG_INVALID)",
   },
   {
     argv: ["deploy"],
@@ -245,7 +245,7 @@ const rows: Row[] = [
     argv: ["deploy"],
     config: "backend: sglang\nroles:\n  prefill:\n    workers: two\n",
     code: 2,
-    line: "error: dyn.yaml:4:14 roles.prefill.workers: Invalid input: expected number, received string (DYN_CONFIG_INVALID)",
+    line: "error: dyn.yaml:4:14 roles.prefill.workers: must be a whole number (DYN_CONFIG_INVALID)",
   },
   {
     argv: ["deploy"],

@@ -2,9 +2,9 @@
  * `dyn deploy`: resolve the spec, plan, render, write the run directory atomically, submit with
  * `sbatch --parsable`, record by-job/<id>. `--dry-run` stops before sbatch; `--wait` follows the job.
  */
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
-import { DynError, explainPlan, planToJson, renderScript } from "@dyn/core";
+import { DynError, explainPlan, planToJson } from "@dyn/core";
 import { type Io, printJson, progressLine, style } from "../io.js";
 import {
   backoff,
@@ -17,6 +17,8 @@ import {
   readTail,
   rolesText,
 } from "../observe.js";
+import { checkPartition } from "../partition.js";
+import { makeDirectory, outputDirectory } from "../paths.js";
 import { prepare } from "../prepare.js";
 import { remember } from "../registry.js";
 import {
@@ -30,7 +32,7 @@ import {
 } from "../run-dir.js";
 import type { QueueEntry, Slurm } from "../slurm.js";
 import { labelFor, missingSecrets } from "../spec-from-options.js";
-import { GENERATOR } from "./render.js";
+import { renderLabelled } from "./render.js";
 
 export function seconds(flag: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
@@ -62,7 +64,7 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   // --quiet: stdout is one line a script can capture (the URL with --wait, else the job id, or the
   // run directory of a dry run); everything else goes to stderr.
   const say = flags.quiet ? io.stderr : io.stdout;
-  const { plan, spec, runsDir, input } = await prepare(flags, io);
+  const { plan, spec, runsDir, runsDirLabel, input } = await prepare(flags, io);
 
   if (!dryRun) {
     const missing = missingSecrets(spec, io.env);
@@ -81,10 +83,17 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     }
   }
 
-  const runDir = newRunDirPath(runsDir, spec.slurm.jobName, io.now());
-  const script = renderScript(plan, { runDir, generator: GENERATOR });
-  const planJson = planToJson(plan);
   const slurm = dryRun ? undefined : await io.slurm();
+  // Before anything is written: the partition can hold the plan (when sinfo answers in time).
+  if (slurm) {
+    const labels = { nodes: labelFor(input, "slurm.nodes"), partition: labelFor(input, "slurm.partition") };
+    await checkPartition(slurm, spec.slurm.partition, plan.nodes, labels);
+  }
+  // Created here one directory at a time (a recursive mkdir never returns under /proc).
+  makeDirectory(runsDir, runsDirLabel);
+  const runDir = newRunDirPath(runsDir, spec.slurm.jobName, io.now());
+  const script = renderLabelled(plan, runDir, runsDirLabel);
+  const planJson = planToJson(plan);
   writeRunDir(runDir, {
     [FILES.script]: script,
     [FILES.plan]: `${JSON.stringify(planJson, null, 2)}\n`,
@@ -95,6 +104,18 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     plan: join(runDir, FILES.plan),
     spec: join(runDir, FILES.spec),
   };
+  // sbatch does not create the batch log's directory: one in the run directory is made now, one
+  // elsewhere at submission (a dry run only names it).
+  const logDir = outputDirectory(spec.slurm.output, runDir);
+  const logDirOutside = !`${logDir}/`.startsWith(`${runDir}/`);
+  if (!logDirOutside || slurm) {
+    try {
+      makeDirectory(logDir, labelFor(input, "slurm.output"));
+    } catch (err) {
+      rmSync(runDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
 
   if (!slurm) {
     if (flags.json)
@@ -105,6 +126,8 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
       say(
         `  ${FILES.script}  the sbatch script\n  ${FILES.plan}   the plan (dyn plan --json)\n  ${FILES.spec}   the resolved spec (secret names only)\n`,
       );
+      if (logDirOutside && !existsSync(logDir))
+        say(`the batch log goes to ${logDir}/: create it before sbatch (dyn deploy does)\n`);
       say(`submit it yourself with: sbatch ${files.script}\n`);
       if (flags.quiet) io.stdout(`${runDir}\n`);
     }
