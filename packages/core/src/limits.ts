@@ -61,8 +61,9 @@ export function checkScale(
   }
   if (processes <= MAX_PROCESSES || !biggest) return;
   const { role, workers, gpusPerWorker } = biggest.group;
-  const given = spec.roles[role]?.workers !== undefined;
-  const key = given ? `roles.${role}.workers` : "slurm.nodes";
+  // A node count fills the groups (the CLI's remaining-capacity rule, the default split): name it;
+  // without one, the group's worker count.
+  const key = spec.slurm.nodes === "auto" ? `roles.${role}.workers` : "slurm.nodes";
   throw new DynError(
     "DYN_PLAN_INVALID",
     `${key}: the plan would run ${processes} processes (${role}: ${workers} workers × ${gpusPerWorker} GPU${gpusPerWorker === 1 ? "" : "s"}), above the ${MAX_PROCESSES} one job can start: each is an srun step, and SLURM's default MaxStepCount is ${LIMITS.maxStepCount} steps per job`,

@@ -38,9 +38,9 @@ describe("the process limit", () => {
       }),
     );
     expect(e.code).toBe("DYN_PLAN_INVALID");
-    expect(e.key).toBe("roles.prefill.workers");
+    expect(e.key).toBe("slurm.nodes");
     expect(e.message).toBe(
-      "roles.prefill.workers: the plan would run 160003 processes (prefill: 80000 workers × 1 GPU), above the 39997 one job can start: each is an srun step, and SLURM's default MaxStepCount is 40000 steps per job",
+      "slurm.nodes: the plan would run 160003 processes (prefill: 80000 workers × 1 GPU), above the 39997 one job can start: each is an srun step, and SLURM's default MaxStepCount is 40000 steps per job",
     );
     expect(e.hint).toMatch(/more GPUs per worker/);
   });
