@@ -7,9 +7,25 @@ interface Row {
   config?: string;
   env?: Record<string, string>;
   cwd?: string;
+  /** What `sinfo -h -a -o %P|%D` prints (the partition check before sbatch); default: no sinfo. */
+  sinfo?: string;
   code: 1 | 2;
   line: string;
+  /** The hint line, when it matters. */
+  hint?: string;
 }
+
+const SPEC_HINT = "hint: dyn deploy --help lists the flags; docs/cli.md the config keys";
+const KEYS_HINT =
+  "hint: docs/cli.md (Config file) lists the keys; the JSON schema that dyn init links checks them as you type";
+const ARGS_HINT =
+  "hint: write the arguments as in a shell: quote a word that has spaces ('a b'), nothing is expanded";
+const DIR_HINT =
+  "hint: use a directory on a filesystem the compute nodes share (home or a parallel filesystem)";
+const STEPS_HINT =
+  "hint: use fewer workers, or more GPUs per worker (--gpus-per-prefill, --gpus-per-decode, --gpus-per-aggregated)";
+const STEPS =
+  "above the 39997 one job can start: each is an srun step, and SLURM's default MaxStepCount is 40000 steps per job (DYN_PLAN_INVALID)";
 
 const B = ["deploy", "--backend", "sglang"];
 
@@ -110,7 +126,7 @@ const rows: Row[] = [
   {
     argv: [...B, "--nodes", "1"],
     code: 2,
-    line: "error: --nodes: 1 node cannot hold the default split (one prefill and one decode worker of 8 GPUs each) (DYN_PLAN_INVALID)",
+    line: "error: --nodes: 1 node × 8 GPUs cannot hold the default split (at least one prefill worker of 8 GPUs and one decode worker of 8 GPUs) (DYN_PLAN_INVALID)",
   },
   {
     argv: [...B, "--nodes", "2", "--num-prefill-workers", "2"],
@@ -326,10 +342,479 @@ const rows: Row[] = [
     code: 2,
     line: "error: --gpus-per-decode: 16 GPUs span 2 nodes, but with Dynamo 0.3.2 the examples/sglang scripts run one worker per node (use Dynamo ≥ 0.4.1) (DYN_UNSUPPORTED)",
   },
+  // ---- #14: engine args, config forms, conflicts, paths, scale, and the class of bad inputs ----
+  {
+    // counts: negative, empty, exponent, beyond exact, zero, above a maximum
+    argv: [...B, "--nodes", "-1"],
+    code: 2,
+    line: "error: --nodes: Too small: expected number to be >=1 (DYN_SPEC_INVALID)",
+    hint: SPEC_HINT,
+  },
+  {
+    argv: [...B, "--nodes", ""],
+    code: 2,
+    line: 'error: --nodes: expected a whole number or auto, got "" (DYN_USAGE)',
+  },
+  {
+    argv: [...B, "--nodes", "1e3"],
+    code: 2,
+    line: 'error: --nodes: expected a whole number or auto, got "1e3" (DYN_USAGE)',
+  },
+  {
+    argv: [...B, "--nodes", "99999999999999999999"],
+    code: 2,
+    line: "error: --nodes: 99999999999999999999 is too large to be exact (DYN_USAGE)",
+  },
+  {
+    argv: [...B, "--http-port", "99999999999999999999"],
+    code: 2,
+    line: "error: --http-port: 99999999999999999999 is too large to be exact (DYN_USAGE)",
+  },
+  {
+    argv: [...B, "--gpus-per-node", "0"],
+    code: 2,
+    line: "error: --gpus-per-node: Too small: expected number to be >=1 (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--frontend-count", "9999999"],
+    code: 2,
+    line: "error: --frontend-count: Too big: expected number to be <=64 (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--http-port", "0"],
+    code: 2,
+    line: "error: --http-port: Too small: expected number to be >=1 (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--ready-timeout", "0"],
+    code: 2,
+    line: "error: --ready-timeout: Too small: expected number to be >=1 (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--lost-grace", "601"],
+    code: 2,
+    line: "error: --lost-grace: Too big: expected number to be <=600 (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--nats-max-payload-mb", "0"],
+    code: 2,
+    line: "error: --nats-max-payload-mb: Too small: expected number to be >=1 (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--aggregated-workers", "-1"],
+    code: 2,
+    line: "error: --aggregated-workers: Too small: expected number to be >=0 (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--num-decode-workers", "abc"],
+    code: 2,
+    line: 'error: --num-decode-workers: expected a whole number, got "abc" (DYN_USAGE)',
+  },
+  {
+    argv: [...B, "--gpus-per-decode", "0", "--num-decode-workers", "1", "--num-prefill-workers", "1"],
+    code: 2,
+    line: "error: --gpus-per-decode: Too small: expected number to be >=1 (DYN_SPEC_INVALID)",
+  },
+  {
+    // scale (#14 item 13): refused before anything is laid out, with the limit
+    argv: [...B, "--nodes", "20000", "--gpus-per-prefill", "1", "--gpus-per-decode", "1"],
+    code: 2,
+    line: `error: --nodes: the plan would run 160003 processes (prefill: 80000 workers × 1 GPU), ${STEPS}`,
+    hint: STEPS_HINT,
+  },
+  {
+    argv: [...B, "--nodes", "100000", "--json"],
+    code: 2,
+    line: `error: --nodes: the plan would run 100003 processes (prefill: 50000 workers × 8 GPUs), ${STEPS}`,
+    hint: STEPS_HINT,
+  },
+  {
+    argv: [...B, "--aggregated-workers", "1000000", "--gpus-per-aggregated", "1"],
+    code: 2,
+    line: `error: --aggregated-workers: the plan would run 1000003 processes (aggregated: 1000000 workers × 1 GPU), ${STEPS}`,
+    hint: STEPS_HINT,
+  },
+  {
+    // a partition smaller than the plan, when sinfo answers: before anything is written
+    argv: [...B, "--nodes", "8"],
+    sinfo: "gpu*|4\n",
+    code: 2,
+    line: "error: --nodes: the plan needs 8 nodes, and partition gpu has 4 (sinfo); the job would never start (DYN_PLAN_INVALID)",
+    hint: "hint: use at most 4 nodes (fewer or smaller workers), or a larger partition with --partition",
+  },
+  {
+    argv: [...B, "--partition", "gpu", "--nodes", "7"],
+    sinfo: "gpu|4\ngpu|2\ndebug*|1\n",
+    code: 2,
+    line: "error: --nodes: the plan needs 7 nodes, and partition gpu has 6 (sinfo); the job would never start (DYN_PLAN_INVALID)",
+  },
+  {
+    argv: [...B, "--partition", "cpu"],
+    sinfo: "gpu*|4\ndebug|2\n",
+    code: 2,
+    line: 'error: --partition: sinfo lists no partition "cpu" (it has gpu, debug) (DYN_SPEC_INVALID)',
+    hint: "hint: pick one of them with --partition (dyn doctor lists them)",
+  },
+  {
+    // enums: wrong case, empty, unknown
+    argv: [...B, "--container-infra", "both"],
+    code: 2,
+    line: "error: option '--container-infra <where>' argument 'both' is invalid. Allowed choices are image, host.",
+  },
+  {
+    argv: [...B, "--gpu-request", "GRES"],
+    code: 2,
+    line: "error: option '--gpu-request <how>' argument 'GRES' is invalid. Allowed choices are gpus-per-node, gres, none.",
+  },
+  {
+    argv: [...B, "--frontend-placement", ""],
+    code: 2,
+    line: "error: option '--frontend-placement <where>' argument '' is invalid. Allowed choices are shared, dedicated.",
+  },
+  {
+    argv: [...B, "--etcd", ""],
+    code: 2,
+    line: 'error: --etcd: expected managed, off or a URL like http://host:2379, got "" (DYN_USAGE)',
+  },
+  {
+    argv: [...B, "--nats", "NATS://x:1"],
+    code: 2,
+    line: 'error: --nats: expected managed, off or a URL like nats://host:4222, got "NATS://x:1" (DYN_USAGE)',
+  },
+  {
+    argv: ["deploy", "--backend", ""],
+    code: 2,
+    line: "error: --backend: required (or set backend: in dyn.yaml) (DYN_USAGE)",
+  },
+  {
+    argv: [...B, "-o", "transferBackend=tcp"],
+    code: 2,
+    line: 'error: -o transferBackend: Invalid option: expected one of "nixl"|"mooncake" (DYN_OPTIONS_INVALID)',
+    hint: "hint: dyn backends show sglang lists the options",
+  },
+  {
+    // paths (#14 item 6): a runs directory that cannot exist fails at once
+    argv: [...B, "--runs-dir", "/proc/x"],
+    code: 2,
+    line: "error: --runs-dir: /proc/x is on /proc, a proc filesystem, where no directory can be made (DYN_USAGE)",
+    hint: DIR_HINT,
+  },
+  {
+    argv: ["render", "--backend", "sglang", "--runs-dir", "/proc/x"],
+    code: 2,
+    line: "error: --runs-dir: /proc/x is on /proc, a proc filesystem, where no directory can be made (DYN_USAGE)",
+    hint: DIR_HINT,
+  },
+  {
+    argv: ["render", "--backend", "sglang", "--run-dir", "/sys/x"],
+    code: 2,
+    line: "error: --run-dir: /sys/x is on /sys, a sysfs filesystem, where no directory can be made (DYN_USAGE)",
+    hint: DIR_HINT,
+  },
+  {
+    argv: ["deploy"],
+    config: "backend: sglang\nrunsDir: /proc/x\n",
+    code: 2,
+    line: "error: dyn.yaml:2:10 runsDir: /proc/x is on /proc, a proc filesystem, where no directory can be made (DYN_USAGE)",
+    hint: DIR_HINT,
+  },
+  {
+    argv: [...B, "--runs-dir", "/tmp/a b"],
+    code: 2,
+    line: 'error: --runs-dir: run directory must be an absolute path without spaces or quotes: "/tmp/a b/dynamo-20250615-150640" (DYN_SPEC_INVALID)',
+  },
+  {
+    argv: ["render", "--backend", "sglang", "--run-dir", "rel"],
+    code: 2,
+    line: 'error: --run-dir: must be an absolute path (the nodes read it), got "rel" (DYN_USAGE)',
+    hint: "hint: e.g. --run-dir CWD/rel",
+  },
+  {
+    argv: [...B, "--hf-cache", "cache"],
+    code: 2,
+    line: "error: --hf-cache: must be an absolute path (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--output", "a b"],
+    code: 2,
+    line: "error: --output: must be a path without spaces or quotes (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--output", "logs/%j/x.out"],
+    code: 2,
+    line: "error: --output: must not have a %-pattern in its directory part (sbatch does not create directories; dyn creates the one it can name) (DYN_SPEC_INVALID)",
+  },
+  {
+    // engine args (#14 item 1): quotes, escapes and shell syntax, with the column
+    argv: [...B, "--decode-arg", "--x 'a"],
+    code: 2,
+    line: "error: --decode-arg: column 5: unbalanced ': this quote is never closed (DYN_USAGE)",
+    hint: ARGS_HINT,
+  },
+  {
+    argv: [...B, "--prefill-arg", '--x "a'],
+    code: 2,
+    line: 'error: --prefill-arg: column 5: unbalanced ": this quote is never closed (DYN_USAGE)',
+    hint: ARGS_HINT,
+  },
+  {
+    argv: [...B, "--decode-arg", "a\\"],
+    code: 2,
+    line: "error: --decode-arg: column 2: ends with a lone \\ (escape the backslash: \\\\) (DYN_USAGE)",
+  },
+  {
+    argv: [...B, "--frontend-arg", "--x $HOME"],
+    code: 2,
+    line: "error: --frontend-arg: column 5: \"$H\" would be expanded by a shell, and dyn passes words literally: quote it ('$H\u2026') to pass it as it is (DYN_USAGE)",
+  },
+  {
+    argv: [...B, "--decode-arg", "--a 1; rm -rf /"],
+    code: 2,
+    line: "error: --decode-arg: column 6: \";\" is shell syntax, and no shell reads these words: quote it (';') if it is part of an argument (DYN_USAGE)",
+  },
+  {
+    argv: [...B, "--decode-arg", "--x `id`"],
+    code: 2,
+    line: "error: --decode-arg: column 5: \"`\" is shell syntax, and no shell reads these words: quote it ('`') if it is part of an argument (DYN_USAGE)",
+  },
+  {
+    argv: [...B, "--decode-arg", "--dir ~/m"],
+    code: 2,
+    line: "error: --decode-arg: column 7: ~ would be your home directory in a shell, and nothing expands it here: write the path out (DYN_USAGE)",
+  },
+  {
+    argv: [...B, "--decode-arg", "--a 1 # c"],
+    code: 2,
+    line: "error: --decode-arg: column 7: # starts a comment in a shell: quote it ('#\u2026') if it is part of an argument (DYN_USAGE)",
+  },
+  {
+    argv: [...B, "--decode-arg", "--x \u0000"],
+    code: 2,
+    line: "error: --decode-arg: column 5: contains a NUL byte, which no argument can hold (DYN_USAGE)",
+  },
+  {
+    argv: [...B, "--worker-arg", "--x 1"],
+    code: 2,
+    line: "error: --worker-arg: is for aggregated workers, and this deployment has none (by default it is disaggregated) (DYN_USAGE)",
+    hint: "hint: add --aggregated-workers N, or use --prefill-arg / --decode-arg",
+  },
+  {
+    argv: [...B, "--num-prefill-workers", "1", "--worker-arg", "--x"],
+    code: 2,
+    line: "error: --worker-arg: is for aggregated workers, and this deployment is disaggregated (prefill and decode workers) (DYN_USAGE)",
+  },
+  {
+    argv: [...B, "--aggregated-workers", "1", "--prefill-arg", "--x"],
+    code: 2,
+    line: "error: --prefill-arg: this deployment is aggregated (--aggregated-workers): it has no prefill workers (DYN_USAGE)",
+    hint: "hint: its workers take --worker-arg",
+  },
+  {
+    // unicode where SLURM and the environment take ASCII names
+    argv: [...B, "--job-name", "\u30e2\u30c7\u30eb"],
+    code: 2,
+    line: "error: --job-name: must be letters, digits, _ . - (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--partition", "gp\u00fc"],
+    code: 2,
+    line: "error: --partition: must be a SLURM name (letters, digits, _ . , : + -) (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--env", "\u00c4B=1"],
+    code: 2,
+    line: 'error: --env: "\u00c4B" is not an environment variable name (DYN_USAGE)',
+  },
+  {
+    argv: [...B, "--secret", "HF_T\u00d6KEN"],
+    code: 2,
+    line: 'error: --secret: expected the NAME of an environment variable, got "HF_T\u00d6KEN" (DYN_USAGE)',
+  },
+  {
+    argv: [...B, "--network-interface", "eth 0"],
+    code: 2,
+    line: "error: --network-interface: must be an interface name (DYN_SPEC_INVALID)",
+  },
+  {
+    // empty strings
+    argv: [...B, "--model", ""],
+    code: 2,
+    line: "error: --model: must not be empty (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--container", ""],
+    code: 2,
+    line: "error: --container: must not be empty (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--job-name", ""],
+    code: 2,
+    line: "error: --job-name: must be letters, digits, _ . - (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--partition", ""],
+    code: 2,
+    line: "error: --partition: must be a SLURM name (letters, digits, _ . , : + -) (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--time", ""],
+    code: 2,
+    line: "error: --time: must be a SLURM time: MM, HH:MM:SS or D-HH:MM:SS (DYN_SPEC_INVALID)",
+  },
+  {
+    argv: [...B, "--env", "=x"],
+    code: 2,
+    line: 'error: --env: expected NAME=VALUE, got "=x" (DYN_USAGE)',
+  },
+  {
+    argv: [...B, "--secret", ""],
+    code: 2,
+    line: 'error: --secret: expected the NAME of an environment variable, got "" (DYN_USAGE)',
+  },
+  {
+    argv: [...B, "--sbatch-arg", ""],
+    code: 2,
+    line: "error: --sbatch-arg: must be one line starting with - or -- (DYN_SPEC_INVALID)",
+  },
+  {
+    // conflicts (#14 item 5): an extra #SBATCH option that repeats a planned one
+    argv: [...B, "--sbatch-arg=--nodes=3"],
+    code: 2,
+    line: 'error: --sbatch-arg: "--nodes=3" repeats #SBATCH --nodes, which dyn writes from --nodes (slurm.nodes; by default the plan\'s node count) (DYN_SPEC_INVALID)',
+  },
+  {
+    argv: [...B, "--sbatch-arg=-N3"],
+    code: 2,
+    line: 'error: --sbatch-arg: "-N3" repeats #SBATCH -N (--nodes), which dyn writes from --nodes (slurm.nodes; by default the plan\'s node count) (DYN_SPEC_INVALID)',
+  },
+  {
+    argv: [...B, "--sbatch-arg=--chdir=/x"],
+    code: 2,
+    line: 'error: --sbatch-arg: "--chdir=/x" repeats #SBATCH --chdir, which dyn writes from the run directory (under --runs-dir) (DYN_SPEC_INVALID)',
+  },
+  {
+    argv: [...B, "--sbatch-arg=--output=x.out"],
+    code: 2,
+    line: 'error: --sbatch-arg: "--output=x.out" repeats #SBATCH --output, which dyn writes from --output (slurm.output) (DYN_SPEC_INVALID)',
+  },
+  {
+    argv: [...B, "--sbatch-arg=--ntasks-per-node=2"],
+    code: 2,
+    line: 'error: --sbatch-arg: "--ntasks-per-node=2" repeats #SBATCH --ntasks-per-node, which dyn writes from the plan (one task per node, one per GPU for MPI steps) (DYN_SPEC_INVALID)',
+  },
+  {
+    argv: [...B, "--sbatch-arg=--gpus-per-node=4"],
+    code: 2,
+    line: 'error: --sbatch-arg: "--gpus-per-node=4" repeats #SBATCH --gpus-per-node, which dyn writes from --gpus-per-node and --gpu-type (slurm.gpusPerNode); with --gpu-request none dyn requests no GPUs (DYN_SPEC_INVALID)',
+  },
+  {
+    argv: [...B, "--sbatch-arg=--job-name=x"],
+    code: 2,
+    line: 'error: --sbatch-arg: "--job-name=x" repeats #SBATCH --job-name, which dyn writes from --job-name (slurm.jobName) (DYN_SPEC_INVALID)',
+  },
+  {
+    argv: [...B, "--sbatch-arg=--time=10"],
+    code: 2,
+    line: 'error: --sbatch-arg: "--time=10" repeats #SBATCH --time, which dyn writes from --time (slurm.time) (DYN_SPEC_INVALID)',
+  },
+  {
+    argv: [...B, "--sbatch-arg", "--partition gpu"],
+    code: 2,
+    line: 'error: --sbatch-arg: "--partition gpu" repeats #SBATCH --partition, which dyn writes from --partition (slurm.partition) (DYN_SPEC_INVALID)',
+  },
+  {
+    argv: ["deploy"],
+    config: 'backend: sglang\nslurm:\n  extraSbatch: ["-N 4"]\n',
+    code: 2,
+    line: 'error: dyn.yaml:3:17 slurm.extraSbatch.0: "-N 4" repeats #SBATCH -N (--nodes), which dyn writes from --nodes (slurm.nodes; by default the plan\'s node count) (DYN_CONFIG_INVALID)',
+  },
+  {
+    // config forms (#14 item 4): one problem, its position, key and did-you-mean
+    argv: ["deploy"],
+    config: "backend: sglang\nslurm:\n  partiton: gpu\n",
+    code: 2,
+    line: "error: dyn.yaml:3:3 slurm.partiton: unknown key (did you mean partition?) (DYN_CONFIG_INVALID)",
+    hint: KEYS_HINT,
+  },
+  {
+    argv: ["deploy"],
+    config: "backend: sglang\nslurm:\n  gpus_per_node: 8\n",
+    code: 2,
+    line: "error: dyn.yaml:3:3 slurm.gpus_per_node: unknown key (did you mean gpusPerNode?) (DYN_CONFIG_INVALID)",
+    hint: KEYS_HINT,
+  },
+  {
+    argv: ["deploy"],
+    config: "backend: sglang\npartition: gpu\n",
+    code: 2,
+    line: "error: dyn.yaml:2:1 partition: unknown key (did you mean slurm.partition?) (DYN_CONFIG_INVALID)",
+    hint: KEYS_HINT,
+  },
+  {
+    argv: ["deploy"],
+    config: "backend: sglang\nmodel:\n  pth: x\n",
+    code: 2,
+    line: "error: dyn.yaml:3:3 model.pth: unknown key (did you mean path?) (DYN_CONFIG_INVALID)",
+  },
+  {
+    argv: ["deploy"],
+    config: "backend: sglang\nmodel: 5\n",
+    code: 2,
+    line: "error: dyn.yaml:2:8 model: must be a model id or path, or { path, servedName } (DYN_CONFIG_INVALID)",
+    hint: SPEC_HINT,
+  },
+  {
+    argv: ["deploy"],
+    config: "backend: sglang\nsecrets: hf-token\n",
+    code: 2,
+    line: "error: dyn.yaml:2:10 secrets.0: must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*) (DYN_CONFIG_INVALID)",
+  },
+  {
+    argv: ["deploy"],
+    config: "backend: sglang\nenv:\n  A: null\n",
+    code: 2,
+    line: "error: dyn.yaml:3:6 env.A: must be text, a number or a boolean (DYN_CONFIG_INVALID)",
+  },
+  {
+    argv: ["deploy"],
+    config: "backend: sglang\nslurm:\n  time: 2.5\n",
+    code: 2,
+    line: "error: dyn.yaml:3:9 slurm.time: must be a SLURM time: MM, HH:MM:SS or D-HH:MM:SS, or a number of minutes (DYN_CONFIG_INVALID)",
+  },
+  {
+    argv: ["deploy"],
+    config: 'backend: sglang\nslurm:\n  nodes: "0"\n',
+    code: 2,
+    line: "error: dyn.yaml:3:10 slurm.nodes: Too small: expected number to be >=1 (DYN_CONFIG_INVALID)",
+  },
+  {
+    argv: ["deploy"],
+    config: "backend: sglang\nroles:\n  decode:\n    workers: 1\n    args: [--max-model-len 8192]\n",
+    code: 2,
+    line: 'error: dyn.yaml:5:12 roles.decode.args.0: "--max-model-len 8192" is one word with a blank in it: list the words as separate items ([--max-model-len, 8192]) or give args as one string (DYN_CONFIG_INVALID)',
+  },
+  {
+    argv: ["deploy"],
+    config: 'backend: sglang\nroles:\n  aggregated:\n    args: "--x 1"\n',
+    code: 2,
+    line: "error: dyn.yaml:3:3 roles.aggregated.workers: is required (DYN_CONFIG_INVALID)",
+  },
+  {
+    argv: ["deploy"],
+    config: 'backend: sglang\nroles:\n  aggregated:\n    workers: 1\n    args: "--x \'a"\n',
+    code: 2,
+    line: "error: dyn.yaml:5:11 roles.aggregated.args: column 5: unbalanced ': this quote is never closed (DYN_CONFIG_INVALID)",
+  },
+  {
+    argv: ["deploy"],
+    config: "backend: sglang\nslurm:\n  output: logs/%j/x.out\n",
+    code: 2,
+    line: "error: dyn.yaml:3:11 slurm.output: must not have a %-pattern in its directory part (sbatch does not create directories; dyn creates the one it can name) (DYN_CONFIG_INVALID)",
+  },
 ];
 
 describe("bad input: exit code, one-line message, nothing written or submitted", () => {
-  it("has at least 25 rows", () => expect(rows.length).toBeGreaterThanOrEqual(25));
+  it("has at least 130 rows", () => expect(rows.length).toBeGreaterThanOrEqual(130));
 
   it.each(
     rows.map(
@@ -340,6 +825,8 @@ describe("bad input: exit code, one-line message, nothing written or submitted",
     const cwd = row.cwd ?? tmp();
     if (row.config) writeConfig(cwd, row.config);
     const slurm = new FakeSlurm();
+    if (row.sinfo !== undefined)
+      slurm.probes.set("sinfo -h -a -o %P|%D", { found: true, code: 0, stdout: row.sinfo, stderr: "" });
     const r = await run(row.argv, { cwd, env: row.env ?? {}, slurm });
     const expected = row.line
       .replaceAll("CWD", cwd)
@@ -350,7 +837,8 @@ describe("bad input: exit code, one-line message, nothing written or submitted",
     const lines = r.stderr.trimEnd().split("\n");
     expect(lines.length).toBeLessThanOrEqual(2);
     if (lines[1]) expect(lines[1]).toMatch(/^hint: /);
-    expect(r.stdout).toBe("");
+    if (row.hint !== undefined) expect(lines[1]).toBe(row.hint.replaceAll("CWD", cwd));
+    expect(r.stdout).toEqual(row.argv.includes("--json") ? expect.stringContaining('"ok": false') : "");
     expect(ls(join(cwd, "dyn-runs"))).toEqual([]);
     expect(slurm.count("sbatch")).toBe(0);
   });

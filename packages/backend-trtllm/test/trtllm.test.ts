@@ -279,12 +279,12 @@ describe("dynamo.trtllm (≥ 0.4.1): one MPI step per worker, one task per GPU",
     ).toBe("/mine.yaml");
   });
 
-  it("the default split: one single-GPU worker per role (the example engine configs are TP 1)", () => {
-    const p = planForTest(trtllm, { slurm: { nodes: 2, gpusPerNode: 4 } });
-    expect(p.groups.map((g) => `${g.role} ${g.workers}×${g.gpusPerWorker}`)).toEqual([
-      "prefill 1×1",
-      "decode 1×1",
-    ]);
+  it("the default split fills the nodes with single-GPU workers (the example engine configs are TP 1)", () => {
+    const split = (spec: TestSpec) =>
+      planForTest(trtllm, spec).groups.map((g) => `${g.role} ${g.workers}×${g.gpusPerWorker}`);
+    expect(split({ slurm: { nodes: 2, gpusPerNode: 4 } })).toEqual(["prefill 4×1", "decode 4×1"]);
+    expect(split({ slurm: { nodes: 1, gpusPerNode: 4 } })).toEqual(["prefill 2×1", "decode 2×1"]);
+    expect(split({})).toEqual(["prefill 1×1", "decode 1×1"]);
   });
 });
 

@@ -85,7 +85,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
     gpusPerNode: gpn,
     frontendCount: spec.roles.frontend.count,
     frontendPlacement: spec.roles.frontend.placement,
-    colocate: spec.roles.colocate,
+    colocate: spec.roles.colocate || sharesOneNode(spec),
     hosted,
   });
   checkNodeCount(spec, layout, groups);
@@ -475,10 +475,11 @@ function resolveGroups(
   const given = WORKER_ROLES.filter((r) => spec.roles[r] !== undefined);
   let requests: Array<{ role: WorkerRole; group: WorkerGroup }>;
   if (given.length === 0) {
-    requests = defaultSplit(spec).map(([role, workers]) => ({
+    // The backend's GPUs per worker, else a whole node: the default split fills the nodes with them.
+    const gpw = (role: WorkerRole) => backend.defaults?.gpusPerWorker?.[role] ?? gpn;
+    requests = defaultSplit(spec, gpw).map(([role, workers]) => ({
       role,
-      // One worker per node using all its GPUs, unless the backend says its workers use fewer.
-      group: { workers, gpusPerWorker: backend.defaults?.gpusPerWorker?.[role] ?? gpn, args: [], env: {} },
+      group: { workers, gpusPerWorker: gpw(role), args: [], env: {} },
     }));
   } else if (given.includes("aggregated")) {
     requests = [{ role: "aggregated", group: spec.roles.aggregated as WorkerGroup }];
@@ -526,32 +527,55 @@ function resolveGroups(
 
 /**
  * The original guide's default: with only a node count, half the worker nodes prefill and the rest
- * decode, one worker per node using all its GPUs. (The guide's own odd-node split left a node that
- * srun then rejected; here the odd node goes to decode.)
+ * decode (the odd node goes to decode: the guide's own split left a node that srun then rejected),
+ * each node filled with workers of the backend's size — one worker per node using all its GPUs when
+ * the backend names none. One worker node is shared: prefill takes half its GPUs, decode the rest.
+ * Without a node count: one prefill and one decode worker.
  */
-function defaultSplit(spec: DeploymentSpec): Array<[WorkerRole, number]> {
+function defaultSplit(spec: DeploymentSpec, gpw: (role: WorkerRole) => number): Array<[WorkerRole, number]> {
   const dedicated = spec.roles.frontend.placement === "dedicated" ? spec.roles.frontend.count : 0;
   if (spec.slurm.nodes === "auto")
     return [
       ["prefill", 1],
       ["decode", 1],
     ];
+  const gpn = spec.slurm.gpusPerNode;
   const workerNodes = spec.slurm.nodes - dedicated;
-  if (workerNodes < 2) {
+  /** Workers of `role` that fill `nodes` whole nodes. */
+  const fill = (role: WorkerRole, nodes: number) =>
+    gpw(role) <= gpn ? nodes * Math.floor(gpn / gpw(role)) : Math.floor(nodes / Math.ceil(gpw(role) / gpn));
+  const prefillNodes = Math.floor(workerNodes / 2);
+  let split: Array<[WorkerRole, number]> = [
+    ["prefill", fill("prefill", prefillNodes)],
+    ["decode", fill("decode", workerNodes - prefillNodes)],
+  ];
+  if (workerNodes === 1 && gpw("prefill") + gpw("decode") <= gpn) {
+    // One node for both: prefill workers take (at least) half its GPUs, decode workers the rest.
+    const prefill = Math.floor(Math.max(gpw("prefill"), Math.floor(gpn / 2)) / gpw("prefill"));
+    split = [
+      ["prefill", prefill],
+      ["decode", Math.floor((gpn - prefill * gpw("prefill")) / gpw("decode"))],
+    ];
+  }
+  if (split.some(([, n]) => n < 1)) {
+    const size = (role: WorkerRole) => `${gpw(role)} GPU${gpw(role) === 1 ? "" : "s"}`;
     throw new DynError(
       "DYN_PLAN_INVALID",
-      `slurm.nodes: ${spec.slurm.nodes} node${spec.slurm.nodes === 1 ? "" : "s"} cannot hold the default split (one prefill and one decode worker of ${spec.slurm.gpusPerNode} GPUs each${dedicated ? `, plus ${dedicated} dedicated frontend node` : ""})`,
+      `slurm.nodes: ${spec.slurm.nodes} node${spec.slurm.nodes === 1 ? "" : "s"} × ${gpn} GPUs cannot hold the default split (at least one prefill worker of ${size("prefill")} and one decode worker of ${size("decode")}${dedicated ? `, plus ${dedicated} dedicated frontend node${dedicated === 1 ? "" : "s"}` : ""})`,
       {
         key: "slurm.nodes",
-        hint: "use --nodes 2 or more, or set the worker groups explicitly (e.g. --aggregated-workers 1)",
+        hint: "use more nodes, or set the worker groups explicitly (e.g. --aggregated-workers 1)",
       },
     );
   }
-  const prefill = Math.floor(workerNodes / 2);
-  return [
-    ["prefill", prefill],
-    ["decode", workerNodes - prefill],
-  ];
+  return split;
+}
+
+/** The default split on one worker node puts prefill and decode workers on it together. */
+function sharesOneNode(spec: DeploymentSpec): boolean {
+  const given = WORKER_ROLES.some((r) => spec.roles[r] !== undefined);
+  const dedicated = spec.roles.frontend.placement === "dedicated" ? spec.roles.frontend.count : 0;
+  return !given && spec.slurm.nodes !== "auto" && spec.slurm.nodes - dedicated === 1;
 }
 
 function checkNodeCount(spec: DeploymentSpec, layout: Layout, groups: readonly ResolvedGroup[]): void {

@@ -109,6 +109,7 @@ describe("the conformance kit", () => {
       ...["1.4.0", "1.5.1"].flatMap((r) =>
         [
           "default split",
+          "default split on one node",
           "disaggregated",
           "aggregated",
           "multi-node worker",
@@ -151,6 +152,7 @@ describe("the conformance kit", () => {
     expect(cases.map((c) => c.name)).toEqual([
       "contract",
       "1.5.1 default split",
+      "1.5.1 default split on one node",
       "1.5.1 disaggregated",
       "1.5.1 aggregated",
       "1.5.1 packed workers",

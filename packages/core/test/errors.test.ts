@@ -51,7 +51,7 @@ describe("node count errors say what each role needs and what the allocation has
       {
         "code": "DYN_PLAN_INVALID",
         "key": "slurm.nodes",
-        "message": "slurm.nodes: 1 node cannot hold the default split (one prefill and one decode worker of 8 GPUs each)",
+        "message": "slurm.nodes: 1 node × 8 GPUs cannot hold the default split (at least one prefill worker of 8 GPUs and one decode worker of 8 GPUs)",
       }
     `);
     expect(planError({ slurm: { nodes: 2 }, roles: { frontend: { placement: "dedicated" } } }).key).toBe(

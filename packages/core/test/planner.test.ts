@@ -142,11 +142,29 @@ const cases: Case[] = [
     ],
   },
   {
-    name: "the default split: one worker per node, with the backend's GPUs per worker",
+    name: "the default split fills each node with workers of the backend's GPUs per worker",
     backend: picky,
     spec: { slurm: { nodes: 2 } },
     nodes: 2,
-    workers: ["prefill-w0 nodes=0 gpus=0,1 cvd=0,1", "decode-w0 nodes=1 gpus=0,1,2,3 cvd=0,1,2,3"],
+    workers: [
+      "prefill-w0 nodes=0 gpus=0,1 cvd=0,1",
+      "prefill-w1 nodes=0 gpus=2,3 cvd=2,3",
+      "prefill-w2 nodes=0 gpus=4,5 cvd=4,5",
+      "prefill-w3 nodes=0 gpus=6,7 cvd=6,7",
+      "decode-w0 nodes=1 gpus=0,1,2,3 cvd=0,1,2,3",
+      "decode-w1 nodes=1 gpus=4,5,6,7 cvd=4,5,6,7",
+    ],
+  },
+  {
+    name: "the default split on one node: prefill takes half its GPUs, decode the rest",
+    backend: picky,
+    spec: { slurm: { nodes: 1 } },
+    nodes: 1,
+    workers: [
+      "prefill-w0 nodes=0 gpus=0,1 cvd=0,1",
+      "prefill-w1 nodes=0 gpus=2,3 cvd=2,3",
+      "decode-w0 nodes=0 gpus=4,5,6,7 cvd=4,5,6,7",
+    ],
   },
   {
     name: "two shared frontends sit on node 0 with infra",

@@ -184,7 +184,11 @@ function claimsOf(backend: Backend, version: string, options: Record<string, unk
   const release = releaseOf(backend, { version });
   const o = resolveOptions(backend, options);
   const roles = new Set(Object.keys(backend.components(o, release)) as WorkerRole[]);
-  return { roles, multiNode: (role) => typeof backend.multiNode(role, o, release) === "string" };
+  return {
+    roles,
+    multiNode: (role) => typeof backend.multiNode(role, o, release) === "string",
+    defaultGpus: (role, gpn) => backend.defaults?.gpusPerWorker?.[role] ?? gpn,
+  };
 }
 
 function shapeProblems(
@@ -270,7 +274,7 @@ function planProblems(
   );
   const services = p.steps.filter((s) => !isInfraStep(s));
 
-  if (shape === "default split") {
+  if (shape.startsWith("default split")) {
     for (const g of p.groups) {
       const want = backend.defaults?.gpusPerWorker?.[g.role] ?? p.gpusPerNode;
       if (g.gpusPerWorker !== want)
@@ -421,10 +425,14 @@ function stepProblems(
         `${step.id}: components() says dynamo.${claimed}, but argv runs ${argv.slice(0, 3).join(" ")}`,
       );
     else if (parser) {
-      const own =
-        args.length > 0 && JSON.stringify(tail) === JSON.stringify(args)
-          ? argv.slice(0, argv.length - args.length)
-          : argv;
+      // The user's words are the user's business, not the release's parser's: leave them out, also
+      // where a legacy frontend carries the args of the worker it hosts.
+      const userWords = new Set<string>(
+        [spec.roles.frontend, spec.roles.prefill, spec.roles.decode, spec.roles.aggregated].flatMap(
+          (g) => (g?.args ?? []).map(String),
+        ),
+      );
+      const own = argv.filter((a) => !userWords.has(a));
       for (const problem of argvProblems(release, own))
         problems.push(`${step.id}: Dynamo ${release} ${parser.component}: ${problem}`);
     }

@@ -9,10 +9,13 @@ import type { DeploymentSpecInput, WorkerRole } from "../spec.js";
 export interface Claims {
   readonly roles: ReadonlySet<WorkerRole>;
   readonly multiNode: (role: WorkerRole) => boolean;
+  /** GPUs per worker of the default split: the backend's default, else a whole node. */
+  readonly defaultGpus: (role: WorkerRole, gpusPerNode: number) => number;
 }
 
 export type ShapeName =
   | "default split"
+  | "default split on one node"
   | "disaggregated"
   | "aggregated"
   | "multi-node worker"
@@ -65,6 +68,12 @@ export const SHAPES: readonly Shape[] = Object.freeze([
     name: "default split",
     spec: (c) => (disagg(c) ? {} : undefined),
     mustRender: disagg,
+  },
+  {
+    // One node, nothing about workers: prefill and decode workers of the backend's size share it.
+    name: "default split on one node",
+    spec: (c) => (disagg(c) ? { slurm: { nodes: 1, gpusPerNode: 8 } } : undefined),
+    mustRender: (c) => disagg(c) && c.defaultGpus("prefill", 8) + c.defaultGpus("decode", 8) <= 8,
   },
   {
     name: "disaggregated",
