@@ -129,7 +129,7 @@ export class ScriptRun {
   }
 
   /** Poll until `check` returns a value (or the script exits); fail with the script's output. */
-  async until<T>(what: string, check: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+  async until<T>(what: string, check: () => T | undefined, timeoutMs = 45_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const value = check();
@@ -172,7 +172,7 @@ export class ScriptRun {
     }
   }
 
-  async waitExit(timeoutMs = 15_000): Promise<Exit> {
+  async waitExit(timeoutMs = 45_000): Promise<Exit> {
     const exit = this.exitPromise ?? Promise.reject(new Error("not started"));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
