@@ -240,8 +240,10 @@ function locate(
   preferKey = false,
 ): string | undefined {
   const { value, key, depth } = find(root, path);
+  // `secrets: NAME` is secrets[0]: the one value written stands for its first item.
+  const shorthand = depth === path.length - 1 && String(path[depth]) === "0" && Y.isScalar(value);
   // A value that is missing (`nodes:` with nothing) or not reached: point at the key.
-  const node = (preferKey || depth < path.length ? key : value) ?? value ?? key;
+  const node = (preferKey || (depth < path.length && !shorthand) ? key : value) ?? value ?? key;
   const offset = node?.range?.[0];
   return offset === undefined ? undefined : at(offset);
 }

@@ -81,7 +81,8 @@ function report(err: unknown, io: Io, json: boolean, debug: boolean): number {
     if (problems && problems.length > 1) {
       // Every problem at once: a heading, then one line each.
       io.stderr(`error: ${problems.length} problems (${code})\n`);
-      for (const p of problems) io.stderr(`  ${p.label ?? p.key}: ${p.message}\n`);
+      for (const p of problems)
+        io.stderr(`  ${p.key === "" && p.label ? `${p.label} ` : `${p.label ?? p.key}: `}${p.message}\n`);
     } else io.stderr(`error: ${message} (${code})\n`);
     if (hint) io.stderr(`hint: ${hint}\n`);
     if (debug) io.stderr(`${String(e.stack)}\n${e.cause ? `cause: ${inspectCause(e.cause)}\n` : ""}`);

@@ -35,7 +35,7 @@ const argWord = z.union([text, z.number(), z.boolean()], {
 
 /**
  * Engine arguments: one string split like a shell line (see args.ts), or a list of words. A list item
- * that starts with - and has a blank in it is almost always two words written as one
+ * that is an option name followed by a blank is almost always two words written as one
  * (`[--max-model-len 8192]` is YAML for one item): refused, naming both ways to write it.
  */
 export const engineArgs = z
@@ -51,7 +51,8 @@ export const engineArgs = z
     }
     const words = value.map(String);
     words.forEach((word, i) => {
-      if (/^-/.test(word) && /\s/.test(word)) {
+      // `--name value` (an option name, then a blank): a quoted `--x=a b` is a deliberate word.
+      if (/^--?[A-Za-z][A-Za-z0-9_.-]*\s/.test(word)) {
         const split = trySplitArgs(word);
         const items = split.ok ? `[${split.words.join(", ")}]` : "one item per word";
         ctx.issues.push({

@@ -52,6 +52,7 @@ const Frontend = z.strictObject({
  * is parsed (the CLI does it against the working directory) and refused here.
  */
 const image = text.pipe(z.string().min(1, "must not be empty")).superRefine((v, ctx) => {
+  if (v === "") return; // said by min(1)
   const file = /\.(sqsh|squashfs)$/.test(v);
   if (file && !v.startsWith("/") && !/^[a-z]+:\/\//.test(v))
     ctx.addIssue({

@@ -191,6 +191,15 @@ export function issuesOf(
   return out;
 }
 
+/**
+ * One problem as a line: `label: message`, or `dyn.yaml:3:1 message` for one that is about no key
+ * (a YAML syntax error).
+ */
+export function problemLine(p: Problem): string {
+  if (p.key === "" && p.label) return `${p.label} ${p.message}`;
+  return `${p.label ?? (p.key || "(root)")}: ${p.message}`;
+}
+
 /** Problems as one DynError: one line for one problem, every one listed for several. */
 export function problemsError(
   code: DynErrorCode,
@@ -198,7 +207,7 @@ export function problemsError(
   hint: string | undefined,
   cause?: unknown,
 ): DynError {
-  const line = (p: Problem) => `${p.label ?? (p.key || "(root)")}: ${p.message}`;
+  const line = problemLine;
   const first = problems[0] ?? { key: "", message: "is invalid" };
   const message =
     problems.length > 1 ? `${problems.length} problems: ${problems.map(line).join("; ")}` : line(first);

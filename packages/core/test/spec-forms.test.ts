@@ -114,11 +114,9 @@ describe("config forms", () => {
     expect(problems(input)).toEqual([line]);
   });
 
-  it("a list item with a blank that is no option stays one word", () => {
-    expect(
-      parse({ roles: { aggregated: { workers: 1, args: ["--chat-template", "a b"] } } }).roles.aggregated
-        ?.args,
-    ).toEqual(["--chat-template", "a b"]);
+  it("a list item with a blank that is no option name then a blank stays one word", () => {
+    const args = ["--chat-template", "a b", "--x=c d", "-"];
+    expect(parse({ roles: { aggregated: { workers: 1, args } } }).roles.aggregated?.args).toEqual(args);
   });
 });
 
