@@ -42,7 +42,21 @@ function installLastResort(io: Io, json: boolean, debug: boolean): void {
   process.on("unhandledRejection", handle);
 }
 
+/**
+ * zod without its JIT: on the first parse of a schema zod generates a parser with `new Function`,
+ * which pays off over many parses; a CLI run parses each schema once, so the generation is pure
+ * start-up cost (about 5 ms of a `deploy --dry-run`, docs/benchmarks.md). zod reads the setting when
+ * a schema is built, from the config object it keeps on globalThis (zod/v4/core/core.js; `z.config()`
+ * writes the same object), so it is set before any command module builds one. The CLI does not
+ * import zod itself: `dyn --help` never loads it. Parse results are the same either way.
+ */
+function zodWithoutJit(): void {
+  const g = globalThis as { __zod_globalConfig?: Record<string, unknown> };
+  g.__zod_globalConfig = Object.assign(g.__zod_globalConfig ?? {}, { jitless: true });
+}
+
 export async function main(argv: readonly string[], partialIo: Partial<Io> = {}): Promise<number> {
+  zodWithoutJit();
   const io = createIo(partialIo);
   const json = argv.includes("--json");
   const debug = argv.includes("--debug");
