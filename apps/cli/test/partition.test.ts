@@ -17,6 +17,15 @@ const answer = (stdout: string, extra: Partial<ProbeResult> = {}): ProbeResult =
   ...extra,
 });
 
+/** Records the time limit each probe was given. */
+class TimedSlurm extends FakeSlurm {
+  timeouts: Array<number | undefined> = [];
+  override async probe(command: string, args: readonly string[], options?: { timeoutMs?: number }) {
+    this.timeouts.push(options?.timeoutMs);
+    return super.probe(command, args);
+  }
+}
+
 describe("parsePartitionNodes", () => {
   it("sums a partition's lines (one per node state) and finds the default", () => {
     const p = parsePartitionNodes("gpu*|4\ngpu|2\ndebug|1\n  big|128  \n\nnoise\n");
@@ -32,13 +41,10 @@ describe("parsePartitionNodes", () => {
 describe("checkPartition", () => {
   const labels = { nodes: "--nodes", partition: "--partition" };
   const slurmWith = (r: ProbeResult | undefined) => {
-    const s = new FakeSlurm();
-    const seen: Array<number | undefined> = [];
-    const probe = s.probe.bind(s);
-    s.probe = async (cmd, args, options) => {
-      seen.push(options?.timeoutMs);
-      return probe(cmd, args);
-    };
+    const s = new TimedSlurm();
+    if (r) s.probes.set(SINFO, r);
+    return { s, seen: s.timeouts };
+  };
     if (r) s.probes.set(SINFO, r);
     return { s, seen };
   };
