@@ -45,9 +45,6 @@ describe("checkPartition", () => {
     if (r) s.probes.set(SINFO, r);
     return { s, seen: s.timeouts };
   };
-    if (r) s.probes.set(SINFO, r);
-    return { s, seen };
-  };
 
   it("asks sinfo once, bounded by a few seconds", async () => {
     const { s, seen } = slurmWith(answer("gpu*|4\n"));
