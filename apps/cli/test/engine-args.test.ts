@@ -126,6 +126,17 @@ describe("engine-argument flags", () => {
     expect(script).toContain("--x 'a b' --y 'it'\\''s'");
   });
 
+  it("dyn backends show names the flags of the roles the release runs", async () => {
+    const modern = await run(["backends", "show", "sglang"]);
+    expect(modern.stdout).toContain(
+      "  --prefill-arg (prefill), --decode-arg (decode), --worker-arg (aggregated), --frontend-arg (frontend); roles.<role>.args in dyn.yaml",
+    );
+    const legacy = await run(["backends", "show", "vllm", "--legacy"]);
+    expect(legacy.stdout).toContain(
+      "  --prefill-arg (prefill), --decode-arg (decode), --frontend-arg (frontend);",
+    );
+  });
+
   it("--help lists the four flags", async () => {
     const r = await run(["deploy", "--help"]);
     for (const f of [

@@ -144,6 +144,14 @@ export async function show(flags: Record<string, unknown>, args: string[], io: I
     f.description ?? "",
   ]);
   if (rows.length) out.push(pad(rows));
+  // Engine arguments are the spec's, not options: the flags for the roles this release runs.
+  const argFlags = { prefill: "--prefill-arg", decode: "--decode-arg", aggregated: "--worker-arg" } as const;
+  const roleFlags = WORKER_ROLES.filter((r) => components[r]).map((r) => `${argFlags[r]} (${r})`);
+  out.push(
+    "",
+    'engine arguments (split like a shell line, appended to the role\'s command: --decode-arg "--max-model-len 8192"):',
+    `  ${[...roleFlags, "--frontend-arg (frontend)"].join(", ")}; roles.<role>.args in dyn.yaml`,
+  );
   io.stdout(`${out.join("\n")}\n`);
   return 0;
 }
