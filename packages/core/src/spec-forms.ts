@@ -18,15 +18,31 @@ const WHOLE = "must be a whole number";
  * Number.MAX_SAFE_INTEGER it is refused as not whole (it would not be exact).
  */
 export function whole(min: number, max?: number) {
-  const int = z
+  // The bounds on the number form too, so the JSON Schema (the input side) carries them.
+  return z
+    .union([int(min, max), digits(WHOLE)], { error: WHOLE })
+    .transform(Number)
+    .pipe(int(min, max));
+}
+
+/** A whole number ≥ min, or `auto` (slurm.nodes). One flat union, so a bound's message comes through. */
+export function wholeOrAuto(min: number) {
+  const message = "must be a whole number or auto";
+  return z
+    .union([z.literal("auto"), int(min), digits(message)], { error: message })
+    .transform((v) => (v === "auto" ? ("auto" as const) : Number(v)))
+    .pipe(z.union([z.literal("auto"), int(min)]));
+}
+
+function int(min: number, max?: number) {
+  const n = z
     .number()
     .int({ error: (iss) => (iss.code === "too_big" ? "is too large to be exact" : WHOLE) })
     .min(min);
-  return z
-    .union([z.number(), z.string().regex(/^\s*\d+\s*$/, WHOLE)], { error: WHOLE })
-    .transform(Number)
-    .pipe(max === undefined ? int : int.max(max));
+  return max === undefined ? n : n.max(max);
 }
+
+const digits = (message: string) => z.string().regex(/^\s*\d+\s*$/, message);
 
 /** One engine argument word as written in a list: text, or a number or boolean written as a word. */
 const argWord = z.union([text, z.number(), z.boolean()], {

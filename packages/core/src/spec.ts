@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { checkExtraSbatch } from "./sbatch-directives.js";
-import { engineArgs, envValue, oneOrMany, slurmTime, text, whole } from "./spec-forms.js";
+import { engineArgs, envValue, oneOrMany, slurmTime, text, whole, wholeOrAuto } from "./spec-forms.js";
 
 export { text };
 export const envName = z
@@ -186,9 +186,7 @@ export const DeploymentSpec = z
         qos: slurmName.optional(),
         /** MM, HH:MM:SS, D-HH:MM:SS, or a number of minutes (`time: 240`). */
         time: slurmTime.optional(),
-        nodes: z
-          .union([z.literal("auto"), whole(1)], { error: "must be a whole number or auto" })
-          .default("auto"),
+        nodes: wholeOrAuto(1).default("auto"),
         gpusPerNode: whole(1, 64).default(8),
         /** How GPUs are requested in #SBATCH: --gpus-per-node, --gres=gpu[:type]:N, or not at all. */
         gpuRequest: z.enum(["gpus-per-node", "gres", "none"]).default("gpus-per-node"),
