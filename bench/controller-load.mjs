@@ -19,12 +19,14 @@ function shims(dir) {
     "sbatch",
     `n=$(cat "${dir}/next" 2>/dev/null || echo 1000); echo $((n + 1)) >"${dir}/next"; echo "$n"`,
   );
-  // squeue -h -j a,b,c -o FORMAT: one RUNNING line per asked job id, and one line in the call log
+  // squeue -h -j a,b,c -o FORMAT (or --states=all -O FORMAT, which adds the exit code and ends each
+  // field with "|"): one RUNNING line per asked job id, and one line in the call log
   write(
     "squeue",
     `echo "$*" >>"${dir}/squeue.calls"
-while [ $# -gt 0 ]; do [ "$1" = -j ] && ids=$2; shift; done
-echo "$ids" | tr , '\\n' | while read -r id; do echo "$id|RUNNING|None|node1|dynamo|0:05"; done`,
+tail=""
+while [ $# -gt 0 ]; do [ "$1" = -j ] && ids=$2; [ "$1" = -O ] && tail="|0|"; shift; done
+echo "$ids" | tr , '\\n' | while read -r id; do echo "$id|RUNNING|None|node1|dynamo|0:05$tail"; done`,
   );
   write("sacct", `echo "$*" >>"${dir}/sacct.calls"`);
 }
@@ -32,7 +34,13 @@ echo "$ids" | tr , '\\n' | while read -r id; do echo "$id|RUNNING|None|node1|dyn
 async function watchFor(jobs, seconds) {
   const dir = mkdtempSync(join(tmpdir(), "dyn-bench-ctl-"));
   shims(dir);
-  const env = { ...process.env, PATH: `${dir}:${process.env.PATH}`, NO_COLOR: "1" };
+  // Its own registry (XDG_STATE_HOME): the user's other deployments must not join the watch.
+  const env = {
+    ...process.env,
+    PATH: `${dir}:${process.env.PATH}`,
+    NO_COLOR: "1",
+    XDG_STATE_HOME: join(dir, "state"),
+  };
   const runs = join(dir, "runs");
   for (let i = 0; i < jobs; i++) {
     const r = spawnSync(process.execPath, [bin, "deploy", "--backend", "sglang", "--runs-dir", runs], {
@@ -50,11 +58,28 @@ async function watchFor(jobs, seconds) {
   const before = count("squeue.calls").length; // deploy itself does not poll; keep the check honest
   const child = spawn(process.execPath, [bin, "status", "--watch", "--runs-dir", runs], {
     env,
-    stdio: "ignore",
+    stdio: ["ignore", "ignore", "pipe"],
   });
-  await new Promise((r) => setTimeout(r, seconds * 1000));
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  // Listening from the start: a watch that ends by itself before the period is reported, not awaited forever.
+  const closed = new Promise((r) => child.on("close", (code) => r(code)));
+  let timer;
+  const early = await Promise.race([
+    closed,
+    new Promise((r) => {
+      timer = setTimeout(() => r(undefined), seconds * 1000);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (early !== undefined)
+    throw new Error(
+      `dyn status --watch ended after less than ${seconds} s (exit ${early}): ${stderr.trim()}`,
+    );
   child.kill("SIGINT");
-  await new Promise((r) => child.on("close", r));
+  await closed;
   const squeue = count("squeue.calls").slice(before);
   const maxIds = Math.max(0, ...squeue.map((l) => (/-j (\S+)/.exec(l)?.[1] ?? "").split(",").length));
   return { jobs, seconds, squeue: squeue.length, sacct: count("sacct.calls").length, idsPerCall: maxIds };
