@@ -1,6 +1,7 @@
 // `pnpm bench`: the benchmarks that need no cluster (start-up, planning at scale, controller load),
 // printed as the Markdown tables docs/benchmarks.md quotes. Figures are medians with spread, each
 // next to a baseline measured in the same run. `--write` updates docs/benchmarks.md in place.
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -39,4 +40,6 @@ if (process.argv.includes("--write")) {
   const doc = join(import.meta.dirname, "../docs/benchmarks.md");
   const text = readFileSync(doc, "utf8");
   writeFileSync(doc, text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, report));
+  // The tables aligned as the repository's formatter (biome, part of `pnpm run lint`) wants them.
+  spawnSync("pnpm", ["exec", "biome", "format", "--write", doc], { stdio: "inherit" });
 }
