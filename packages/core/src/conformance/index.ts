@@ -428,8 +428,8 @@ function stepProblems(
       // The user's words are the user's business, not the release's parser's: leave them out, also
       // where a legacy frontend carries the args of the worker it hosts.
       const userWords = new Set<string>(
-        [spec.roles.frontend, spec.roles.prefill, spec.roles.decode, spec.roles.aggregated].flatMap(
-          (g) => (g?.args ?? []).map(String),
+        [spec.roles.frontend, spec.roles.prefill, spec.roles.decode, spec.roles.aggregated].flatMap((g) =>
+          (g?.args ?? []).map(String),
         ),
       );
       const own = argv.filter((a) => !userWords.has(a));
