@@ -210,6 +210,7 @@ function rolesSection(t: Template): string[] {
       own !== undefined
         ? `    # gpusPerWorker: ${own}   # the backend's default`
         : "    # gpusPerWorker: 8   # default: a whole node (slurm.gpusPerNode)",
+      `    # args: []   # engine arguments: a shell-like string or a list of words (or --${role === "aggregated" ? "worker" : role}-arg "…")`,
     );
   }
   return lines;
