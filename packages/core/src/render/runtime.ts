@@ -51,6 +51,9 @@ dyn_stop_steps() {
     sleep 0.5
   done
   for pid in "\${DYN_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  # Any other background child goes too: a /health watcher that was starting as the signal arrived
+  # (DYN_HEALTH_PID not yet set) would keep the final wait, and the job, alive.
+  for pid in $(jobs -p); do kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   DYN_PIDS=()
 }
@@ -360,14 +363,14 @@ except Exception as e:
     fail(f"POST /v1/chat/completions failed: {e} (body head: {head(seen)})")
 if tokens == 0 or ttft is None:
     fail(f"POST /v1/chat/completions answered HTTP 200 with no tokens (body head: {head(seen)})")
-print(f"ok {tokens} {ttft * 1000:.0f} {model}", flush=True)
+print(f"ok {tokens} {ttft * 1000:.0f} {json.dumps(model)}", flush=True)  # JSON: one line whatever the name
 PY
 )
   got=\${got##*$'\\n'}
   case "$got" in
     "ok "*)
       read -r _ tokens ttft model <<<"$got"
-      dyn_emit smoke tokens "$tokens" ttft_ms "$ttft" model "$(dyn_json "$model")"
+      dyn_emit smoke tokens "$tokens" ttft_ms "$ttft" model "$model"
       ;;
     "fail "*) dyn_fail smoke "the first request through the frontend failed: \${got#fail }" ;;
     *) dyn_fail smoke "the first request through the frontend got no answer within $3 s\${got:+ ($got)}" ;;
