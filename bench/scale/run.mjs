@@ -67,11 +67,23 @@ async function until(what, check, timeoutMs) {
   }
 }
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-const inQueue = (id) =>
-  execFileSync("squeue", ["-h", "-j", id, "-o", "%i"], { encoding: "utf8" }).trim() !== "";
+/** Whether a job is still in the queue; an squeue that fails (slurmctld busy) counts as yes. */
+function inQueue(id) {
+  const r = spawnSync("squeue", ["-h", "-j", id, "-o", "%i"], { encoding: "utf8", timeout: 20_000 });
+  if (r.status !== 0) return !/Invalid job id/.test(r.stderr ?? "");
+  return r.stdout.trim() !== "";
+}
 async function cancel(id) {
   spawnSync("scancel", [id]);
-  await until(`job ${id} to leave the queue`, () => (inQueue(id) ? undefined : true), 60_000);
+  // 256 stand-ins stopping on 2 cores can take a minute; slurmd drains a node whose step outlives
+  // UnkillableStepTimeout ("Kill task failed": `scontrol update nodename=… state=resume`).
+  await until(`job ${id} to leave the queue`, () => (inQueue(id) ? undefined : true), 180_000);
+  const drained = spawnSync("sinfo", ["-h", "-R", "-o", "%E|%N"], { encoding: "utf8" }).stdout;
+  for (const line of drained.split("\n").filter((l) => l.startsWith("Kill task failed|"))) {
+    const nodes = line.split("|")[1];
+    console.error(`[scale]   resuming ${nodes} (drained: Kill task failed)`);
+    spawnSync("scontrol", ["update", `nodename=${nodes}`, "state=resume"]);
+  }
 }
 
 /** Numbered steps of a finished job (not batch/extern), from SLURM accounting. */
