@@ -340,7 +340,11 @@ describe("the whole rendered script under bash", () => {
       {
         numRuns: Number(process.env.DYN_SCRIPT_RUNS ?? 10),
         ...(process.env.DYN_SCRIPT_SEED
-          ? { seed: Number(process.env.DYN_SCRIPT_SEED), path: process.env.DYN_SCRIPT_PATH, endOnFailure: true }
+          ? {
+              seed: Number(process.env.DYN_SCRIPT_SEED),
+              path: process.env.DYN_SCRIPT_PATH,
+              endOnFailure: true,
+            }
           : {}),
       },
     );
