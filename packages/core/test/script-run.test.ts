@@ -342,7 +342,7 @@ describe("the whole rendered script under bash", () => {
         ...(process.env.DYN_SCRIPT_SEED
           ? {
               seed: Number(process.env.DYN_SCRIPT_SEED),
-              path: process.env.DYN_SCRIPT_PATH,
+              ...(process.env.DYN_SCRIPT_PATH ? { path: process.env.DYN_SCRIPT_PATH } : {}),
               endOnFailure: true,
             }
           : {}),
