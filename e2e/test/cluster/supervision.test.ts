@@ -16,61 +16,20 @@ afterAll(async () => {
   expect(await stopDeployed()).toEqual([]);
 });
 
-it("a node cut off after READY fails the job, naming the lost worker and its node", async () => {
-  const grace = 3;
-  const { run, d } = await deploy("lost-node", [
-    "--backend",
-    "vllm",
-    ...SMALL,
-    "--lost-grace",
-    String(grace),
-  ]);
-  expect(d.wait, run.stderr).toMatchObject({ outcome: "ready" });
-  const url = d.wait.url as string;
-  const decodeHost = (await health(url)).instances.find((i) => i.component === "backend")?.host;
-  expect(decodeHost).toBe("10.77.0.12"); // node2: the decode worker runs apart from the frontend
-  link("node2", "down");
-  let gone: number | undefined;
-  try {
-    gone = await waitFor(
-      "/health to stop listing the decode worker",
-      async () =>
-        (await health(url)).instances.some((i) => i.component === "backend") ? undefined : Date.now(),
-      30_000,
-    );
-    const failed = await waitFor(
-      "the job to fail",
-      () => statusEvents(d.runDir).find((e) => e.event === "failed"),
-      (grace + 15) * 1000,
-    );
-    const detected = Number(failed.t) * 1000 - gone;
-    console.log(
-      `lost-node: failed ${(detected / 1000).toFixed(1)} s after /health stopped listing the worker`,
-    );
-    expect(detected).toBeLessThanOrEqual((grace + 5) * 1000);
-    expect(failed.component).toBe("decode-w0");
-    expect(String(failed.message)).toMatch(
-      /vanished after READY: backend 0\/1: \d+@10\.77\.0\.12 \[node2: decode-w0\]/,
-    );
-  } finally {
-    link("node2", "up");
-  }
-});
+const GRACE = 3;
 
-it("a worker that leaves discovery without exiting fails the job as fast, naming it", async () => {
-  const grace = 3;
-  const { run, d } = await deploy("deregistered", [
-    "--backend",
-    "vllm",
-    ...SMALL,
-    "--lost-grace",
-    String(grace),
-  ]);
+/** A ready SMALL vLLM deployment with a short lost-grace. */
+async function deployReady(label: string) {
+  const { run, d } = await deploy(label, ["--backend", "vllm", ...SMALL, "--lost-grace", String(GRACE)]);
   expect(d.wait, run.stderr).toMatchObject({ outcome: "ready" });
-  const url = d.wait.url as string;
-  // The decode worker revokes its lease on SIGUSR1 and keeps running (stand-in hook).
-  const worker = findWorker("decode");
-  process.kill(worker.pid, "SIGUSR1");
+  return { d, url: d.wait.url as string };
+}
+
+/**
+ * Waits for /health to stop listing the decode worker, then for the job's `failed` event; checks it
+ * came within the grace + 5 s and names decode-w0 with its address and node. Returns nothing: asserts.
+ */
+async function expectLostDecode(label: string, url: string, runDir: string, ip: string, node: string) {
   const gone = await waitFor(
     "/health to stop listing the decode worker",
     async () =>
@@ -79,20 +38,38 @@ it("a worker that leaves discovery without exiting fails the job as fast, naming
   );
   const failed = await waitFor(
     "the job to fail",
-    () => statusEvents(d.runDir).find((e) => e.event === "failed"),
-    (grace + 15) * 1000,
+    () => statusEvents(runDir).find((e) => e.event === "failed"),
+    (GRACE + 15) * 1000,
   );
   const detected = Number(failed.t) * 1000 - gone;
-  console.log(
-    `deregistered: failed ${(detected / 1000).toFixed(1)} s after /health stopped listing the worker`,
-  );
-  expect(detected).toBeLessThanOrEqual((grace + 5) * 1000);
+  console.log(`${label}: failed ${(detected / 1000).toFixed(1)} s after /health stopped listing the worker`);
+  expect(detected).toBeLessThanOrEqual((GRACE + 5) * 1000);
   expect(failed.component).toBe("decode-w0");
   expect(String(failed.message)).toMatch(
     new RegExp(
-      `vanished after READY: backend 0/1: \\d+@${worker.ip.replaceAll(".", "\\.")} \\[${worker.node}: decode-w0\\]`,
+      `vanished after READY: backend 0/1: \\d+@${ip.replaceAll(".", "\\.")} \\[${node}: decode-w0\\]`,
     ),
   );
+}
+
+it("a node cut off after READY fails the job, naming the lost worker and its node", async () => {
+  const { d, url } = await deployReady("lost-node");
+  const decodeHost = (await health(url)).instances.find((i) => i.component === "backend")?.host;
+  expect(decodeHost).toBe("10.77.0.12"); // node2: the decode worker runs apart from the frontend
+  link("node2", "down");
+  try {
+    await expectLostDecode("lost-node", url, d.runDir, "10.77.0.12", "node2");
+  } finally {
+    link("node2", "up");
+  }
+});
+
+it("a worker that leaves discovery without exiting fails the job as fast, naming it", async () => {
+  const { d, url } = await deployReady("deregistered");
+  // The decode worker revokes its lease on SIGUSR1 and keeps running (stand-in hook).
+  const worker = findWorker("decode");
+  process.kill(worker.pid, "SIGUSR1");
+  await expectLostDecode("deregistered", url, d.runDir, worker.ip, worker.node);
   // It was not an exit: the job stopped a worker that was still running.
   expect(readFileSync(`${d.runDir}/logs/decode-w0.log`, "utf8")).toContain(
     "SIGUSR1: deregistering, still running",
