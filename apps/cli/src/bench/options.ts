@@ -5,18 +5,10 @@
  */
 import { DynError } from "@dyn/core";
 import { APIS, type Api } from "./openai.js";
-import { defaultRequests } from "./results.js";
+import { type BenchConfig, defaultRequests } from "./results.js";
 
-export interface BenchOptions {
-  readonly api: Api;
-  readonly concurrency: readonly number[];
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-  readonly seed: number;
-  /** Per step, aligned with `concurrency`; null with a duration. */
-  readonly requests: readonly number[] | null;
-  readonly durationS: number | null;
-  readonly timeoutS: number;
+/** The sweep's settings (recorded in the results) plus where to send it and write it. */
+export interface BenchOptions extends BenchConfig {
   readonly url: string | undefined;
   readonly model: string | undefined;
   readonly out: string | undefined;
