@@ -15,3 +15,14 @@ export async function interleaved(runs, fns) {
   }
   return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
 }
+
+/** The environment that puts the repo's stand-in Dynamo on PATH (as e2e/test/cluster/harness.ts's standinEnv). */
+export function standinEnv(repo) {
+  const runtime = `${repo}/testbed/runtime`;
+  return {
+    ...process.env,
+    PATH: `${runtime}/bin:${process.env.PATH}`,
+    PYTHONPATH: `${runtime}/python`,
+    NO_COLOR: "1",
+  };
+}

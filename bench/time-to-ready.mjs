@@ -8,16 +8,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseStatusLines } from "@dyn/core";
-import { ms, summarize } from "./stats.mjs";
+import { ms, standinEnv, summarize } from "./stats.mjs";
 
 const repo = join(import.meta.dirname, "..");
-const runtime = join(repo, "testbed/runtime");
-const env = {
-  ...process.env,
-  PATH: `${join(runtime, "bin")}:${process.env.PATH}`,
-  PYTHONPATH: join(runtime, "python"),
-  NO_COLOR: "1",
-};
+const env = standinEnv(repo);
 const small = [
   "--num-prefill-workers",
   "1",

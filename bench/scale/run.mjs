@@ -14,17 +14,10 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseStatusLines } from "@dyn/core";
-import { summarize } from "../stats.mjs";
+import { standinEnv, summarize } from "../stats.mjs";
 
 const repo = join(import.meta.dirname, "../..");
-const runtime = join(repo, "testbed/runtime");
-// The stand-in Dynamo on PATH, as e2e/test/cluster/harness.ts's standinEnv does.
-const env = {
-  ...process.env,
-  PATH: `${join(runtime, "bin")}:${process.env.PATH}`,
-  PYTHONPATH: join(runtime, "python"),
-  NO_COLOR: "1",
-};
+const env = standinEnv(repo);
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
