@@ -10,7 +10,7 @@ import { isInfraStep, type Plan, type PlannedStep } from "../plan.js";
 import { portBaseExpression } from "../ports.js";
 import { shellQuote } from "../quote.js";
 import { hostVar, nodeIpVar } from "../runtime-vars.js";
-import { join, type PortRef, port, renderArg } from "../word.js";
+import { join, type PortRef, port, renderArg, renderPort } from "../word.js";
 import { isDirectiveSafe, sbatchHeader } from "./header.js";
 import { RUNTIME_LIBRARY } from "./runtime.js";
 import {
@@ -228,11 +228,18 @@ function allocationCheck(plan: Plan): string[] {
 function portsUsed(plan: Plan): { offsets: number; pinned: string } {
   let offsets = 0;
   const pinned = new Set<string>();
-  for (const step of plan.steps)
-    for (const ref of Object.values(step.ports)) {
+  // Indexed loops over the steps here and below: thousands of steps, and a for-of iterator allocates
+  // until the loop is optimized.
+  const steps = plan.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as PlannedStep;
+    for (const name in step.ports) {
+      if (!Object.hasOwn(step.ports, name)) continue;
+      const ref = step.ports[name] as PortRef;
       if (ref.kind === "job") offsets = Math.max(offsets, ref.offset + 1);
       else for (const k of step.nodes) pinned.add(`${k}:${ref.port}`);
     }
+  }
   return { offsets, pinned: [...pinned].join(" ") };
 }
 
@@ -339,9 +346,7 @@ function preflightChecks(plan: Plan): string[] {
   // Rendered as renderArg renders join(`${k}:`, nodeIpVar(k), ":", port(ref), `:${label}:${lo}-${hi}`),
   // part by part, without building a Word for each of thousands of checks.
   const check = (k: number, ref: PortRef, label: string, lo: number, hi: number) =>
-    checks.push(
-      `${k}:${renderArg(nodeIpVar(k))}:${renderArg(port(ref))}${shellQuote(`:${label}:${lo}-${hi}`)}`,
-    );
+    checks.push(`${k}:${renderArg(nodeIpVar(k))}:${renderPort(ref)}${shellQuote(`:${label}:${lo}-${hi}`)}`);
   for (const step of plan.steps) {
     if (!isInfraStep(step)) continue;
     const main = step.ports[step.role] as PortRef;
@@ -349,23 +354,41 @@ function preflightChecks(plan: Plan): string[] {
   }
   // Per-node ranks of one worker: rank 0 is the leader the others connect to. A worker's steps are
   // listed together, so one pass over the steps finds each worker's leader and node range.
-  const workers = new Map<string, { leader?: PlannedStep; count: number; lo: number; hi: number }>();
-  for (const step of plan.steps) {
+  // By role, then by worker index (a key string per step would be most of this pass's cost).
+  type Worker = { leader?: PlannedStep; count: number; lo: number; hi: number };
+  const workers: Worker[] = [];
+  const byRole = new Map<string, Map<number, Worker>>();
+  let last: { role: string; worker: number; w: Worker } | undefined;
+  const steps = plan.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as PlannedStep;
     if (isInfraStep(step) || (step.rank === 0 && step.nodes.length > 1)) continue;
-    const key = `${step.role}/${step.worker}`;
-    let w = workers.get(key);
+    let w: Worker | undefined =
+      last && last.role === step.role && last.worker === step.worker ? last.w : undefined;
     if (!w) {
-      w = { count: 0, lo: Number.POSITIVE_INFINITY, hi: Number.NEGATIVE_INFINITY };
-      workers.set(key, w);
+      let ofRole = byRole.get(step.role);
+      if (!ofRole) {
+        ofRole = new Map();
+        byRole.set(step.role, ofRole);
+      }
+      w = ofRole.get(step.worker);
+      if (!w) {
+        w = { count: 0, lo: Number.POSITIVE_INFINITY, hi: Number.NEGATIVE_INFINITY };
+        ofRole.set(step.worker, w);
+        workers.push(w);
+      }
+      last = { role: step.role, worker: step.worker, w };
     }
     w.count++;
     if (step.rank === 0 && !w.leader) w.leader = step;
-    for (const k of step.nodes) {
+    const nodes = step.nodes;
+    for (let j = 0; j < nodes.length; j++) {
+      const k = nodes[j] as number;
       if (k < w.lo) w.lo = k;
       if (k > w.hi) w.hi = k;
     }
   }
-  for (const { leader, count, lo, hi } of workers.values()) {
+  for (const { leader, count, lo, hi } of workers) {
     if (!leader || count < 2) continue;
     for (const [name, ref] of Object.entries(leader.ports))
       if (ref.kind === "job") check(leader.nodes[0] as number, ref, `${leader.id} (${name})`, lo, hi);
@@ -436,7 +459,11 @@ function infra(plan: Plan, timeout: number): string[] {
 
 function services(plan: Plan): string[] {
   const entries: StepEntry[] = [];
-  for (const step of plan.steps) if (!isInfraStep(step)) entries.push({ step, text: stepText(plan, step) });
+  const steps = plan.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as PlannedStep;
+    if (!isInfraStep(step)) entries.push({ step, text: stepText(plan, step) });
+  }
   // Env entries every step has: rendered once, as DYN_ENV.
   const shared = sharedEnv(entries);
   const perNode = plan.spec.slurm.launch === "per-node";
@@ -457,10 +484,14 @@ function services(plan: Plan): string[] {
 /** `[component@node]="step ids"` for every registering step: which steps a lost instance may be. */
 function stepsAt(plan: Plan): string {
   const at = new Map<string, string[]>();
-  for (const step of plan.steps) {
+  const steps = plan.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as PlannedStep;
     if (!step.registers) continue;
     const key = `${step.registers}@${step.nodes[0]}`;
-    at.set(key, [...(at.get(key) ?? []), step.id]);
+    const ids = at.get(key);
+    if (ids) ids.push(step.id);
+    else at.set(key, [step.id]);
   }
   return [...at].map(([k, ids]) => `[${shellQuote(k)}]=${shellQuote(ids.join(" "))}`).join(" ");
 }
