@@ -299,12 +299,21 @@ dyn_ib_check() {
 }
 export -f dyn_ib_check
 
-# dyn_smoke <frontend URL> <served model name> <seconds>: READY means it answered. One streaming chat
+# dyn_smoke <frontend URL> <served model name> <seconds> counters <metric> <label>=<value> <target>...
+#   | skip <reason>: READY means it answered. One streaming chat
 # completion through the frontend (the model /v1/models lists under the served name, else its first
 # one; a short fixed prompt, max_tokens 8); emits "smoke" with the tokens returned and the time to
 # the first one, or fails the job with what was seen (HTTP status, the body's head, no tokens).
+# With "counters", every worker's request counter is read before and after (dyn_counters) and every
+# role must have handled the request (dyn_handled): "smoke" then also carries the requests each role
+# handled and the time the readings took; with "skip", the reason they were not read.
 dyn_smoke() {
-  local got tokens ttft model
+  local got tokens ttft model mode=\${4:-skip} t0 ms=0 before="" fields=()
+  if [ "$mode" = counters ]; then
+    t0=$(dyn_ms)
+    before=$(dyn_counters "\${@:5}")
+    ms=$(($(dyn_ms) - t0))
+  fi
   got=$(timeout "$3" env "\${DYN_UNSET[@]}" python3 - smoke "$1" "$2" <<'PY' 2>&1 || true
 import json, sys, time, urllib.error, urllib.request
 url, want = sys.argv[2], sys.argv[3]
@@ -370,11 +379,102 @@ PY
   case "$got" in
     "ok "*)
       read -r _ tokens ttft model <<<"$got"
-      dyn_emit smoke tokens "$tokens" ttft_ms "$ttft" model "$model"
+      if [ "$mode" = counters ]; then
+        t0=$(dyn_ms)
+        got=$(dyn_counters "\${@:5}")
+        ms=$((ms + $(dyn_ms) - t0))
+        dyn_handled "$5{\${6%%=*}=\\"\${6#*=}\\"}" "$before" "$got" "\${@:7}"
+        fields=(handled "$DYN_HANDLED" counters_ms "$ms")
+        [ -z "$DYN_UNCHECKED" ] || fields+=(handled_skipped "$(dyn_json "$DYN_UNCHECKED")")
+      else
+        fields=(handled_skipped "$(dyn_json "\${5:-not checked}")")
+      fi
+      dyn_emit smoke tokens "$tokens" ttft_ms "$ttft" model "$model" "\${fields[@]}"
       ;;
     "fail "*) dyn_fail smoke "the first request through the frontend failed: \${got#fail }" ;;
     *) dyn_fail smoke "the first request through the frontend got no answer within $3 s\${got:+ ($got)}" ;;
   esac
+}
+
+# dyn_ms: milliseconds since the epoch (bash >= 5's EPOCHREALTIME; older bash forks date).
+dyn_ms() {
+  local t=\${EPOCHREALTIME:-}
+  if [ -n "$t" ]; then t=\${t/[.,]/}; printf '%s' "$((10#$t / 1000))"; else date +%s%3N; fi
+}
+
+# dyn_counters <metric> <label>=<value> <target>...: one python3 reads every target's /metrics
+# (Prometheus text; 3 s bound per worker, 16 at once, 20 s in all) and prints "<target> <count>", the
+# sum of <metric> over the series whose <label> is <value>, or "<target> ?<why>" when it cannot say.
+# A target is "<role>:<step>@<node>=<ip>:<system port>".
+dyn_counters() {
+  timeout 20 env "\${DYN_UNSET[@]}" python3 - counters "$@" <<'PY' 2>&1 || true
+import concurrent.futures, re, sys, urllib.error, urllib.request
+metric, sel, targets = sys.argv[2], sys.argv[3], sys.argv[4:]
+label, want = sel.split("=", 1)
+sample = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\\{(.*)\\})?\\s+(\\S+)")
+pair = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\\\]|\\\\.)*)"')
+def read(target):
+    try:
+        with urllib.request.urlopen("http://" + target.rsplit("=", 1)[1] + "/metrics", timeout=3) as r:
+            text = r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return f"?/metrics answered HTTP {e.code}"
+    except Exception as e:
+        return "?" + " ".join(f"/metrics: {e}".split())[:120]
+    total, seen = 0.0, False
+    for line in text.splitlines():
+        m = sample.match(line)
+        if not m or m.group(1) != metric or dict(pair.findall(m.group(2) or "")).get(label) != want:
+            continue
+        try:
+            total, seen = total + float(m.group(3)), True
+        except ValueError:
+            pass
+    return f"{total:.0f}" if seen else f"?/metrics has no {metric} series with {label}={want}"
+with concurrent.futures.ThreadPoolExecutor(16) as pool:
+    for target, count in zip(targets, pool.map(read, targets)):
+        print(target, count, flush=True)
+PY
+}
+
+# dyn_handled <counter> <before> <after> <target>...: did every role see the smoke request? From the
+# two dyn_counters readings, per role (prefill, decode, aggregated, in the targets' order) the
+# requests its workers handled in between. Sets DYN_HANDLED ({"prefill":1,"decode":1}) and
+# DYN_UNCHECKED (the roles whose counters could not be read, and why); fails the job as smoke,
+# naming the role and each of its workers' readings, when a role's workers all read and none moved.
+dyn_handled() {
+  local counter=$1 t v id role b a out="" idle=""
+  local -A before=() after=() sum=() seen=() unread=() detail=()
+  local roles=()
+  while read -r t v; do [ -z "$t" ] || before[$t]=$v; done <<<"$2"
+  while read -r t v; do [ -z "$t" ] || after[$t]=$v; done <<<"$3"
+  shift 3
+  for t in "$@"; do
+    role=\${t%%:*} id=\${t#*:}
+    id=\${id%%=*}
+    [ -n "\${seen[$role]:-}" ] || roles+=("$role")
+    seen[$role]=1
+    b=\${before[$t]:-?no reading} a=\${after[$t]:-?no reading}
+    if [[ $b =~ ^[0-9]+$ && $a =~ ^[0-9]+$ ]]; then
+      ((a <= b)) || sum[$role]=$((\${sum[$role]:-0} + a - b))
+      detail[$role]+="\${detail[$role]:+, }$id $b->$a"
+    else
+      [[ $b =~ ^[0-9]+$ ]] && b=$a
+      unread[$role]+="\${unread[$role]:+, }$id: \${b#?}"
+    fi
+  done
+  DYN_HANDLED="" DYN_UNCHECKED=""
+  for role in "\${roles[@]}"; do
+    if [ "\${sum[$role]:-0}" -gt 0 ]; then
+      out+="\${out:+,}\\"$role\\":\${sum[$role]}"
+    elif [ -n "\${unread[$role]:-}" ]; then
+      DYN_UNCHECKED+="\${DYN_UNCHECKED:+; }$role not checked (\${unread[$role]})"
+    else
+      idle+="\${idle:+; }no $role worker handled the smoke request: \${detail[$role]}"
+    fi
+  done
+  [ -z "$idle" ] || dyn_fail smoke "$idle ($counter on each worker's system port, before->after the request)"
+  DYN_HANDLED="{$out}"
 }
 
 # Runs on every node (exported to srun): removes what dead dyn jobs left (dyn_clean_stale), creates

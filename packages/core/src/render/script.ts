@@ -454,6 +454,27 @@ function stepsAt(plan: Plan): string {
   return [...at].map(([k, ids]) => `[${shellQuote(k)}]=${shellQuote(ids.join(" "))}`).join(" ");
 }
 
+/**
+ * dyn_smoke's counter arguments: `counters <metric> <label>=<endpoint> <role>:<step>@<host>=<ip>:<port>…`
+ * for every registering worker (its system port), or `skip <reason>` (plan.smokeCounters).
+ */
+function smokeCounterArgs(plan: Plan): string {
+  const c = plan.smokeCounters ?? { skipped: "not planned (a plan from an older dyn)" };
+  if ("skipped" in c) return `skip ${shellQuote(c.skipped)}`;
+  const targets: string[] = [];
+  for (const step of plan.steps) {
+    const sys = step.ports.system;
+    if (!step.registers || step.role === "frontend" || !sys) continue;
+    const node = step.nodes[0] as number;
+    targets.push(
+      renderArg(join(`${step.role}:${step.id}@`, hostVar(node), "=", nodeIpVar(node), ":", port(sys))),
+    );
+  }
+  return ["counters", shellQuote(c.metric), shellQuote(`${c.endpointLabel}=${c.endpoint}`), ...targets].join(
+    " ",
+  );
+}
+
 function readiness(plan: Plan): string[] {
   const url = renderArg(join("http://", nodeIpVar(plan.frontend.node), ":", port(plan.frontend.port)));
   const expected = Object.entries(plan.expected)
@@ -487,7 +508,7 @@ function readiness(plan: Plan): string[] {
     ...(plan.spec.readiness.smoke
       ? [
           "# Registered is not serving: one real request must come back with tokens.",
-          `dyn_smoke "$DYN_URL" ${shellQuote(plan.spec.model.servedName ?? plan.spec.model.path ?? "")} ${plan.spec.readiness.smokeTimeoutSeconds}`,
+          `dyn_smoke "$DYN_URL" ${shellQuote(plan.spec.model.servedName ?? plan.spec.model.path ?? "")} ${plan.spec.readiness.smokeTimeoutSeconds} ${smokeCounterArgs(plan)}`,
         ]
       : []),
     'dyn_emit ready url "$(dyn_json "$DYN_URL")" registered "$(dyn_json "$counts")"',
