@@ -6,7 +6,7 @@
  * reads), and each role (prefill, decode, aggregated) must have handled the request.
  */
 import { afterEach, expect, it } from "vitest";
-import { renderScript } from "../src/index.js";
+import { type Plan, renderScript } from "../src/index.js";
 import { planForTest, type TestSpec } from "../src/testing.js";
 import { perNode } from "./fixtures/backends.js";
 import { nodeIp, ScriptRun } from "./helpers/harness.js";
@@ -73,10 +73,9 @@ it("readiness.smoke false skips it", async () => {
   expect(run.recorded("smoke.args")).toBeUndefined();
 });
 
-/** The argv dyn_counters was last given (NUL-separated by the stub), and how often it ran. */
-function countersCall(run: ScriptRun) {
-  const args = (run.recorded("counters.args") ?? "").split("\0").filter(Boolean);
-  return { args, calls: Number(run.recorded("counters.calls") ?? 0) };
+/** What dyn_smoke's python3 was given after the URL and the model (NUL-separated by the stub). */
+function smokeArgv(run: ScriptRun): string[] {
+  return (run.recorded("smoke.argv") ?? "").split("\0").filter(Boolean);
 }
 
 /** The DYN_SYSTEM_PORT a step was started with (the srun stub records its argv). */
@@ -85,32 +84,69 @@ function systemPort(run: ScriptRun, step: string): string | undefined {
   return argv.find((a) => a.startsWith("DYN_SYSTEM_PORT="))?.slice("DYN_SYSTEM_PORT=".length);
 }
 
+/** The counter targets dyn_smoke expanded from its segments (the stub keeps the file), one per worker. */
+function targetsOf(run: ScriptRun): string[] {
+  return (run.recorded("smoke.targets") ?? "").split("\n").filter(Boolean);
+}
+
+/** Every target is at its step's node address and the port its process got as DYN_SYSTEM_PORT. */
+function expectAtSystemPorts(run: ScriptRun, plan: Plan, targets: string[]) {
+  const registering = plan.steps.filter((s) => s.registers && s.role !== "frontend");
+  expect(targets.map((t) => t.replace(/@.*/, ""))).toEqual(registering.map((s) => `${s.role}:${s.id}`));
+  for (const [i, t] of targets.entries()) {
+    const step = registering[i] as Plan["steps"][number];
+    const k = step.nodes[0] as number;
+    expect(t.slice(t.indexOf("@"))).toBe(`@node${k}=${nodeIp(k)}:${systemPort(run, step.id)}`);
+  }
+}
+
 it("reads every worker's request counter on its node's system port before and after, and records what each role handled", async () => {
-  const { run } = start({ roles: { prefill: { workers: 2 }, decode: { workers: 1 } } });
+  const { run, plan } = start({ roles: { prefill: { workers: 2 }, decode: { workers: 1 } } });
   await run.untilEvent("ready");
   const smoke = run.events().find((e) => e.event === "smoke");
   // The stub counts 0 then 1 on every worker: two prefill workers handled 2 between the readings.
-  expect(smoke).toMatchObject({ tokens: 4, handled: { prefill: 2, decode: 1 } });
-  expect(Number(smoke?.counters_ms)).toBeGreaterThanOrEqual(0);
+  // counters_ms: what the readings took, as the helper reports it (3 from the stub).
+  expect(smoke).toMatchObject({ tokens: 4, handled: { prefill: 2, decode: 1 }, counters_ms: 3 });
   expect(smoke).not.toHaveProperty("handled_skipped");
-  const { args, calls } = countersCall(run);
-  expect(calls).toBe(2);
+  const args = smokeArgv(run);
   expect(args.slice(0, 3)).toEqual([
     "counters",
     "dynamo_component_requests_total",
     "dynamo_endpoint=generate",
   ]);
-  const targets = args.slice(3);
+  const targets = targetsOf(run);
   expect(targets.map((t) => t.replace(/=.*/, ""))).toEqual([
     "prefill:prefill-w0@node0",
     "prefill:prefill-w1@node1",
     "decode:decode-w0@node2",
   ]);
-  // Each at its node's address and the port its process was given as DYN_SYSTEM_PORT.
-  for (const [i, t] of targets.entries()) {
-    const step = (t.split(":")[1] as string).split("@")[0] as string;
-    expect(t.split("=")[1]).toBe(`${nodeIp(i)}:${systemPort(run, step)}`);
-  }
+  expectAtSystemPorts(run, plan, targets);
+});
+
+it("many workers on a node and nodes with fewer: each at its own port, from a few segments of the script", async () => {
+  // 8 GPUs a node, 3 GPUs a worker: 2 workers on each of nodes 0-2, then 1 on node 3 (7 workers).
+  const { run, plan } = start({ roles: { aggregated: { workers: 7, gpusPerWorker: 3 } } });
+  await run.untilEvent("ready");
+  const targets = targetsOf(run);
+  expect(targets).toHaveLength(7);
+  expectAtSystemPorts(run, plan, targets);
+  const segments = smokeArgv(run).slice(3);
+  expect(segments.length).toBeLessThanOrEqual(2);
+  expect(run.events().find((e) => e.event === "smoke")).toMatchObject({ handled: { aggregated: 7 } });
+});
+
+it("a plan at the process limit names its workers' counters in a few words, not one per worker", () => {
+  const workers = 39_994; // the process limit (39997) less etcd, NATS and the frontend
+  const plan = planForTest(perNode, {
+    model: { path: "org/m" },
+    roles: { aggregated: { workers, gpusPerWorker: 1 } },
+  });
+  const line = renderScript(plan, { runDir: "/r" })
+    .split("\n")
+    .find((l) => l.startsWith("dyn_smoke ")) as string;
+  expect(line.length).toBeLessThan(400);
+  // Node 0 also runs the frontend (other ports), then one run of 8 workers a node to the end.
+  expect(line).toMatch(/ aggregated:0:8:0:1:[+0-9,]+: aggregated:8:39986:1:1:[+0-9,]+:$/);
 });
 
 it("a role whose workers all read and none counted the request fails the job at the gate, naming it and each reading", async () => {
@@ -156,7 +192,7 @@ it("readiness.smokeCounters false, or a release without the counter, skips the r
     tokens: 4,
     handled_skipped: "readiness.smokeCounters is off",
   });
-  expect(off.run.recorded("counters.calls")).toBeUndefined();
+  expect(smokeArgv(off.run)).toEqual(["skip", "readiness.smokeCounters is off"]);
   expect(off.plan.smokeCounters).toEqual({ skipped: "readiness.smokeCounters is off" });
   // Dynamo 0.3.2 has no system status server (releases.ts RUNTIME_ROWS, requestCounter null).
   const old = start({ dynamo: { version: "0.3.2" } });
@@ -164,5 +200,5 @@ it("readiness.smokeCounters false, or a release without the counter, skips the r
   expect(old.run.events().find((e) => e.event === "smoke")).toMatchObject({
     handled_skipped: "Dynamo 0.3.2 workers export no request counter (no /metrics on a system port)",
   });
-  expect(old.run.recorded("counters.calls")).toBeUndefined();
+  expect(smokeArgv(old.run)[0]).toBe("skip");
 });

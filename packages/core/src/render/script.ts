@@ -455,22 +455,68 @@ function stepsAt(plan: Plan): string {
 }
 
 /**
- * dyn_smoke's counter arguments: `counters <metric> <label>=<endpoint> <role>:<step>@<host>=<ip>:<port>…`
- * for every registering worker (its system port), or `skip <reason>` (plan.smokeCounters).
+ * dyn_smoke's counter arguments: `counters <metric> <label>=<endpoint> <segment>…` naming every
+ * registering worker's system port, or `skip <reason>` (plan.smokeCounters). A segment is
+ * `<role>:<first worker>:<count>:<first node>:<node step>:<system ports>:<id suffix>` (dyn_smoke_targets
+ * expands it): worker first+j of the role, step id `<role>-w<first+j><suffix>`, on node
+ * first node + ⌊j / P⌋ × node step with system port j mod P of the P listed (`+N` = DYN_PORT_BASE+N).
+ * Workers are placed in runs like that, so a plan at the process limit needs a few segments, not a
+ * word per worker.
  */
 function smokeCounterArgs(plan: Plan): string {
   const c = plan.smokeCounters ?? { skipped: "not planned (a plan from an older dyn)" };
   if ("skipped" in c) return `skip ${shellQuote(c.skipped)}`;
-  const targets: string[] = [];
+  const segments: string[] = [];
+  let seg:
+    | {
+        role: string;
+        first: number;
+        count: number;
+        node: number;
+        step: number;
+        ports: string[];
+        suffix: string;
+        per: number;
+      }
+    | undefined;
+  const close = () => {
+    if (seg)
+      segments.push(
+        shellQuote(
+          [seg.role, seg.first, seg.count, seg.node, seg.step, seg.ports.join(","), seg.suffix].join(":"),
+        ),
+      );
+    seg = undefined;
+  };
   for (const step of plan.steps) {
     const sys = step.ports.system;
     if (!step.registers || step.role === "frontend" || !sys) continue;
     const node = step.nodes[0] as number;
-    targets.push(
-      renderArg(join(`${step.role}:${step.id}@`, hostVar(node), "=", nodeIpVar(node), ":", port(sys))),
-    );
+    const sysPort = sys.kind === "fixed" ? String(sys.port) : `+${sys.offset}`;
+    const suffix = step.id.slice(`${step.role}-w${step.worker}`.length);
+    const j = seg ? step.worker - seg.first : -1;
+    const fits =
+      seg !== undefined &&
+      step.role === seg.role &&
+      suffix === seg.suffix &&
+      j === seg.count &&
+      (seg.per === 0
+        ? node === seg.node || (node > seg.node && sysPort === seg.ports[0])
+        : node === seg.node + Math.floor(j / seg.per) * seg.step && sysPort === seg.ports[j % seg.per]);
+    if (seg && fits) {
+      if (seg.per === 0 && node === seg.node) seg.ports.push(sysPort);
+      else if (seg.per === 0) {
+        seg.per = seg.ports.length;
+        seg.step = node - seg.node;
+      }
+      seg.count++;
+      continue;
+    }
+    close();
+    seg = { role: step.role, first: step.worker, count: 1, node, step: 1, ports: [sysPort], suffix, per: 0 };
   }
-  return ["counters", shellQuote(c.metric), shellQuote(`${c.endpointLabel}=${c.endpoint}`), ...targets].join(
+  close();
+  return ["counters", shellQuote(c.metric), shellQuote(`${c.endpointLabel}=${c.endpoint}`), ...segments].join(
     " ",
   );
 }
