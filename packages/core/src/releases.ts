@@ -89,7 +89,11 @@ export interface RequestCounter {
  * shared/reference/dynamo-flags/releases-*.json in the ai-dynamo/dynamo history (mirror wxsms/dynamo):
  * 0.4.1 46175f5df0b8, 0.6.1 5f9d20251667, 0.9.0 4d9e64a2c1f0, 1.0.0 8381e28a3e4a, 1.1.0 01a4b6d6ddd5,
  * 1.2.0 976dc4d068d3, 1.3.0 4cba833f0161, 1.4.0 5a638087d82c, 1.5.0 2a6da14c8361. 0.3.2 (c4935b34979b)
- * has no lib/runtime metrics module and no system server.
+ * has no lib/runtime metrics module and no system server. A disaggregated request reaches the prefill
+ * worker's generate endpoint too, so both roles count it: at 0.4.1 the SGLang decode worker calls it
+ * (components/backends/sglang/src/dynamo/sglang/main.py prefill_client = ….endpoint("generate"),
+ * request_handlers/decode_handler.py), at 1.5.0 the frontend's PrefillRouter does
+ * (lib/llm/src/kv_router/prefill_router, lib/llm/src/discovery/watcher.rs).
  */
 const REQUEST_COUNTER: RequestCounter = Object.freeze({
   metric: "dynamo_component_requests_total",
