@@ -109,6 +109,10 @@ function specOptions(cmd: Command): Command {
       "--no-smoke",
       "ready once every instance registered, without the first chat request that must return tokens",
     )
+    .option(
+      "--no-smoke-counters",
+      "with the first chat request, do not check that a worker of every role (prefill, decode) handled it",
+    )
     .option("--hf-cache <dir>", "host directory for the model cache (HF_HOME)")
     .option("--env <NAME=VALUE>", "environment for every process (repeatable)", collect)
     .option("--secret <NAME>", "secret passed by name from your shell at run time (repeatable)", collect)

@@ -16,7 +16,14 @@ import { DynError } from "./errors.js";
 import { etcdStep, infraEnv, natsStep } from "./infra.js";
 import { type GroupRequest, type Layout, layOut, nodesPerWorker, type PlacedWorker } from "./layout.js";
 import { checkScale } from "./limits.js";
-import { isInfraStep, type Plan, type PlannedStep, type PlanWarning, type WorkerGroupPlan } from "./plan.js";
+import {
+  isInfraStep,
+  type Plan,
+  type PlannedStep,
+  type PlanWarning,
+  type SmokeCountersPlan,
+  type WorkerGroupPlan,
+} from "./plan.js";
 import { PortAllocator } from "./ports.js";
 import { nodeIpVar } from "./runtime-vars.js";
 import { type DeploymentSpec, WORKER_ROLES, type WorkerGroup, type WorkerRole } from "./spec.js";
@@ -303,12 +310,36 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
     infraNode,
     frontend: { node: infraNode, port: frontendPorts[0] as PortRef },
     expected,
+    smokeCounters: smokeCounters(spec, release, steps),
     spec: {
       ...spec,
       model,
       backend: { name: spec.backend.name, options: options as Record<string, unknown> },
     },
   };
+}
+
+/**
+ * The token gate's per-role counter check (docs/reliability.md § The token gate): the release's
+ * request counter, read on every registering worker's system port; skipped, with the reason, when
+ * switched off, when the release has no counter, or when a worker has no system port to read it on.
+ */
+function smokeCounters(
+  spec: DeploymentSpec,
+  release: Release,
+  steps: readonly PlannedStep[],
+): SmokeCountersPlan {
+  if (!spec.readiness.smokeCounters) return { skipped: "readiness.smokeCounters is off" };
+  const counter = release.facts.requestCounter;
+  if (!counter)
+    return {
+      skipped: `Dynamo ${release.version} workers export no request counter (no /metrics on a system port)`,
+    };
+  const blind = steps.find(
+    (s) => s.registers && s.role !== "frontend" && !(s.ports.system && "DYN_SYSTEM_PORT" in s.env),
+  );
+  if (blind) return { skipped: `worker ${blind.id} has no system port to read its request counter on` };
+  return { metric: counter.metric, endpointLabel: counter.endpointLabel, endpoint: counter.endpoint };
 }
 
 /** Whether a process is given `text`: as a word, as `--flag=text`, or inside a word with runtime parts. */

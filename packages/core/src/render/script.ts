@@ -496,6 +496,73 @@ function stepsAt(plan: Plan): string {
   return [...at].map(([k, ids]) => `[${shellQuote(k)}]=${shellQuote(ids.join(" "))}`).join(" ");
 }
 
+/**
+ * dyn_smoke's counter arguments: `counters <metric> <label>=<endpoint> <segment>…` naming every
+ * registering worker's system port, or `skip <reason>` (plan.smokeCounters). A segment is
+ * `<role>:<first worker>:<count>:<first node>:<node step>:<system ports>:<id suffix>` (dyn_smoke_targets
+ * expands it): worker first+j of the role, step id `<role>-w<first+j><suffix>`, on node
+ * first node + ⌊j / P⌋ × node step with system port j mod P of the P listed (`+N` = DYN_PORT_BASE+N).
+ * Workers are placed in runs like that, so a plan at the process limit needs a few segments, not a
+ * word per worker.
+ */
+function smokeCounterArgs(plan: Plan): string {
+  const c = plan.smokeCounters ?? { skipped: "not planned (a plan from an older dyn)" };
+  if ("skipped" in c) return `skip ${shellQuote(c.skipped)}`;
+  const segments: string[] = [];
+  let seg:
+    | {
+        role: string;
+        first: number;
+        count: number;
+        node: number;
+        step: number;
+        ports: string[];
+        suffix: string;
+        per: number;
+      }
+    | undefined;
+  const close = () => {
+    if (seg)
+      segments.push(
+        shellQuote(
+          [seg.role, seg.first, seg.count, seg.node, seg.step, seg.ports.join(","), seg.suffix].join(":"),
+        ),
+      );
+    seg = undefined;
+  };
+  for (const step of plan.steps) {
+    const sys = step.ports.system;
+    if (!step.registers || step.role === "frontend" || !sys) continue;
+    const node = step.nodes[0] as number;
+    const sysPort = sys.kind === "fixed" ? String(sys.port) : `+${sys.offset}`;
+    const suffix = step.id.slice(`${step.role}-w${step.worker}`.length);
+    const j = seg ? step.worker - seg.first : -1;
+    const fits =
+      seg !== undefined &&
+      step.role === seg.role &&
+      suffix === seg.suffix &&
+      j === seg.count &&
+      (seg.per === 0
+        ? node === seg.node || (node > seg.node && sysPort === seg.ports[0])
+        : node === seg.node + Math.floor(j / seg.per) * seg.step && sysPort === seg.ports[j % seg.per]);
+    if (seg && fits) {
+      if (seg.per === 0 && node === seg.node) seg.ports.push(sysPort);
+      else if (seg.per === 0) {
+        seg.per = seg.ports.length;
+        seg.step = node - seg.node;
+      }
+      seg.count++;
+      continue;
+    }
+    close();
+    seg = { role: step.role, first: step.worker, count: 1, node, step: 1, ports: [sysPort], suffix, per: 0 };
+  }
+  close();
+  return ["counters", shellQuote(c.metric), shellQuote(`${c.endpointLabel}=${c.endpoint}`), ...segments].join(
+    " ",
+  );
+}
+
 function readiness(plan: Plan): string[] {
   const url = renderArg(join("http://", nodeIpVar(plan.frontend.node), ":", port(plan.frontend.port)));
   const expected = Object.entries(plan.expected)
@@ -530,7 +597,7 @@ function readiness(plan: Plan): string[] {
     ...(plan.spec.readiness.smoke
       ? [
           "# Registered is not serving: one real request must come back with tokens.",
-          `dyn_smoke "$DYN_URL" ${shellQuote(plan.spec.model.servedName ?? plan.spec.model.path ?? "")} ${plan.spec.readiness.smokeTimeoutSeconds}`,
+          `dyn_smoke "$DYN_URL" ${shellQuote(plan.spec.model.servedName ?? plan.spec.model.path ?? "")} ${plan.spec.readiness.smokeTimeoutSeconds} ${smokeCounterArgs(plan)}`,
         ]
       : []),
     'dyn_emit ready url "$(dyn_json "$DYN_URL")" registered "$(dyn_json "$counts")"',
