@@ -4,10 +4,19 @@
 // command line with sh on this machine (unit tests only; e2e/test/cluster/remote.test.ts goes through
 // a real sshd to the testbed).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statfsSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { DynError } from "@dyn/core";
 import { describe, expect, it } from "vitest";
+import { parseRunsDirFacts, REMOTE_RUNS_DIR_SCRIPT, runsDirCheck } from "../src/commands/doctor.js";
 import { useHost } from "../src/host.js";
 import { lookup } from "../src/registry.js";
 import {
@@ -260,5 +269,28 @@ describe("--remote: deploy writes there, and the registry remembers the login no
     expect(r.stderr.split("\n")[0]).toMatch(
       /^error: --runs-dir: cannot create .*a-file\/runs: .*\(on login1\) \(DYN_USAGE\)$/,
     );
+  });
+});
+
+describe("doctor --remote: the runs directory facts in one round trip", () => {
+  it("the script finds the nearest existing ancestor, its kind, access and filesystem type", () => {
+    const dir = tmp("dyn-facts-");
+    const out = execFileSync("sh", ["-c", REMOTE_RUNS_DIR_SCRIPT, "sh", join(dir, "a b", "c")], {
+      encoding: "utf8",
+    });
+    const facts = parseRunsDirFacts(out);
+    expect(facts).toMatchObject({ existing: dir, isDirectory: true, notWritable: null });
+    expect(facts?.magic).toBe(Number(statfsSync(dir).type));
+    expect(runsDirCheck(join(dir, "a b", "c"), facts)).toMatchObject({ status: "ok" });
+    const file = join(dir, "f");
+    writeFileSync(file, "");
+    const onFile = parseRunsDirFacts(
+      execFileSync("sh", ["-c", REMOTE_RUNS_DIR_SCRIPT, "sh", join(file, "x")], { encoding: "utf8" }),
+    );
+    expect(runsDirCheck(join(file, "x"), onFile)).toMatchObject({
+      status: "fail",
+      detail: `${file} is not a directory`,
+    });
+    expect(runsDirCheck("/x", "cannot check /x: no answer")).toMatchObject({ status: "fail" });
   });
 });
