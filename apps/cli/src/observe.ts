@@ -326,7 +326,7 @@ function registeredAt(runDir: string): number | null {
 /** When the readiness watcher first saw each instance (logs/registrations.json; absent before READY). */
 function registrations(runDir: string): Registration[] {
   try {
-    const raw: unknown = JSON.parse(readFileSync(join(runDir, "logs", "registrations.json"), "utf8"));
+    const raw: unknown = JSON.parse(runFs().readText(join(runDir, "logs", "registrations.json")));
     if (!Array.isArray(raw)) return [];
     return raw.filter(
       (r): r is Registration =>
