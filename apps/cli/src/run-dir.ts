@@ -20,7 +20,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { DynError, type PlanJson } from "@dyn/core";
+import { CHAIN_FILES, DynError, type PlanJson, parseChain } from "@dyn/core";
 import { entries, lookup } from "./registry.js";
 
 export const DEFAULT_RUNS_DIR = "dyn-runs";
@@ -176,13 +176,24 @@ export function listDeployments(runsDir: string): Deployment[] {
     .map(readDeployment);
 }
 
-/** A run directory whose job.json names `jobId` (a registry entry is only a pointer). */
+/** job.json names the job, or (keep-alive) chain.jsonl names it as one of the chain's attempts. */
+function namesJob(d: Deployment, jobId: string): boolean {
+  if (d.job?.jobId === jobId) return true;
+  if (!d.plan?.spec.lifetime?.keepAlive) return false;
+  try {
+    return parseChain(readFileSync(join(d.runDir, CHAIN_FILES.chain), "utf8")).some((a) => a.jobId === jobId);
+  } catch {
+    return false;
+  }
+}
+
+/** A run directory whose job.json (or chain) names `jobId` (a registry entry is only a pointer). */
 function runDirOfJob(path: string, jobId: string): Deployment | undefined {
   try {
     const target = realpathSync(path);
     if (!isRunDir(target)) return undefined;
     const d = readDeployment(target);
-    return d.job?.jobId === jobId ? d : undefined;
+    return namesJob(d, jobId) ? d : undefined;
   } catch {
     return undefined;
   }
@@ -214,7 +225,7 @@ export function findDeployment(
   }
   const found =
     runDirOfJob(join(runsDir, "by-job", arg), arg) ??
-    listDeployments(runsDir).find((d) => d.job?.jobId === arg) ??
+    listDeployments(runsDir).find((d) => namesJob(d, arg)) ??
     (() => {
       const entry = lookup(registry, arg);
       return entry ? runDirOfJob(entry.runDir, arg) : undefined;

@@ -159,6 +159,9 @@ export const SCALAR_FLAGS: ReadonlyArray<{
     kind: "int",
   },
   { flag: "--no-smoke", attr: "smoke", path: ["readiness", "smoke"], kind: "false" },
+  { flag: "--keep-alive", attr: "keepAlive", path: ["lifetime", "keepAlive"], kind: "true" },
+  { flag: "--handover", attr: "handover", path: ["lifetime", "handover"], kind: "string" },
+  { flag: "--warn-seconds", attr: "warnSeconds", path: ["lifetime", "warnSeconds"], kind: "int" },
   { flag: "--no-preflight", attr: "preflight", path: ["network", "preflight"], kind: "false" },
   { flag: "--hf-cache", attr: "hfCache", path: ["hfCache"], kind: "string", env: "DYN_HF_CACHE_DIR" },
 ];

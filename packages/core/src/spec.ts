@@ -313,9 +313,10 @@ export const DeploymentSpec = z
          * queue: the successor is submitted at READY with --dependency=afterany on this job and
          * starts when it ends (downtime = the successor's start-up). overlap: at the warning signal
          * the successor is submitted without dependency (it needs nodes of its own, or room on
-         * these); this job serves until the successor is READY, then drains and exits.
+         * these); this job serves until the successor is READY, then drains and exits. Default queue;
+         * only with keepAlive.
          */
-        handover: z.enum(["queue", "overlap"]).default("queue"),
+        handover: z.enum(["queue", "overlap"]).optional(),
         /** Seconds before the time limit SLURM warns the job (sbatch --signal=B:USR1@warnSeconds). */
         warnSeconds: whole(1, 65535).default(600),
         /** Attempts in all, the first included (0: no limit). */

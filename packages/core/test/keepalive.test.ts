@@ -52,9 +52,12 @@ describe("lifetime in the spec", () => {
     ]);
     expect(issues({ slurm: { time: "2" }, lifetime: { keepAlive: true, warnSeconds: 119 } })).toEqual([]);
     expect(issues({ lifetime: { keepAlive: false } })).toEqual([]);
-    expect(issues({ slurm: { time: "9" }, lifetime: { keepAlive: true, handover: "swap" as "queue" } })[0]).toMatch(
-      /^lifetime\.handover: /,
-    );
+    expect(issues({ lifetime: { keepAlive: false, handover: "overlap" } })).toEqual([
+      "lifetime.handover: has no effect without keep-alive (lifetime.keepAlive, --keep-alive)",
+    ]);
+    expect(
+      issues({ slurm: { time: "9" }, lifetime: { keepAlive: true, handover: "swap" as "queue" } })[0],
+    ).toMatch(/^lifetime\.handover: /);
     expect(issues({ slurm: { time: "9" }, lifetime: { keepAlive: true, warnSeconds: 70000 } })[0]).toMatch(
       /^lifetime\.warnSeconds: /,
     );
@@ -66,7 +69,7 @@ describe("rendering", () => {
 
   it("without keep-alive the script is the same as before (lifetime absent or keepAlive false)", () => {
     const plain = render(base);
-    expect(render({ ...base, lifetime: { keepAlive: false, handover: "overlap" } })).toBe(plain);
+    expect(render({ ...base, lifetime: { keepAlive: false } })).toBe(plain);
     expect(plain).not.toMatch(/#SBATCH --signal|DYN_CHAIN|dyn_keepalive/);
   });
 

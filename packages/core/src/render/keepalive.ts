@@ -45,7 +45,7 @@ export function keepAliveSettings(spec: DeploymentSpec): string[] {
     "# Keep-alive: this job is attempt DYN_ATTEMPT of a chain (docs/cli.md, Keep-alive).",
     'DYN_CHAIN_DIR="$DYN_RUN_DIR"',
     'DYN_ATTEMPT="${DYN_ATTEMPT:-1}"',
-    `DYN_HANDOVER=${l.handover}`,
+    `DYN_HANDOVER=${l.handover ?? "queue"}`,
     `DYN_KEEPALIVE_MAX=${l.maxAttempts}`,
     `DYN_KEEPALIVE_FAILS=${l.maxFailures}`,
     '[ "$DYN_ATTEMPT" = 1 ] || DYN_RUN_DIR="$DYN_CHAIN_DIR/attempts/$DYN_ATTEMPT"',
