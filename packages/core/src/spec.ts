@@ -387,11 +387,17 @@ export const DeploymentSpec = z
 function checkLifetime(
   spec: {
     slurm: { time?: string | undefined };
-    lifetime?: { keepAlive: boolean; warnSeconds: number } | undefined;
+    lifetime?: { keepAlive: boolean; handover?: string | undefined; warnSeconds: number } | undefined;
   },
   ctx: z.RefinementCtx,
 ): void {
   const l = spec.lifetime;
+  if (l && !l.keepAlive && l.handover !== undefined)
+    ctx.addIssue({
+      code: "custom",
+      path: ["lifetime", "handover"],
+      message: "has no effect without keep-alive (lifetime.keepAlive, --keep-alive)",
+    });
   if (!l?.keepAlive) return;
   if (spec.slurm.time === undefined) {
     ctx.addIssue({

@@ -42,7 +42,7 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
       },
     );
   }
-  // Keep-alive: one attempt's files (--attempt, else the attempt of the job given, else the newest).
+  // Keep-alive: one attempt's files (--attempt, else a successor's job id, else the newest).
   const { target, d } = attemptOf(
     { ...root, plan: root.plan },
     found.jobId,
@@ -155,7 +155,10 @@ function attemptOf(
     return { target: { jobId }, d: root };
   }
   const started = chain.filter((a) => a.jobId !== null);
-  const n = attempt ?? chain.find((a) => a.jobId === arg)?.attempt ?? started.at(-1)?.attempt ?? 1;
+  // The deployment's own id (attempt 1's) or its run directory means the deployment: its newest
+  // attempt; a successor's job id means that attempt.
+  const byJob = chain.find((a) => a.attempt > 1 && a.jobId === arg)?.attempt;
+  const n = attempt ?? byJob ?? started.at(-1)?.attempt ?? 1;
   const a = chain.find((x) => x.attempt === n);
   if (!a)
     throw new DynError(
