@@ -180,7 +180,8 @@ describe("the chain under bash", () => {
       [3, "5001"],
     ]);
     expect(read(join(run.runDir, "current-url"))).toMatch(new RegExp(`^${url}`));
-    expect(existsSync(join(run.runDir, "attempts", "2", "logs", "frontend-0.log"))).toBe(false); // srun is a stub
+    // Attempt 1's status file is left as it was: attempt 2 writes only its own.
+    expect(read(join(run.runDir, "status.jsonl"))).toBe('{"t":1,"event":"stopped","signal":"TERM"}\n');
     expect(sbatchArgv(run)).toContain("--export=ALL,DYN_ATTEMPT=3");
   });
 
