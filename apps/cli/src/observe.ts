@@ -76,6 +76,8 @@ export interface Observation {
   /** Whose fault a failure is (core's attributeFailure), with the log it read; null unless failed. */
   readonly attribution: FailureAttribution | null;
   readonly summary: StatusSummary | null;
+  /** A keep-alive deployment's attempts (chain.ts); absent for a lone job. */
+  readonly chain?: ReadonlyArray<import("./chain.js").ChainEntry>;
 }
 
 /** core's Attribution plus the log file (relative to the run directory) its lines come from. */

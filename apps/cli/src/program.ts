@@ -113,6 +113,18 @@ function specOptions(cmd: Command): Command {
       "--no-smoke-counters",
       "with the first chat request, do not check that a worker of every role (prefill, decode) handled it",
     )
+    .option(
+      "--keep-alive",
+      "serve past the time limit: the job resubmits itself before --time ends (a chain of jobs; dyn stop ends it)",
+    )
+    .option(
+      "--handover <mode>",
+      "with --keep-alive: queue (successor queued after this job) or overlap (successor runs alongside until READY)",
+    )
+    .option(
+      "--warn-seconds <s>",
+      "with --keep-alive: SLURM's warning this many seconds before the limit (default 600)",
+    )
     .option("--hf-cache <dir>", "host directory for the model cache (HF_HOME)")
     .option("--env <NAME=VALUE>", "environment for every process (repeatable)", collect)
     .option("--secret <NAME>", "secret passed by name from your shell at run time (repeatable)", collect)
@@ -210,6 +222,7 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .option("--node <n>", "node index (0-based) within the allocation")
     .option("-n, --lines <n>", "lines from the end (default 50; 0 = all)")
     .option("-f, --follow", "keep printing new lines until the job leaves the queue")
+    .option("--attempt <n>", "keep-alive: the logs of attempt n of the chain (default: the newest)")
     .option("--runs-dir <dir>", "where run directories live")
     .option(
       "--remote <[user@]host[:port]>",

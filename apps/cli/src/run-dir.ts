@@ -4,9 +4,23 @@
  * symlink to the run directory so `dyn status <jobid>` finds it. The path is absolute and must be on
  * a filesystem the compute nodes share (the job writes its logs and status file there).
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
-import { DynError, type PlanJson } from "@dyn/core";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { CHAIN_FILES, DynError, type PlanJson, parseChain } from "@dyn/core";
 import { currentHost, ioError, runFs } from "./host.js";
 import { entries, lookup } from "./registry.js";
 
@@ -131,13 +145,24 @@ export function listDeployments(runsDir: string): Deployment[] {
     .map(readDeployment);
 }
 
-/** A run directory whose job.json names `jobId` (a registry entry is only a pointer). */
+/** job.json names the job, or (keep-alive) chain.jsonl names it as one of the chain's attempts. */
+function namesJob(d: Deployment, jobId: string): boolean {
+  if (d.job?.jobId === jobId) return true;
+  if (!d.plan?.spec.lifetime?.keepAlive) return false;
+  try {
+    return parseChain(readFileSync(join(d.runDir, CHAIN_FILES.chain), "utf8")).some((a) => a.jobId === jobId);
+  } catch {
+    return false;
+  }
+}
+
+/** A run directory whose job.json (or chain) names `jobId` (a registry entry is only a pointer). */
 function runDirOfJob(path: string, jobId: string): Deployment | undefined {
   try {
     const target = runFs().realpath(path);
     if (!isRunDir(target)) return undefined;
     const d = readDeployment(target);
-    return d.job?.jobId === jobId ? d : undefined;
+    return namesJob(d, jobId) ? d : undefined;
   } catch {
     return undefined;
   }
@@ -170,7 +195,7 @@ export function findDeployment(
   }
   const found =
     runDirOfJob(join(runsDir, "by-job", arg), arg) ??
-    listDeployments(runsDir).find((d) => d.job?.jobId === arg) ??
+    listDeployments(runsDir).find((d) => namesJob(d, arg)) ??
     (() => {
       const entry = lookup(registry, arg);
       // an entry of another host (this machine, or another login node) is not looked at here

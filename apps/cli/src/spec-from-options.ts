@@ -166,6 +166,9 @@ export const SCALAR_FLAGS: ReadonlyArray<{
     path: ["readiness", "smokeCounters"],
     kind: "false",
   },
+  { flag: "--keep-alive", attr: "keepAlive", path: ["lifetime", "keepAlive"], kind: "true" },
+  { flag: "--handover", attr: "handover", path: ["lifetime", "handover"], kind: "string" },
+  { flag: "--warn-seconds", attr: "warnSeconds", path: ["lifetime", "warnSeconds"], kind: "int" },
   { flag: "--no-preflight", attr: "preflight", path: ["network", "preflight"], kind: "false" },
   { flag: "--hf-cache", attr: "hfCache", path: ["hfCache"], kind: "string", env: "DYN_HF_CACHE_DIR" },
 ];

@@ -113,6 +113,20 @@ export const slurmTime = z
   )
   .transform(String);
 
+/**
+ * A SLURM time limit in seconds ("MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS", as
+ * sbatch(1) --time reads them); undefined for a form it does not have.
+ */
+export function slurmTimeSeconds(time: string): number | undefined {
+  const m = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(time);
+  if (!m) return undefined;
+  const [, d, a, b, c] = m;
+  const n = (x: string | undefined) => Number(x ?? 0);
+  if (d !== undefined) return n(d) * 86400 + n(a) * 3600 + n(b) * 60 + n(c); // D-HH[:MM[:SS]]
+  if (c !== undefined) return n(a) * 3600 + n(b) * 60 + n(c); // HH:MM:SS
+  return n(a) * 60 + n(b); // MM or MM:SS
+}
+
 /** One name, or a list of names (`secrets: HF_TOKEN`). */
 export function oneOrMany<T extends z.ZodType<string>>(item: T) {
   return z

@@ -5,7 +5,16 @@
  */
 import { z } from "zod";
 import { checkExtraSbatch } from "./sbatch-directives.js";
-import { engineArgs, envValue, oneOrMany, slurmTime, text, whole, wholeOrAuto } from "./spec-forms.js";
+import {
+  engineArgs,
+  envValue,
+  oneOrMany,
+  slurmTime,
+  slurmTimeSeconds,
+  text,
+  whole,
+  wholeOrAuto,
+} from "./spec-forms.js";
 
 export { text };
 export const envName = z
@@ -307,6 +316,29 @@ export const DeploymentSpec = z
         smokeTimeoutSeconds: z.number().int().min(1).max(3600).default(120),
       })
       .prefault({}),
+    /**
+     * Serving past the job's time limit (docs/cli.md, Keep-alive): the job keeps a chain of jobs of
+     * this same script, each attempt handing over to the next. Absent: one job, as without it.
+     */
+    lifetime: z
+      .strictObject({
+        keepAlive: z.boolean().default(false),
+        /**
+         * queue: the successor is submitted at READY with --dependency=afterany on this job and
+         * starts when it ends (downtime = the successor's start-up). overlap: at the warning signal
+         * the successor is submitted without dependency (it needs nodes of its own, or room on
+         * these); this job serves until the successor is READY, then drains and exits. Default queue;
+         * only with keepAlive.
+         */
+        handover: z.enum(["queue", "overlap"]).optional(),
+        /** Seconds before the time limit SLURM warns the job (sbatch --signal=B:USR1@warnSeconds). */
+        warnSeconds: whole(1, 65535).default(600),
+        /** Attempts in all, the first included (0: no limit). */
+        maxAttempts: whole(0).default(0),
+        /** Attempts in a row that failed (not a time-limit end) after which no further one starts. */
+        maxFailures: whole(1, 100).default(2),
+      })
+      .optional(),
     /** Host directory for the model cache (HF_HOME); default $HOME/.cache/huggingface at run time. */
     hfCache: text.pipe(z.string().startsWith("/", "must be an absolute path")).optional(),
     /**
@@ -355,6 +387,7 @@ export const DeploymentSpec = z
         message: "must not contain : or , with a pyxis container (it is mounted as SRC:DST)",
       });
     }
+    checkLifetime(spec, ctx);
     if (spec.roles.aggregated && (spec.roles.prefill || spec.roles.decode)) {
       ctx.addIssue({
         code: "custom",
@@ -363,6 +396,40 @@ export const DeploymentSpec = z
       });
     }
   });
+
+/** keep-alive needs a time limit to outlive, and SLURM's warning must come before that limit. */
+function checkLifetime(
+  spec: {
+    slurm: { time?: string | undefined };
+    lifetime?: { keepAlive: boolean; handover?: string | undefined; warnSeconds: number } | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const l = spec.lifetime;
+  if (l && !l.keepAlive && l.handover !== undefined)
+    ctx.addIssue({
+      code: "custom",
+      path: ["lifetime", "handover"],
+      message: "has no effect without keep-alive (lifetime.keepAlive, --keep-alive)",
+    });
+  if (!l?.keepAlive) return;
+  if (spec.slurm.time === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["lifetime", "keepAlive"],
+      message: "needs a time limit (slurm.time, --time): a chain hands over before the limit",
+    });
+    return;
+  }
+  const limit = slurmTimeSeconds(spec.slurm.time);
+  if (limit !== undefined && l.warnSeconds >= limit) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["lifetime", "warnSeconds"],
+      message: `must be less than the time limit (${spec.slurm.time} = ${limit} s)`,
+    });
+  }
+}
 
 export type DeploymentSpecInput = z.input<typeof DeploymentSpec>;
 export type DeploymentSpec = z.output<typeof DeploymentSpec>;

@@ -5,10 +5,12 @@
  */
 import { join } from "node:path";
 import { DynError } from "@dyn/core";
+import { attemptDeployment, chainOf } from "../chain.js";
 import { runFs } from "../host.js";
 import type { Io } from "../io.js";
 import { backoff, readTail } from "../observe.js";
 import { registryDir } from "../registry.js";
+import type { Deployment } from "../run-dir.js";
 import { batchLogPath } from "../run-dir.js";
 import { runsDirOf, targetOf } from "./shared.js";
 
@@ -27,9 +29,9 @@ function intFlag(flag: string, v: unknown): number | undefined {
 
 export async function run(flags: Record<string, unknown>, args: string[], io: Io): Promise<number> {
   const runsDir = await runsDirOf(flags, io);
-  const target = targetOf(args[0] as string, runsDir, io);
-  const d = target.deployment;
-  if (!d?.plan) {
+  const found = targetOf(args[0] as string, runsDir, io);
+  const root = found.deployment;
+  if (!root?.plan) {
     const registry = registryDir(io.env);
     throw new DynError(
       "DYN_USAGE",
@@ -40,6 +42,13 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
       },
     );
   }
+  // Keep-alive: one attempt's files (--attempt, else a successor's job id, else the newest).
+  const { target, d } = attemptOf(
+    { ...root, plan: root.plan },
+    found.jobId,
+    args[0] as string,
+    intFlag("--attempt", flags.attempt),
+  );
   const role = flags.role as string | undefined;
   if (role !== undefined && !(ROLES as readonly string[]).includes(role))
     throw new DynError(
@@ -58,7 +67,7 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
         hint: "dyn deploy submits it",
       });
     const spec = d.plan.spec;
-    files = [batchLogPath(d.runDir, spec.slurm.output, target.jobId, spec.slurm.jobName, io.env.USER)];
+    files = [batchLogPath(root.runDir, spec.slurm.output, target.jobId, spec.slurm.jobName, io.env.USER)];
   } else {
     const procs = d.plan.processes.filter(
       (p) =>
@@ -124,6 +133,40 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
   } finally {
     dispose();
   }
+}
+
+/** The attempt `dyn logs` reads: its job and its files. A lone job is its own only attempt. */
+function attemptOf(
+  root: Deployment & { plan: NonNullable<Deployment["plan"]> },
+  jobId: string | undefined,
+  arg: string,
+  attempt: number | undefined,
+): { target: { jobId: string | undefined }; d: Deployment & { plan: NonNullable<Deployment["plan"]> } } {
+  const chain = chainOf(root);
+  if (!chain) {
+    if (attempt !== undefined && attempt !== 1)
+      throw new DynError(
+        "DYN_USAGE",
+        `--attempt: ${arg} is not a keep-alive deployment (it has one attempt)`,
+        {
+          key: "--attempt",
+        },
+      );
+    return { target: { jobId }, d: root };
+  }
+  const started = chain.filter((a) => a.jobId !== null);
+  // The deployment's own id (attempt 1's) or its run directory means the deployment: its newest
+  // attempt; a successor's job id means that attempt.
+  const byJob = chain.find((a) => a.attempt > 1 && a.jobId === arg)?.attempt;
+  const n = attempt ?? byJob ?? started.at(-1)?.attempt ?? 1;
+  const a = chain.find((x) => x.attempt === n);
+  if (!a)
+    throw new DynError(
+      "DYN_USAGE",
+      `--attempt: ${n} is not an attempt of this chain (attempts ${chain[0]?.attempt}–${chain.at(-1)?.attempt})`,
+      { key: "--attempt", hint: `dyn status ${arg} lists the chain` },
+    );
+  return { target: { jobId: a.jobId ?? undefined }, d: { ...attemptDeployment(root, n), plan: root.plan } };
 }
 
 function size(path: string): number {

@@ -8,6 +8,7 @@
  * what sacct does not know).
  */
 import { DynError, type Timeline } from "@dyn/core";
+import { chainOf, observeChains } from "../chain.js";
 import { currentHost } from "../host.js";
 import { type Io, printJson, style } from "../io.js";
 import {
@@ -16,13 +17,13 @@ import {
   endText,
   isActive,
   type Observation,
-  observe,
+  observe as observeLone,
   queueTimes,
   rolesText,
   type Target,
   timelineOf,
 } from "../observe.js";
-import { registryDir } from "../registry.js";
+import { registryDir, remember } from "../registry.js";
 import { knownDeployments } from "../run-dir.js";
 import { pad, runsDirOf, targetOf } from "./shared.js";
 
@@ -59,6 +60,9 @@ export function statusJson(observations: readonly Observation[], timelines?: Rea
       ports: o.summary?.ports ?? null,
       // time to ready phase by phase (docs/cli.md, dyn status --timeline)
       timeline: timelines?.[i] ?? null,
+      // keep-alive: every attempt {attempt, jobId, state, live, url, submittedBy, handedOver,
+      // refused}; jobId/state/url above are the current attempt's (url: current-url); null otherwise
+      chain: o.chain ?? null,
     })),
   };
 }
@@ -160,6 +164,10 @@ export function statusTable(io: Io, observations: readonly Observation[]): strin
       lines.push(
         `  ${o.jobId}: ports ${w.base}-${w.end} (window ${w.window}; its own window ${w.preferred} was taken on a node)`,
       );
+    for (const a of o.chain ?? [])
+      lines.push(
+        `  ${o.jobId}: chain attempt ${a.attempt}: job ${a.jobId ?? "-"} ${a.state}${a.url ? ` ${a.live ? "" : "was "}${a.url}` : ""}${a.refused ? ` (no successor: ${a.refused})` : ""}`,
+      );
     const p = o.summary?.previous;
     if (p)
       lines.push(
@@ -176,6 +184,9 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
       ? args.map((a) => targetOf(a, runsDir, io))
       : knownDeployments(runsDir, registryDir(io.env)).map((d) => ({ jobId: d.job?.jobId, deployment: d }));
   const slurm = await io.slurm();
+  const register = (e: Parameters<typeof remember>[1]) => remember(io.env, e, () => undefined);
+  const observe = (s: typeof slurm, t: readonly Target[]) =>
+    targets.some((x) => chainOf(x.deployment)) ? observeChains(s, t, register) : observeLone(s, t);
   if (flags.watch && flags.timeline)
     throw new DynError(
       "DYN_USAGE",

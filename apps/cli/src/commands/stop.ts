@@ -3,9 +3,11 @@
  * id dyn did not deploy (no run directory here nor in the per-user registry) is refused unless --force.
  */
 import { DynError } from "@dyn/core";
+import { chainJobIds, chainOf, writeStopMarker } from "../chain.js";
 import { type Io, printJson } from "../io.js";
 import { backoff } from "../observe.js";
 import { registryDir } from "../registry.js";
+import type { Deployment } from "../run-dir.js";
 import { seconds } from "./deploy.js";
 import { runsDirOf, targetOf } from "./shared.js";
 
@@ -25,6 +27,8 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
   }
   const timeout = seconds("--timeout", flags.timeout) ?? 120;
   const slurm = await io.slurm();
+  if (target.deployment && chainOf(target.deployment))
+    return stopChain(target.deployment, jobId, timeout, flags, io);
   const before = (await slurm.queue([jobId])).get(jobId);
   if (!before) {
     const acct = (await slurm.accounting([jobId])).get(jobId);
@@ -65,5 +69,77 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
   const waited = Math.round((io.now() - start) / 1000);
   if (flags.json) printJson(io, { format: "dyn.stop/v1", jobId, cancelled: true, state, seconds: waited });
   else io.stdout(`job ${jobId} stopped (${state}) after ${waited} s\n`);
+  return 0;
+}
+
+/**
+ * A keep-alive chain: the stop marker first (no attempt submits a successor after it, and one that
+ * starts exits at once), then every job chain.jsonl names is cancelled, re-reading it on each poll:
+ * a successor submitted just before the marker was seen is named there by then (the job records it
+ * before it checks the marker again, and cancels it itself when it finds the marker), so none
+ * survives. Done when no job of the chain is in the queue.
+ */
+async function stopChain(
+  d: Deployment,
+  jobId: string,
+  timeout: number,
+  flags: Record<string, unknown>,
+  io: Io,
+): Promise<number> {
+  const slurm = await io.slurm();
+  writeStopMarker(d.runDir, new Date(io.now()));
+  const start = io.now();
+  const delay = backoff(500, 5000);
+  const cancelled = new Set<string>();
+  const { signal, dispose } = io.interrupts();
+  let ids: string[] = [];
+  try {
+    for (;;) {
+      ids = [...new Set([...chainJobIds(d), jobId])];
+      const queue = await slurm.queue(ids);
+      const live = ids.filter((id) => queue.has(id));
+      if (live.length === 0) break;
+      for (const id of live) {
+        if (cancelled.has(id)) continue;
+        try {
+          await slurm.cancel(id);
+        } catch {
+          // it ended between squeue and scancel: the next poll sees it gone
+        }
+        cancelled.add(id);
+        if (!flags.json) io.stderr(`scancel ${id}: waiting for the chain to leave the queue…\n`);
+      }
+      if ((io.now() - start) / 1000 >= timeout)
+        throw new DynError(
+          "DYN_TIMEOUT",
+          `job ${live.join(", ")} of the chain is still in the queue ${timeout} s after scancel`,
+          { hint: `check squeue -j ${live.join(",")}; a node may be stuck completing (ask the admins)` },
+        );
+      await io.sleep(delay(), signal);
+      if (signal.aborted) {
+        io.stderr(`interrupted: the chain was stopped and its jobs are still leaving the queue\n`);
+        return 130;
+      }
+    }
+  } finally {
+    dispose();
+  }
+  const waited = Math.round((io.now() - start) / 1000);
+  const chain = ids.map((id) => ({ jobId: id, cancelled: cancelled.has(id) }));
+  if (flags.json)
+    printJson(io, {
+      format: "dyn.stop/v1",
+      jobId,
+      cancelled: cancelled.size > 0,
+      state: cancelled.size > 0 ? "CANCELLED" : "not in the queue",
+      seconds: waited,
+      chain,
+    });
+  else
+    io.stdout(
+      cancelled.size > 0
+        ? `chain stopped: job ${[...cancelled].join(", ")} cancelled, none left in the queue after ${waited} s\n`
+        : `chain stopped: no job of it was in the queue (${ids.join(", ")})\n`,
+    );
   return 0;
 }

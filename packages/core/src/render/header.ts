@@ -1,5 +1,6 @@
 /** The #SBATCH block: all directives first (sbatch stops reading them at the first command). */
 import type { Plan } from "../plan.js";
+import { keepAliveDirective } from "./keepalive.js";
 
 /** Characters sbatch reads verbatim in a directive (no quoting exists inside #SBATCH lines). */
 const DIRECTIVE_SAFE = /^[A-Za-z0-9_.%@+=:,/-]+$/;
@@ -16,7 +17,7 @@ export function sbatchHeader(plan: Plan, runDir: string): string[] {
   if (s.partition) lines.push(`--partition=${s.partition}`);
   if (s.account) lines.push(`--account=${s.account}`);
   if (s.qos) lines.push(`--qos=${s.qos}`);
-  if (s.time) lines.push(`--time=${s.time}`);
+  if (s.time) lines.push(`--time=${s.time}`, ...keepAliveDirective(plan.spec));
   if (s.exclusive) lines.push("--exclusive");
   // Requeue is a decision: explicit either way (sites default to requeue on node failure).
   lines.push(...(s.requeue ? ["--requeue", "--open-mode=append"] : ["--no-requeue"]));

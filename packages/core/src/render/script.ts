@@ -12,6 +12,7 @@ import { shellQuote } from "../quote.js";
 import { hostVar, nodeIpVar } from "../runtime-vars.js";
 import { join, type PortRef, port, renderArg, renderPort } from "../word.js";
 import { isDirectiveSafe, sbatchHeader } from "./header.js";
+import { keepAliveLibrary, keepAliveReady, keepAliveSettings, keepAliveTick } from "./keepalive.js";
 import { RUNTIME_LIBRARY } from "./runtime.js";
 import {
   CONTAINER_ARRAY,
@@ -99,6 +100,7 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     "",
     "# ---- settings from the plan ----",
     `DYN_RUN_DIR=${shellQuote(options.runDir)}`,
+    ...keepAliveSettings(spec),
     'DYN_STATUS="$DYN_RUN_DIR/status.jsonl"',
     `DYN_PORT_BASE=${portBaseExpression(spec.ports.base, spec.ports.slot, spec.ports.slots)}`,
     // Node-local scratch (etcd and NATS data) unique to this run: job ids repeat when a cluster's
@@ -132,6 +134,7 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     '(umask 077 && mkdir -p "$DYN_SCRATCH")',
     "",
     RUNTIME_LIBRARY,
+    ...keepAliveLibrary(spec),
   ];
   // One join over all lines (concat, not push(...section): a section with thousands of steps would
   // pass them all as call arguments). The final "" gives the trailing newline inside the join, so
@@ -602,6 +605,7 @@ function readiness(plan: Plan): string[] {
       : []),
     'dyn_emit ready url "$(dyn_json "$DYN_URL")" registered "$(dyn_json "$counts")"',
     'dyn_log "READY: $DYN_URL ($counts)"',
+    ...keepAliveReady(plan.spec),
     "",
     "# ---- supervision: the job lives while every step does and /health lists every instance ----",
     `declare -A DYN_STEPS_AT=(${stepsAt(plan)})`,
@@ -611,6 +615,7 @@ function readiness(plan: Plan): string[] {
     `dyn_watch_health "$DYN_SUPERVISION_LOG" ${plan.spec.readiness.lostGraceSeconds} "$DYN_URL/health" ${expected}`,
     "while :; do",
     "  dyn_check_steps",
+    ...keepAliveTick(plan.spec),
     '  if ! kill -0 "$DYN_HEALTH_PID" 2>/dev/null; then',
     '    wait "$DYN_HEALTH_PID" && rc=0 || rc=$?',
     '    DYN_HEALTH_PID=""',
