@@ -18,6 +18,7 @@ import { type GroupRequest, type Layout, layOut, nodesPerWorker, type PlacedWork
 import { checkScale } from "./limits.js";
 import { isInfraStep, type Plan, type PlannedStep, type PlanWarning, type WorkerGroupPlan } from "./plan.js";
 import { PortAllocator } from "./ports.js";
+import type { PlanProfile } from "./profiles.js";
 import { nodeIpVar } from "./runtime-vars.js";
 import { type DeploymentSpec, WORKER_ROLES, type WorkerGroup, type WorkerRole } from "./spec.js";
 import type { Arg, PortRef, Word } from "./word.js";
@@ -33,6 +34,8 @@ export interface PlanOptions {
   readonly versionOrigin?: string | undefined;
   /** Lets backend checks read local files (e.g. an engine config); without it none can be read. */
   readonly readFile?: ((path: string) => string | undefined) | undefined;
+  /** The site profile the spec was resolved with: recorded in the plan (plan.json, --json). */
+  readonly profile?: PlanProfile | undefined;
 }
 
 /** resolve the release → options → groups → layOut → assignPorts → commands. */
@@ -285,6 +288,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
     backend: backend.name,
     release: releaseInfo,
     warnings: ignoredInputs(spec, steps, groups, release.version, hosted),
+    ...(planOptions.profile ? { profile: planOptions.profile } : {}),
     nodes: layout.nodes,
     gpusPerNode: gpn,
     groups: groups.map(
