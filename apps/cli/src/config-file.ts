@@ -14,7 +14,7 @@ let Y: typeof import("yaml");
 export const CONFIG_NAMES = ["dyn.yaml", "dyn.yml", "dyn.json"] as const;
 
 /** Keys a config file may have on top of the DeploymentSpec's. */
-export const CONFIG_ONLY_KEYS = ["backends", "runsDir"] as const;
+export const CONFIG_ONLY_KEYS = ["backends", "runsDir", "profile"] as const;
 
 export interface ConfigFile {
   readonly path: string;
@@ -29,6 +29,8 @@ export interface ConfigFile {
   /** `backends:` module names or paths (paths resolved against the file's directory). */
   readonly backends: readonly string[];
   readonly runsDir: string | undefined;
+  /** `profile:`, the site profile this project uses (docs/cli.md, Profiles). */
+  readonly profile: string | undefined;
   /** `file:line:col` of the value at `path` (of the key with `preferKey`, or of the nearest ancestor). */
   locate(path: readonly (string | number)[], preferKey?: boolean): string | undefined;
   /** Whether the file sets something at `path` (or below it). */
@@ -97,7 +99,7 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
   keepWrittenNumbers(doc);
   const data = doc.toJS() as unknown;
   if (data === null || data === undefined) {
-    return makeConfig(path, display, {}, [], undefined, doc.contents, at);
+    return makeConfig(path, display, {}, [], undefined, undefined, doc.contents, at);
   }
   if (typeof data !== "object" || Array.isArray(data)) {
     throw new DynError(
@@ -108,7 +110,13 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
       },
     );
   }
-  const { backends, runsDir, ...spec } = data as Record<string, unknown>;
+  const { backends, runsDir, profile, ...spec } = data as Record<string, unknown>;
+  if (profile !== undefined && (typeof profile !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(profile)))
+    throw new DynError(
+      "DYN_CONFIG_INVALID",
+      `${locate(doc.contents, ["profile"], at)} profile: must be a profile name (letters, digits, _ . -)`,
+      { key: "profile" },
+    );
   if (backends !== undefined && (!Array.isArray(backends) || backends.some((b) => typeof b !== "string"))) {
     throw new DynError(
       "DYN_CONFIG_INVALID",
@@ -138,6 +146,7 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
     spec,
     list,
     runsDir === undefined ? undefined : resolve(dir, runsDir as string),
+    profile as string | undefined,
     doc.contents,
     at,
   );
@@ -189,6 +198,7 @@ function makeConfig(
   spec: Record<string, unknown>,
   backends: readonly string[],
   runsDir: string | undefined,
+  profile: string | undefined,
   root: unknown,
   at: (offset: number) => string,
 ): ConfigFile {
@@ -198,6 +208,7 @@ function makeConfig(
     spec,
     backends,
     runsDir,
+    profile,
     locate: (p, preferKey) => locate(root, p, at, preferKey),
     has: (p) => find(root, p).depth === p.length,
   };

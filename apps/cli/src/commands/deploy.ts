@@ -4,7 +4,7 @@
  */
 import { existsSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
-import { DynError, explainPlan, planToJson } from "@dyn/core";
+import { DynError, explainPlan, planToJson, profileLine } from "@dyn/core";
 import { type Io, printJson, progressLine, style } from "../io.js";
 import {
   backoff,
@@ -151,6 +151,7 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   if (!flags.json) {
     say(`submitted job ${s.bold(jobId)}${submitted.cluster ? ` on cluster ${submitted.cluster}` : ""}\n`);
     say(`run directory: ${runDir}\n`);
+    if (plan.profile) say(`${profileLine(plan.profile)}\n`);
     if (!wait) say(`next: ${next.join("  |  ")}\n`);
     if (flags.quiet && !wait) io.stdout(`${jobId}\n`);
   }
