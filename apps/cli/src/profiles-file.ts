@@ -85,8 +85,8 @@ export async function parseProfilesText(
     }));
     throw problemsError("DYN_CONFIG_INVALID", problems, "fix the YAML syntax of the profiles file");
   }
-  const locate = (p: readonly (string | number)[]) => {
-    const offset = nodeAt(doc.contents, p)?.range?.[0];
+  const locate = (p: readonly (string | number)[], preferKey = false) => {
+    const offset = nodeAt(doc.contents, p, preferKey)?.range?.[0];
     return offset === undefined ? undefined : at(offset);
   };
   const data = doc.toJS() as unknown;
@@ -99,8 +99,11 @@ export async function parseProfilesText(
   return { source: { scope, file: path, value: checked.value, locate }, doc };
 }
 
-/** The node at `path` (for a map entry, its key, so a position points at what was written), or the deepest reached. */
-function nodeAt(root: unknown, path: readonly (string | number)[]): Node | undefined {
+/**
+ * The node at `path`, or the deepest one reached: a scalar value itself (as config-file.ts does), a
+ * map entry holding a map or list (or any entry with `preferKey`: an unknown key) by its key.
+ */
+function nodeAt(root: unknown, path: readonly (string | number)[], preferKey: boolean): Node | undefined {
   let node = root as Node | undefined;
   let found = node;
   for (const seg of path) {
@@ -109,6 +112,7 @@ function nodeAt(root: unknown, path: readonly (string | number)[]): Node | undef
       if (!pair) break;
       found = pair.key as Node;
       node = (pair.value ?? undefined) as Node | undefined;
+      if (!preferKey && Y.isScalar(node)) found = node;
     } else if (Y.isSeq(node)) {
       const item = node.items[Number(seg)] as Node | undefined;
       if (!item) break;

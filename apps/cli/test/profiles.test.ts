@@ -190,6 +190,29 @@ describe("errors: one line naming the profile, its file and key, exit 2, nothing
     expect(r.stderr).toContain("(DYN_CONFIG_INVALID)");
   });
 
+  it("the config's profile: must be a name; doctor checks with the selected profile", async () => {
+    const h = homes(SITE);
+    writeConfig(h.cwd, "backend: sglang\nprofile: [a]\n");
+    const r = await run(["plan"], { cwd: h.cwd, env: h.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr.split("\n")[0]).toBe(
+      "error: dyn.yaml:2:10 profile: must be a profile name (letters, digits, _ . -) (DYN_CONFIG_INVALID)",
+    );
+    writeConfig(h.cwd, "backend: sglang\n");
+    // The site default's partition batch is not one the cluster lists: doctor says so, naming it.
+    const d = await run(["doctor", "--json"], { cwd: h.cwd, env: h.env, slurm: cluster() });
+    expect(d.code).toBe(1);
+    expect(JSON.parse(d.stdout).checks.find((c: { name: string }) => c.name === "partitions").detail).toBe(
+      `partition batch (${h.siteFile}:5:18 profiles.site.slurm.partition) is not one of debug, gpu`,
+    );
+    const none = await run(["doctor", "--json", "--no-profile"], {
+      cwd: h.cwd,
+      env: h.env,
+      slurm: cluster(),
+    });
+    expect(none.code, none.stdout).toBe(0);
+  });
+
   it("extends in a cycle, and extends of a profile that does not exist", async () => {
     const cycle = homes(`profiles:\n  a: { extends: b }\n  b: { extends: a }\n`);
     const r = await run(["plan", ...SG, "--profile", "a"], { cwd: cycle.cwd, env: cycle.env });
@@ -198,7 +221,7 @@ describe("errors: one line naming the profile, its file and key, exit 2, nothing
     const missing = homes(`profiles:\n  a: { extends: base }\n`);
     const m = await run(["plan", ...SG, "--profile", "a"], { cwd: missing.cwd, env: missing.env });
     expect(m.code).toBe(2);
-    expect(m.stderr).toContain(`${missing.siteFile}:2:8 profiles.a.extends: no profile "base"`);
+    expect(m.stderr).toContain(`${missing.siteFile}:2:17 profiles.a.extends: no profile "base"`);
   });
 
   it("a spec problem caused by a profile value is named at its place in the profiles file", async () => {

@@ -97,7 +97,9 @@ export interface ProfilesSource {
   /** Its validated contents; undefined when the file does not exist. */
   readonly value?: ProfilesFile | undefined;
   /** `file:line:col` of a key path in the file (undefined when unknown). */
-  readonly locate?: ((path: readonly (string | number)[]) => string | undefined) | undefined;
+  readonly locate?:
+    | ((path: readonly (string | number)[], preferKey?: boolean) => string | undefined)
+    | undefined;
 }
 
 /** A profiles file's parsed data checked: the value, or every problem with its key path. */
@@ -387,7 +389,10 @@ export function profilesFileError(
   issues: readonly Issue[],
 ): DynError {
   const problems: Problem[] = issues.map((i) => {
-    const where = source.locate?.(i.path) ?? source.file;
+    // An unknown key (or one that is no profile key) is pointed at by its key, a bad value by itself.
+    const where =
+      source.locate?.(i.path, i.message.includes("unknown key") || i.message.includes("not a profile key")) ??
+      source.file;
     return { key: i.key, message: i.message, label: `${where} ${i.key}`, where };
   });
   return problemsError(

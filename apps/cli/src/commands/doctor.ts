@@ -158,6 +158,8 @@ interface Context {
   readonly etcdManaged: boolean;
   readonly natsManaged: boolean;
   readonly partition: string | undefined;
+  /** Where slurm.partition came from: `from the config`, or the profile's `file:line:col key`. */
+  readonly partitionFrom: string;
   readonly gpusPerNode: number | undefined;
   readonly runsDir: string;
   /** Given by --runs-dir, DYN_RUNS_DIR or the config (not the default ./dyn-runs). */
@@ -314,7 +316,7 @@ function partitionsCheck(r: ProbeResult, controllerUp: boolean, ctx: Context): [
       problem(
         "partitions",
         true,
-        `partition ${wanted} (from the config) is not one of ${partitions.map((p) => p.name).join(", ")}`,
+        `partition ${wanted} (${ctx.partitionFrom}) is not one of ${partitions.map((p) => p.name).join(", ")}`,
         `set slurm.partition / --partition to one that sinfo lists`,
       ),
       partitions,
@@ -489,6 +491,7 @@ async function context(flags: Record<string, unknown>, io: Io): Promise<Context>
     etcdManaged: managed(infra.etcd),
     natsManaged: managed(infra.nats),
     partition: typeof slurmRaw.partition === "string" ? slurmRaw.partition : undefined,
+    partitionFrom: input.profile?.layer.origins.get("slurm.partition") ?? "from the config",
     gpusPerNode: typeof gpus === "number" ? gpus : undefined,
     runsDir: resolveRunsDir(
       flags.runsDir as string | undefined,
