@@ -181,8 +181,10 @@ export function profileFromFacts(f: Facts): DetectedProfile {
       why["network.interface"] = `on a compute node: ${chosen.why}`;
     } else notes.push(`no network interface written: ${chosen.why}`);
   } else notes.push("no network interface written: srun on a compute node did not answer");
-  if (f.pyxis)
-    notes.push(`pyxis: ${f.pyxis.status === "ok" ? f.pyxis.detail : "not available (bare metal only)"}`);
+  if (f.pyxis) {
+    const state = { ok: "", skip: "not checked: ", warn: "not available: ", fail: "not available: " };
+    notes.push(`pyxis: ${state[f.pyxis.status]}${f.pyxis.detail}`);
+  }
   const rd = f.runsDir;
   if (rd.explicit && rd.check.status === "ok") {
     settings.runsDir = rd.path;
