@@ -387,6 +387,16 @@ describe("dyn doctor --write-profile", () => {
   });
 });
 
+describe("completion", () => {
+  it("dyn __values profiles lists the names both files define; the scripts ask it for --profile", async () => {
+    const h = homes(SITE, USER);
+    expect((await run(["__values", "profiles"], { env: h.env })).stdout).toBe("mine\nother\nsite\n");
+    const broken = homes("profiles: [");
+    expect((await run(["__values", "profiles"], { env: broken.env })).stdout).toBe("");
+    expect((await run(["completion", "bash"])).stdout).toContain('deploy --profile") _dyn_words $(');
+  });
+});
+
 describe("detection helpers", () => {
   it("chooseInterface: the default route's device, else the only routable one, else none", () => {
     expect(
