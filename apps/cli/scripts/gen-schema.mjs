@@ -1,10 +1,11 @@
 // Generates schema/dyn.schema.json (the dyn.yaml JSON Schema) from core's DeploymentSpec at build
-// time. The config file is the spec's input form plus `backends:` and `runsDir:`, and `backend:` may
-// be a plain name. Run by `pnpm build` after tsc (it imports the built @dyn/core).
+// time. The config file is the spec's input form plus `backends:`, `runsDir:` and `profile:`, and
+// `backend:` may be a plain name. Also schema/profiles.schema.json (profiles.yaml) from core's
+// ProfilesFile. Run by `pnpm build` after tsc (it imports the built @dyn/core).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DeploymentSpec, z } from "@dyn/core";
+import { DeploymentSpec, ProfilesFile, z } from "@dyn/core";
 
 const out = join(dirname(fileURLToPath(import.meta.url)), "..", "schema", "dyn.schema.json");
 const schema = z.toJSONSchema(DeploymentSpec, { io: "input", unrepresentable: "any" });
@@ -24,6 +25,18 @@ schema.properties.runsDir = {
   description: "Where run directories are created (shared with the compute nodes)",
   type: "string",
 };
+schema.properties.profile = {
+  description: "The site profile this project uses (profiles.yaml in /etc/dyn or ~/.config/dyn)",
+  type: "string",
+  pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+};
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(schema, null, 2)}\n`);
 console.log(`wrote ${out}`);
+
+const profilesOut = join(dirname(out), "profiles.schema.json");
+const profiles = z.toJSONSchema(ProfilesFile, { io: "input", unrepresentable: "any" });
+profiles.$id = "https://github.com/dyn/dyn/apps/cli/schema/profiles.schema.json";
+profiles.title = "dyn site profiles (/etc/dyn/profiles.yaml, ~/.config/dyn/profiles.yaml)";
+writeFileSync(profilesOut, `${JSON.stringify(profiles, null, 2)}\n`);
+console.log(`wrote ${profilesOut}`);

@@ -14,7 +14,7 @@ let Y: typeof import("yaml");
 export const CONFIG_NAMES = ["dyn.yaml", "dyn.yml", "dyn.json"] as const;
 
 /** Keys a config file may have on top of the DeploymentSpec's. */
-export const CONFIG_ONLY_KEYS = ["backends", "runsDir", "remote"] as const;
+export const CONFIG_ONLY_KEYS = ["backends", "runsDir", "remote", "profile"] as const;
 
 export interface ConfigFile {
   readonly path: string;
@@ -31,6 +31,8 @@ export interface ConfigFile {
   readonly runsDir: string | undefined;
   /** `remote: [user@]host[:port]`: deploy/status/logs/stop run on that login node over ssh (remote.ts). */
   readonly remote?: string | undefined;
+  /** `profile:`, the site profile this project uses (docs/cli.md, Profiles). */
+  readonly profile: string | undefined;
   /** `file:line:col` of the value at `path` (of the key with `preferKey`, or of the nearest ancestor). */
   locate(path: readonly (string | number)[], preferKey?: boolean): string | undefined;
   /** Whether the file sets something at `path` (or below it). */
@@ -99,7 +101,7 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
   keepWrittenNumbers(doc);
   const data = doc.toJS() as unknown;
   if (data === null || data === undefined) {
-    return makeConfig(path, display, {}, [], undefined, doc.contents, at);
+    return makeConfig(path, display, {}, [], undefined, undefined, doc.contents, at);
   }
   if (typeof data !== "object" || Array.isArray(data)) {
     throw new DynError(
@@ -110,7 +112,7 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
       },
     );
   }
-  const { backends, runsDir, remote, ...spec } = data as Record<string, unknown>;
+  const { backends, runsDir, remote, profile, ...spec } = data as Record<string, unknown>;
   if (remote !== undefined && typeof remote !== "string") {
     throw new DynError(
       "DYN_CONFIG_INVALID",
@@ -118,6 +120,12 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
       { key: "remote" },
     );
   }
+  if (profile !== undefined && (typeof profile !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(profile)))
+    throw new DynError(
+      "DYN_CONFIG_INVALID",
+      `${locate(doc.contents, ["profile"], at)} profile: must be a profile name (letters, digits, _ . -)`,
+      { key: "profile" },
+    );
   if (backends !== undefined && (!Array.isArray(backends) || backends.some((b) => typeof b !== "string"))) {
     throw new DynError(
       "DYN_CONFIG_INVALID",
@@ -148,7 +156,7 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
       : remote !== undefined
         ? (runsDir as string)
         : resolve(dir, runsDir as string);
-  const config = makeConfig(path, display, spec, list, runs, doc.contents, at);
+  const config = makeConfig(path, display, spec, list, runs, profile as string | undefined, doc.contents, at);
   return remote === undefined ? config : { ...config, remote: remote as string };
 }
 
@@ -198,6 +206,7 @@ function makeConfig(
   spec: Record<string, unknown>,
   backends: readonly string[],
   runsDir: string | undefined,
+  profile: string | undefined,
   root: unknown,
   at: (offset: number) => string,
 ): ConfigFile {
@@ -207,6 +216,7 @@ function makeConfig(
     spec,
     backends,
     runsDir,
+    profile,
     locate: (p, preferKey) => locate(root, p, at, preferKey),
     has: (p) => find(root, p).depth === p.length,
   };

@@ -1,7 +1,14 @@
 /** Shared by deploy, plan and render: flags → resolved spec → backend → plan (no I/O but reading). */
 
 import { readFileSync } from "node:fs";
-import { type Backend, type DeploymentSpec, DynError, type Plan, plan as planDeployment } from "@dyn/core";
+import {
+  type Backend,
+  type DeploymentSpec,
+  DynError,
+  type Plan,
+  plan as planDeployment,
+  planProfile,
+} from "@dyn/core";
 import { loadBackend } from "./backends.js";
 import { useRemoteOf } from "./commands/shared.js";
 import type { Io } from "./io.js";
@@ -36,6 +43,8 @@ function runsDirLabel(flags: FlagValues, io: Io, input: ResolvedInput): string {
   if (io.env.DYN_RUNS_DIR) return "DYN_RUNS_DIR";
   const config = input.config;
   if (config?.runsDir !== undefined) return `${config.locate(["runsDir"]) ?? config.display} runsDir`;
+  const fromProfile = input.profile?.resolved.origins.get("runsDir");
+  if (input.profile?.resolved.runsDir !== undefined && fromProfile) return fromProfile;
   return "the runs directory (default ./dyn-runs)";
 }
 
@@ -60,7 +69,12 @@ export async function prepare(
     configPath: flags.config as string | undefined,
   });
   const remote = options.remote ? useRemoteOf(flags, io, input.config) : undefined;
-  const runsDir = resolveRunsDir(flags.runsDir as string | undefined, io.env, input.config?.runsDir, io.cwd);
+  const runsDir = resolveRunsDir(
+    flags.runsDir as string | undefined,
+    io.env,
+    input.config?.runsDir ?? input.profile?.resolved.runsDir,
+    io.cwd,
+  );
   if (!input.backendName) {
     throw new DynError("DYN_USAGE", "--backend: required (or set backend: in dyn.yaml)", {
       key: "--backend",
@@ -80,6 +94,7 @@ export async function prepare(
     const plan = planDeployment(spec, backend, {
       versionOrigin: labelFor(input, "dynamo.version"),
       readFile: readLocalFile,
+      profile: input.profile && planProfile(input.profile.resolved, input.profile.layer),
     });
     // What the release does not use is said on stderr (the plan table and JSON carry it too).
     for (const w of plan.warnings ?? []) io.stderr(`warning: ${labelFor(input, w.key)}: ${w.message}\n`);

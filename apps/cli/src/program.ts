@@ -29,6 +29,11 @@ function specOptions(cmd: Command): Command {
   return cmd
     .option("--backend <name>", "backend: vllm, sglang, trtllm, a dyn-backend-* package or a path")
     .option("--config <file>", "config file (default: dyn.yaml, dyn.yml or dyn.json found upward from cwd)")
+    .option(
+      "--profile <name>",
+      "site profile (default: DYN_PROFILE, the config's profile:, the files' default)",
+    )
+    .option("--no-profile", "use no site profile, not even a default")
     .option("--model <id|path>", "HF model id or a path visible on the nodes")
     .option("--served-model-name <name>", "model name the API serves (default: the model)")
     .option("--job-name <name>", "SLURM job name (default: dynamo)")
@@ -307,6 +312,18 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
       "--remote <[user@]host[:port]>",
       "run on this login node over ssh (env DYN_REMOTE, config remote:)",
     )
+    .option(
+      "--profile <name>",
+      "check with this site profile (default: DYN_PROFILE, the config's, the default)",
+    )
+    .option("--no-profile", "check without a site profile")
+    .option(
+      "--write-profile <name>",
+      "write a site profile from what doctor detects (partition, GPUs, GPU request, interface, runs dir)",
+    )
+    .option("--user", "with --write-profile: into $XDG_CONFIG_HOME/dyn/profiles.yaml (the default)")
+    .option("--site", "with --write-profile: into /etc/dyn/profiles.yaml (DYN_SITE_CONFIG_DIR)")
+    .option("--force", "with --write-profile: replace a profile of that name")
     .action(act(() => import("./commands/doctor.js")));
 
   common(program.command("completion"), false)

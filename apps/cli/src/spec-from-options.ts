@@ -1,5 +1,6 @@
 /**
- * Flags > DYN_* environment > config file > backend defaults → raw spec → DeploymentSpec.parse.
+ * Flags > DYN_* environment > config file > site profile > backend defaults → raw spec →
+ * DeploymentSpec.parse (the profile layer: @dyn/core profiles.ts, read by profiles-file.ts).
  *
  * Every value remembers where it came from, so an error about `slurm.nodes` says `--nodes` when the
  * flag set it, `DYN_NODES` for the environment and `dyn.yaml:4:10 slurm.nodes` for the config file.
@@ -18,12 +19,20 @@ import {
   type DeploymentSpec as DeploymentSpecT,
   DynError,
   type DynErrorCode,
+  isPlain,
   issuesOf,
+  type LayeredProfile,
+  layerProfile,
+  mergeLayers,
   type Problem,
   problemsError,
+  type ResolvedProfile,
   splitArgs,
 } from "@dyn/core";
 import { type ConfigFile, loadConfig } from "./config-file.js";
+import { loadProfile } from "./profiles-file.js";
+
+export { mergeLayers };
 
 type Path = readonly string[];
 /** "false": a `--no-x` flag, which only ever sets false (commander defaults its attribute to true). */
@@ -195,6 +204,8 @@ export interface ResolvedInput {
   /** Dotted spec key → `--flag` or `DYN_VAR`, for values set by flags or the environment. */
   readonly origins: ReadonlyMap<string, string>;
   readonly backendName: string | undefined;
+  /** The site profile under the config file, and what layering it did (undefined without one). */
+  readonly profile?: { readonly resolved: ResolvedProfile; readonly layer: LayeredProfile } | undefined;
 }
 
 const usage = (key: string, message: string, hint?: string) =>
@@ -238,28 +249,6 @@ function getIn(obj: unknown, path: Path): unknown {
     cur = (cur as Record<string, unknown>)[seg];
   }
   return cur;
-}
-
-const isPlain = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** Higher layer `over` on top of `base` (see the merge rules above). */
-export function mergeLayers(
-  base: Record<string, unknown>,
-  over: Record<string, unknown>,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    if (k === "container" && isPlain(b) && isPlain(v) && v.kind !== undefined && b.kind !== v.kind)
-      out[k] = v;
-    else if (isPlain(b) && isPlain(v)) out[k] = mergeLayers(b, v);
-    // Engine args are words in order (`--a 1 --b 1`): appended as they are, never deduplicated.
-    else if (k === "args" && Array.isArray(b) && Array.isArray(v)) out[k] = [...b, ...v];
-    else if (Array.isArray(b) && Array.isArray(v)) out[k] = [...new Set([...b, ...v])];
-    else out[k] = v;
-  }
-  return out;
 }
 
 /** `K=V` → [K, V]. */
@@ -412,6 +401,8 @@ export async function resolveInput(
   let raw = mergeLayers(config?.spec ?? {}, envL.raw);
   raw = mergeLayers(raw, flagLayer.raw);
   const origins = new Map([...envL.origins, ...flagLayer.origins]);
+  const profile = await profileLayer(flags, ctx.env, config, raw);
+  if (profile) raw = profile.layer.raw as Record<string, unknown>;
   const container = raw.container;
   if (isPlain(container) && container.kind !== "pyxis") {
     const pyxisOnly = [
@@ -448,7 +439,26 @@ export async function resolveInput(
   }
   checkArgTargets(raw, origins);
   const name = getIn(raw, ["backend", "name"]);
-  return { raw, config, origins, backendName: typeof name === "string" && name !== "" ? name : undefined };
+  return {
+    raw,
+    config,
+    origins,
+    backendName: typeof name === "string" && name !== "" ? name : undefined,
+    profile,
+  };
+}
+
+/** The selected profile (if any) layered under config file, DYN_* and flags (`upper`). */
+async function profileLayer(
+  flags: FlagValues,
+  env: Readonly<Record<string, string | undefined>>,
+  config: ConfigFile | undefined,
+  upper: Record<string, unknown>,
+): Promise<ResolvedInput["profile"]> {
+  const flag =
+    flags.profile === false ? false : typeof flags.profile === "string" ? flags.profile : undefined;
+  const resolved = await loadProfile(flag, env, config);
+  return resolved ? { resolved, layer: layerProfile(resolved, upper) } : undefined;
 }
 
 /**
@@ -490,7 +500,7 @@ function checkArgTargets(raw: Record<string, unknown>, origins: ReadonlyMap<stri
 
 /** How a spec key is named to the user: `--nodes`, `DYN_NODES`, `dyn.yaml:4:10 slurm.nodes`, or the key. */
 export function labelFor(
-  input: Pick<ResolvedInput, "origins" | "config">,
+  input: Pick<ResolvedInput, "origins" | "config" | "profile">,
   key: string,
   preferKey = false,
 ): string {
@@ -502,7 +512,10 @@ export function labelFor(
     const anc = parts.slice(0, i).join(".");
     if (o.has(anc)) return o.get(anc) as string;
   }
-  const path = key === "" ? [] : parts;
+  // … or the site profile (`/etc/dyn/profiles.yaml:4:18 profiles.site.slurm.partition`) …
+  const fromProfile = input.profile?.layer.origins.get(key);
+  if (fromProfile) return fromProfile;
+  const path = key === "" ? [] : configPath(input, parts);
   // … or the config file …
   if (input.config?.has(path)) return `${input.config.locate(path, preferKey)} ${key}`;
   // … or a descendant set by a flag (roles.prefill ← --num-prefill-workers).
@@ -514,13 +527,26 @@ export function labelFor(
   return key || "(spec)";
 }
 
+/**
+ * A spec key's path in the config file: a list the profile leads with its own items (container.mounts,
+ * slurm.extraSbatch) has the config's items after them, so their index in the file is that much less.
+ */
+function configPath(input: Pick<ResolvedInput, "profile">, parts: readonly string[]): string[] {
+  const prepended = input.profile?.layer.prepended;
+  if (!prepended || parts.length < 2) return [...parts];
+  const last = parts[parts.length - 1] as string;
+  const n = prepended.get(parts.slice(0, -1).join("."));
+  if (n === undefined || !/^\d+$/.test(last)) return [...parts];
+  return [...parts.slice(0, -1), String(Number(last) - n)];
+}
+
 function partialHas(config: ConfigFile, path: readonly string[]): boolean {
   for (let i = path.length; i > 0; i--) if (config.has(path.slice(0, i))) return true;
   return false;
 }
 
 /** Re-issue a core DynError whose message starts with its spec key, naming the flag or file position. */
-export function relabel(err: unknown, input: Pick<ResolvedInput, "origins" | "config">): unknown {
+export function relabel(err: unknown, input: Pick<ResolvedInput, "origins" | "config" | "profile">): unknown {
   if (!DynError.is(err) || !err.key || err.key.startsWith("-")) return err;
   if (err.problems && err.problems.length > 1) {
     // Several problems (backend options): each named where it was set.
@@ -675,7 +701,7 @@ export function missingSecrets(
 /** Refuse `--env NAME=…` for a name that is also a secret: the value would be written to disk. */
 export function checkSecretEnvOverlap(
   spec: DeploymentSpecT,
-  input: Pick<ResolvedInput, "origins" | "config">,
+  input: Pick<ResolvedInput, "origins" | "config" | "profile">,
 ): void {
   for (const name of spec.secrets) {
     if (name in spec.env) {

@@ -74,7 +74,10 @@ describe("dyn doctor against a fake SLURM", () => {
       "checks",
       "partitions",
       "problems",
+      "profile",
     ]);
+    // Only --write-profile writes (and reports) a profile.
+    expect(doc.profile).toBeNull();
     expect(doc.format).toBe("dyn.doctor/v1");
     expect(doc.ok).toBe(true);
     expect(doc.remote).toBeNull();

@@ -27,12 +27,21 @@ function releaseWhy(r: Plan["release"]): string {
 /** Engine args as a shell would read them back: `--max-model-len 8192 --chat-template 'a b'`. */
 const showWords = (words: readonly string[]) => words.map(shellQuote).join(" ");
 
+/** `profile gpu-site (from --profile): /etc/dyn/profiles.yaml (site), ~/.config/dyn/profiles.yaml (user)`. */
+export function profileLine(p: NonNullable<Plan["profile"]>): string {
+  const files = [...new Set(p.sources.map((s) => `${s.file} (${s.scope})`))].join(", ");
+  const chain = p.chain.length > 1 ? ` extends ${p.chain.slice(1).join(" → ")}` : "";
+  const unused = p.unused.length > 0 ? `; not used here: ${p.unused.join(", ")} (no container)` : "";
+  return `profile ${p.name}${chain} (${p.from}): ${files}${unused}`;
+}
+
 export function explainPlan(plan: Plan): string {
   const s = plan.spec;
   const lines: string[] = [];
   lines.push(
     `backend ${plan.backend} · Dynamo ${plan.release.version} (${releaseWhy(plan.release)}) · ${plan.nodes} node${plan.nodes > 1 ? "s" : ""} × ${plan.gpusPerNode} GPUs · model ${s.model.path ?? "(backend default)"}`,
   );
+  if (plan.profile) lines.push(`  ${profileLine(plan.profile)}`);
   for (const note of plan.release.notes) lines.push(`  note: ${note}`);
   for (const w of plan.warnings ?? []) lines.push(`  warning: ${w.key}: ${w.message}`);
   for (const g of plan.groups) {
@@ -84,6 +93,8 @@ export interface PlanJson {
   readonly backend: string;
   readonly release: Plan["release"];
   readonly warnings: NonNullable<Plan["warnings"]>;
+  /** The site profile used, null without one. */
+  readonly profile: NonNullable<Plan["profile"]> | null;
   readonly nodes: number;
   readonly gpusPerNode: number;
   readonly groups: Plan["groups"];
@@ -114,6 +125,7 @@ export function planToJson(plan: Plan): PlanJson {
     backend: plan.backend,
     release: plan.release,
     warnings: plan.warnings ?? [],
+    profile: plan.profile ?? null,
     nodes: plan.nodes,
     gpusPerNode: plan.gpusPerNode,
     groups: plan.groups,

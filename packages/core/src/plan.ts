@@ -1,5 +1,6 @@
 /** The Plan: every process of a deployment, where it runs and what it runs. Pure data (JSON-able). */
 import type { ProcessRole } from "./backend.js";
+import type { PlanProfile } from "./profiles.js";
 import type { ResolvedRelease } from "./releases.js";
 import type { DeploymentSpec, WorkerRole } from "./spec.js";
 import type { Arg, PortRef } from "./word.js";
@@ -66,6 +67,8 @@ export interface Plan {
   readonly release: ResolvedRelease;
   /** What the release ignores of the spec (the planner fills it; absent in older plans). */
   readonly warnings?: readonly PlanWarning[];
+  /** The site profile the spec was resolved with (absent without one). */
+  readonly profile?: PlanProfile;
   readonly nodes: number;
   readonly gpusPerNode: number;
   readonly groups: readonly WorkerGroupPlan[];

@@ -25,6 +25,7 @@ import {
   type WorkerGroupPlan,
 } from "./plan.js";
 import { PortAllocator } from "./ports.js";
+import type { PlanProfile } from "./profiles.js";
 import { nodeIpVar } from "./runtime-vars.js";
 import { type DeploymentSpec, WORKER_ROLES, type WorkerGroup, type WorkerRole } from "./spec.js";
 import type { Arg, PortRef, Word } from "./word.js";
@@ -40,6 +41,8 @@ export interface PlanOptions {
   readonly versionOrigin?: string | undefined;
   /** Lets backend checks read local files (e.g. an engine config); without it none can be read. */
   readonly readFile?: ((path: string) => string | undefined) | undefined;
+  /** The site profile the spec was resolved with: recorded in the plan (plan.json, --json). */
+  readonly profile?: PlanProfile | undefined;
 }
 
 /** resolve the release → options → groups → layOut → assignPorts → commands. */
@@ -293,6 +296,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
     backend: backend.name,
     release: releaseInfo,
     warnings: ignoredInputs(spec, steps, groups, release.version, hosted),
+    ...(planOptions.profile ? { profile: planOptions.profile } : {}),
     nodes: layout.nodes,
     gpusPerNode: gpn,
     groups: groups.map(

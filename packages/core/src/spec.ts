@@ -24,7 +24,7 @@ const env = z.record(envName, envValue);
 /** A model: an HF id or a path (a relative path is made absolute before parsing: see absolutePath). */
 const modelPath = text.pipe(z.string().min(1, "must not be empty"));
 /** SLURM node/partition/account names and similar identifiers. */
-const slurmName = z
+export const slurmName = z
   .string()
   .regex(/^[A-Za-z0-9_.,:+-]+$/, "must be a SLURM name (letters, digits, _ . , : + -)");
 
@@ -110,6 +110,17 @@ function resolveAgainst(baseDir: string, path: string): string {
   return `/${parts.join("/")}`;
 }
 
+/** A pyxis mount, SRC:DST[:FLAGS] (--container-mounts entries are separated by commas). */
+export const containerMount = text.pipe(
+  z.string().regex(/^[^:,]+:[^:,]+(:[^:,]+)?$/, "must be SRC:DST[:FLAGS]"),
+);
+/** A network interface name (ib0, enP6p9s0np0). */
+export const interfaceName = z.string().regex(/^[A-Za-z0-9_.:-]+$/, "must be an interface name");
+/** One extra `#SBATCH` option, `--flag` or `--flag=value`, on one line. */
+export const sbatchEntry = z
+  .string()
+  .regex(/^--?[A-Za-z][^\n\r\0]*$/, "must be one line starting with - or --");
+
 const Pyxis = z.strictObject({
   kind: z.literal("pyxis"),
   /** enroot URI (nvcr.io#nvidia/ai-dynamo/vllm-runtime:0.9.0) or an absolute .sqsh path on the nodes. */
@@ -124,9 +135,7 @@ const Pyxis = z.strictObject({
    */
   infra: z.enum(["image", "host"]).default("image"),
   /** SRC:DST[:FLAGS] */
-  mounts: z
-    .array(text.pipe(z.string().regex(/^[^:,]+:[^:,]+(:[^:,]+)?$/, "must be SRC:DST[:FLAGS]")))
-    .default([]),
+  mounts: z.array(containerMount).default([]),
   workdir: text.optional(),
   /** Import the image once per node before services start, as a named container scoped by job id. */
   preload: z.boolean().default(true),
@@ -208,9 +217,7 @@ export const DeploymentSpec = z
          */
         requeue: z.boolean().default(false),
         /** Extra `#SBATCH` options, each `--flag` or `--flag=value`. */
-        extraSbatch: z
-          .array(z.string().regex(/^--?[A-Za-z][^\n\r\0]*$/, "must be one line starting with - or --"))
-          .default([]),
+        extraSbatch: z.array(sbatchEntry).default([]),
         /**
          * sbatch --output pattern for the batch script's own log (relative to the run directory). sbatch
          * does not create its directory: dyn does at submission, so the directory part has no %-pattern.
@@ -255,10 +262,7 @@ export const DeploymentSpec = z
     network: z
       .strictObject({
         /** Interface whose IPv4 address is the node's routable address (e.g. ib0, enP6p9s0np0). */
-        interface: z
-          .string()
-          .regex(/^[A-Za-z0-9_.:-]+$/, "must be an interface name")
-          .optional(),
+        interface: interfaceName.optional(),
         /**
          * Before any engine starts: every node reaches the infra node (etcd, NATS) and each
          * multi-node worker's leader on the ports they will use, and the InfiniBand devices that

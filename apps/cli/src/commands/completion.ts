@@ -4,12 +4,13 @@
  * `backends show <TAB>`, built-ins and the project's installed ones), roles (`logs --role`), Dynamo
  * releases, config files (`--config`: .yaml/.yml/.json), and the job ids of the per-user registry
  * (`status|logs|stop <TAB>`). Values that depend on where you are (backends installed in the
- * project, the registry) are asked of dyn at TAB time: `dyn __values backends|jobs`.
+ * project, the registry) are asked of dyn at TAB time: `dyn __values backends|jobs|profiles`.
  */
-import { DYNAMO_RELEASES } from "@dyn/core";
+import { DYNAMO_RELEASES, profileNames } from "@dyn/core";
 import type { Command, Option } from "commander";
 import { BUILTINS, projectBackendPackages } from "../backends.js";
 import type { Io } from "../io.js";
+import { loadProfileSources } from "../profiles-file.js";
 import type { Action } from "../program.js";
 import { entries, registryDir } from "../registry.js";
 import { ROLES } from "./logs.js";
@@ -17,7 +18,7 @@ import { ROLES } from "./logs.js";
 /** What a value is completed from. */
 export type Values =
   | { readonly kind: "words"; readonly words: readonly string[] }
-  | { readonly kind: "dyn"; readonly what: "backends" | "jobs" }
+  | { readonly kind: "dyn"; readonly what: "backends" | "jobs" | "profiles" }
   | { readonly kind: "config-files" }
   | { readonly kind: "files" };
 
@@ -25,6 +26,7 @@ export type Values =
 const OPTION_VALUES: Readonly<Record<string, Values>> = {
   "--backend": { kind: "dyn", what: "backends" },
   "--config": { kind: "config-files" },
+  "--profile": { kind: "dyn", what: "profiles" },
   "--role": { kind: "words", words: ROLES },
   "--dynamo-version": { kind: "words", words: ["latest", ...[...DYNAMO_RELEASES].reverse()] },
   "--etcd": { kind: "words", words: ["managed", "off", "http://"] },
@@ -210,6 +212,16 @@ export function values(what: string, io: Io): string[] {
 }
 
 export const valuesCommand: Action = async (_flags, args, io) => {
-  for (const v of values(args[0] ?? "", io)) io.stdout(`${v}\n`);
+  const list = args[0] === "profiles" ? await profileValues(io) : values(args[0] ?? "", io);
+  for (const v of list) io.stdout(`${v}\n`);
   return 0;
 };
+
+/** The names the site and user profiles files define (none when a file cannot be read). */
+async function profileValues(io: Io): Promise<string[]> {
+  try {
+    return profileNames(await loadProfileSources(io.env));
+  } catch {
+    return [];
+  }
+}

@@ -3,7 +3,7 @@
  * `sbatch --parsable`, record by-job/<id>. `--dry-run` stops before sbatch; `--wait` follows the job.
  */
 import { basename, join } from "node:path";
-import { DynError, explainPlan, planToJson } from "@dyn/core";
+import { DynError, explainPlan, planToJson, profileLine } from "@dyn/core";
 import { runFs } from "../host.js";
 import { type Io, printJson, progressLine, style } from "../io.js";
 import {
@@ -165,6 +165,7 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
       `submitted job ${s.bold(jobId)}${submitted.cluster ? ` on cluster ${submitted.cluster}` : ""}${remote ? ` via ${remote}` : ""}\n`,
     );
     say(`run directory: ${runDir}${remote ? ` (on ${remote})` : ""}\n`);
+    if (plan.profile) say(`${profileLine(plan.profile)}\n`);
     if (!wait) say(`next: ${next.join("  |  ")}\n`);
     if (flags.quiet && !wait) io.stdout(`${jobId}\n`);
   }

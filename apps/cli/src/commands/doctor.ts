@@ -17,6 +17,16 @@ import { type Io, printJson, style } from "../io.js";
 import { resolveRunsDir } from "../run-dir.js";
 import { type ProbeResult, type Slurm, slurmMessage } from "../slurm.js";
 import { resolveInput } from "../spec-from-options.js";
+import {
+  interfaceProbeArgs,
+  type ProfileTarget,
+  parseSelectType,
+  profileFileText,
+  profileFromFacts,
+  profileTarget,
+  SHOW_CONFIG,
+  writeAtomically,
+} from "./doctor-profile.js";
 import { useRemoteOf } from "./shared.js";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "skip";
@@ -153,8 +163,12 @@ interface Context {
   readonly etcdManaged: boolean;
   readonly natsManaged: boolean;
   readonly partition: string | undefined;
+  /** Where slurm.partition came from: `from the config`, or the profile's `file:line:col key`. */
+  readonly partitionFrom: string;
   readonly gpusPerNode: number | undefined;
   readonly runsDir: string;
+  /** Given by --runs-dir, DYN_RUNS_DIR or the config (not the default ./dyn-runs). */
+  readonly runsDirExplicit: boolean;
 }
 
 const ok = (name: CheckName, critical: boolean, detail: string): Check => ({
@@ -307,7 +321,7 @@ function partitionsCheck(r: ProbeResult, controllerUp: boolean, ctx: Context): [
       problem(
         "partitions",
         true,
-        `partition ${wanted} (from the config) is not one of ${partitions.map((p) => p.name).join(", ")}`,
+        `partition ${wanted} (${ctx.partitionFrom}) is not one of ${partitions.map((p) => p.name).join(", ")}`,
         `set slurm.partition / --partition to one that sinfo lists`,
       ),
       partitions,
@@ -501,8 +515,10 @@ const plain = (v: unknown): Record<string, unknown> =>
 
 async function context(flags: Record<string, unknown>, io: Io): Promise<Context> {
   const timeoutMs = probeTimeout(flags.timeout);
+  // Writing a profile looks at the cluster, not at a profile (the config file still applies).
+  const profile = flags.writeProfile !== undefined ? false : flags.profile;
   const input = await resolveInput(
-    {},
+    { profile },
     { cwd: io.cwd, env: io.env, configPath: flags.config as string | undefined },
   );
   // --remote: every probe below runs on the login node; a connection that fails ends doctor here
@@ -526,8 +542,16 @@ async function context(flags: Record<string, unknown>, io: Io): Promise<Context>
     etcdManaged: managed(infra.etcd),
     natsManaged: managed(infra.nats),
     partition: typeof slurmRaw.partition === "string" ? slurmRaw.partition : undefined,
+    partitionFrom: input.profile?.layer.origins.get("slurm.partition") ?? "from the config",
     gpusPerNode: typeof gpus === "number" ? gpus : undefined,
-    runsDir: resolveRunsDir(flags.runsDir as string | undefined, io.env, input.config?.runsDir, io.cwd),
+    runsDir: resolveRunsDir(
+      flags.runsDir as string | undefined,
+      io.env,
+      input.config?.runsDir ?? input.profile?.resolved.runsDir,
+      io.cwd,
+    ),
+    runsDirExplicit:
+      flags.runsDir !== undefined || Boolean(io.env.DYN_RUNS_DIR) || input.config?.runsDir !== undefined,
   };
 }
 
@@ -594,9 +618,15 @@ function printText(io: Io, checks: readonly Check[], ok: boolean): void {
 }
 
 export async function run(flags: Record<string, unknown>, _args: string[], io: Io): Promise<number> {
+  // Before any probe: a bad name, an unreadable file or an existing profile is refused at once.
+  const target = await profileTarget(flags, io.env);
   const ctx = await context(flags, io);
-  const { checks, partitions, version } = await doctor(ctx);
+  const [{ checks, partitions, version }, extra] = await Promise.all([
+    doctor(ctx),
+    target ? profileProbes(ctx) : Promise.resolve(undefined),
+  ]);
   const ok = !checks.some((c) => c.critical && c.status === "fail");
+  const written = target && extra ? await writeDetected(target, ctx, checks, partitions, extra) : null;
   if (flags.json) {
     const controller = checks.find((c) => c.name === "controller");
     printJson(io, {
@@ -610,7 +640,82 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
       problems: checks
         .filter((c) => c.status === "fail" || c.status === "warn")
         .map((c) => ({ name: c.name, critical: c.critical, detail: c.detail, fix: c.fix })),
+      profile: written,
     });
-  } else printText(io, checks, ok);
+  } else {
+    printText(io, checks, ok);
+    if (written) printWritten(io, written);
+  }
+  if (target && !written?.written) return 1;
   return ok ? 0 : 1;
+}
+
+/** The probes only --write-profile needs, run alongside the checks. */
+async function profileProbes(ctx: Context): Promise<{ selectType: ProbeResult; interfaces: ProbeResult }> {
+  const probe = (cmd: string, args: readonly string[]) =>
+    ctx.slurm.probe(cmd, args, { timeoutMs: ctx.timeoutMs });
+  const [selectType, interfaces] = await Promise.all([
+    probe("scontrol", SHOW_CONFIG),
+    probe("srun", interfaceProbeArgs(ctx.partition, ctx.timeoutMs)),
+  ]);
+  return { selectType, interfaces };
+}
+
+interface Written {
+  name: string;
+  scope: string;
+  file: string;
+  /** false when nothing could be detected (no partition listed): nothing was written. */
+  written: boolean;
+  replaced: boolean;
+  madeDefault: boolean;
+  settings: Record<string, unknown>;
+  notes: string[];
+  text: string;
+}
+
+async function writeDetected(
+  target: ProfileTarget,
+  ctx: Context,
+  checks: readonly Check[],
+  partitions: readonly Partition[],
+  extra: { selectType: ProbeResult; interfaces: ProbeResult },
+): Promise<Written> {
+  const check = (name: CheckName) => checks.find((c) => c.name === name) as Check;
+  const detected = profileFromFacts({
+    partitions,
+    partition: ctx.partition,
+    selectType: extra.selectType.code === 0 ? parseSelectType(extra.selectType.stdout) : undefined,
+    interfaces: extra.interfaces,
+    pyxis: check("pyxis"),
+    runsDir: { path: ctx.runsDir, check: check("runs directory"), explicit: ctx.runsDirExplicit },
+  });
+  const base = {
+    name: target.name,
+    scope: target.scope,
+    file: target.file,
+    replaced: target.replaces,
+    settings: detected.settings,
+    notes: detected.notes,
+  };
+  if (partitions.length === 0) return { ...base, written: false, madeDefault: false, text: "" };
+  const stamp = new Date(ctx.io.now()).toISOString().replace(/\.\d+Z$/, "Z");
+  const { text, madeDefault, profileText } = await profileFileText(target, detected, stamp);
+  writeAtomically(target.file, text);
+  return { ...base, written: true, madeDefault, text: profileText };
+}
+
+function printWritten(io: Io, w: Written): void {
+  if (!w.written) {
+    io.stdout(`no profile written: sinfo listed no partition to describe (${w.file} is unchanged)\n`);
+    return;
+  }
+  const what = w.replaced ? "replaced" : "wrote";
+  io.stdout(
+    `\n${what} profile ${w.name} in ${w.file} (${w.scope})${w.madeDefault ? `, now its default` : ""}:\n`,
+  );
+  io.stdout(w.text.replace(/^/gm, "  ").replace(/ +$/gm, ""));
+  io.stdout(
+    `use it: dyn deploy --profile ${w.name} …${w.madeDefault ? " (or without --profile: it is the default)" : ""}\n`,
+  );
 }

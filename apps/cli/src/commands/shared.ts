@@ -3,6 +3,7 @@ import { loadConfig } from "../config-file.js";
 import { currentHost, useHost } from "../host.js";
 import type { Io } from "../io.js";
 import type { Target } from "../observe.js";
+import { loadProfile } from "../profiles-file.js";
 import { lookup, registryDir } from "../registry.js";
 import { chooseRemote, createSshHost, parseRemote } from "../remote.js";
 import { findDeployment, resolveRunsDir } from "../run-dir.js";
@@ -10,7 +11,17 @@ import { findDeployment, resolveRunsDir } from "../run-dir.js";
 export async function runsDirOf(flags: Record<string, unknown>, io: Io): Promise<string> {
   const config = await loadConfig(io.cwd, flags.config as string | undefined);
   useRemoteOf(flags, io, config);
-  return resolveRunsDir(flags.runsDir as string | undefined, io.env, config?.runsDir, io.cwd);
+  // A runs directory given nowhere else may be the selected profile's (DYN_PROFILE, the config, a default).
+  const profile =
+    flags.runsDir === undefined && !io.env.DYN_RUNS_DIR && config?.runsDir === undefined
+      ? await loadProfile(undefined, io.env, config)
+      : undefined;
+  return resolveRunsDir(
+    flags.runsDir as string | undefined,
+    io.env,
+    config?.runsDir ?? profile?.runsDir,
+    io.cwd,
+  );
 }
 
 /**
