@@ -1,4 +1,5 @@
 /** Explain a plan: a plain-text table (node → processes, GPUs, ports) and a stable JSON form. */
+import type { PlanComponent } from "./components.js";
 import type { Plan, PlannedStep } from "./plan.js";
 import { shellQuote } from "./quote.js";
 import { type PortRef, showArg } from "./word.js";
@@ -27,18 +28,48 @@ function releaseWhy(r: Plan["release"]): string {
 /** Engine args as a shell would read them back: `--max-model-len 8192 --chat-template 'a b'`. */
 const showWords = (words: readonly string[]) => words.map(shellQuote).join(" ");
 
+/** A container in a word or two: the image, or `no container` (+ its setup line). */
+function showContainer(c: PlanComponent["container"]): string {
+  return c.kind === "pyxis"
+    ? `image ${c.image}`
+    : c.setup
+      ? `no container, setup ${shellQuote(c.setup)}`
+      : "no container";
+}
+
+/** `component 1 (--het-group=1): nodes 1-2 · partition gpu2 · 4 GPUs per node · image … · decode`. */
+function componentLine(c: PlanComponent): string {
+  const last = c.firstNode + c.nodes - 1;
+  const what = c.index === 0 ? ["frontend", "etcd/NATS", ...c.roles] : c.roles;
+  return [
+    `component ${c.index} (--het-group=${c.index}): node${c.nodes > 1 ? `s ${c.firstNode}-${last}` : ` ${c.firstNode}`}`,
+    `partition ${c.partition ?? "(default)"}`,
+    ...(c.account ? [`account ${c.account}`] : []),
+    ...(c.qos ? [`qos ${c.qos}`] : []),
+    `${c.gpusPerNode} ${c.gpuType ? `${c.gpuType} ` : ""}GPUs per node`,
+    ...(c.constraint ? [`constraint ${c.constraint}`] : []),
+    showContainer(c.container),
+    what.join(", "),
+  ].join(" · ");
+}
+
 export function explainPlan(plan: Plan): string {
   const s = plan.spec;
   const lines: string[] = [];
+  const het = plan.components;
+  const size = het
+    ? `${plan.nodes} node${plan.nodes > 1 ? "s" : ""} in ${het.length} components (heterogeneous job)`
+    : `${plan.nodes} node${plan.nodes > 1 ? "s" : ""} × ${plan.gpusPerNode} GPUs`;
   lines.push(
-    `backend ${plan.backend} · Dynamo ${plan.release.version} (${releaseWhy(plan.release)}) · ${plan.nodes} node${plan.nodes > 1 ? "s" : ""} × ${plan.gpusPerNode} GPUs · model ${s.model.path ?? "(backend default)"}`,
+    `backend ${plan.backend} · Dynamo ${plan.release.version} (${releaseWhy(plan.release)}) · ${size} · model ${s.model.path ?? "(backend default)"}`,
   );
   for (const note of plan.release.notes) lines.push(`  note: ${note}`);
   for (const w of plan.warnings ?? []) lines.push(`  warning: ${w.key}: ${w.message}`);
+  for (const c of het ?? []) lines.push(`  ${componentLine(c)}`);
   for (const g of plan.groups) {
     lines.push(
       `  ${g.role}: ${g.workers} worker${g.workers === 1 ? "" : "s"} × ${g.gpusPerWorker} GPU${g.gpusPerWorker > 1 ? "s" : ""}` +
-        `${g.nodesPerWorker > 1 ? ` (${g.nodesPerWorker} nodes each)` : ""} — ${g.alias} → ${g.dynamo}, registers as "${g.component}"`,
+        `${g.nodesPerWorker > 1 ? ` (${g.nodesPerWorker} nodes each)` : ""}${g.hetGroup !== undefined ? ` in component ${g.hetGroup}` : ""} — ${g.alias} → ${g.dynamo}, registers as "${g.component}"`,
     );
     const args = s.roles[g.role]?.args ?? [];
     if (args.length > 0) lines.push(`    engine args: ${showWords(args)}`);
@@ -87,6 +118,8 @@ export interface PlanJson {
   readonly nodes: number;
   readonly gpusPerNode: number;
   readonly groups: Plan["groups"];
+  /** Heterogeneous jobs only: each component's nodes, resources and roles. */
+  readonly components?: NonNullable<Plan["components"]>;
   readonly expected: Plan["expected"];
   readonly ports: { readonly base: number; readonly slot: number; readonly slots: number };
   readonly frontend: { readonly node: number; readonly port: string };
@@ -115,6 +148,7 @@ export function planToJson(plan: Plan): PlanJson {
     nodes: plan.nodes,
     gpusPerNode: plan.gpusPerNode,
     groups: plan.groups,
+    ...(plan.components ? { components: plan.components } : {}),
     expected: plan.expected,
     ports: { base: plan.spec.ports.base, slot: plan.spec.ports.slot, slots: plan.spec.ports.slots },
     frontend: { node: plan.frontend.node, port: showPort(plan.frontend.port) },

@@ -6,6 +6,7 @@ export { z } from "zod";
 export * from "./args.js";
 export * from "./attribution.js";
 export * from "./backend.js";
+export * from "./components.js";
 export * from "./errors.js";
 export * from "./explain.js";
 export * from "./frontend.js";

@@ -19,6 +19,84 @@ const slurmName = z
   .string()
   .regex(/^[A-Za-z0-9_.,:+-]+$/, "must be a SLURM name (letters, digits, _ . , : + -)");
 
+/**
+ * Keys of `slurm` that are job-wide in a heterogeneous job: sbatch propagates them from the first
+ * component to the others (slurm.schedmd.com/heterogeneous_jobs.html, "A list of propagated options":
+ * --job-name, --time, --output, --requeue/--no-requeue, --open-mode; checked on the testbed's 22.05:
+ * a --time set on component 0 only is every component's TimeLimit), or they describe the whole job
+ * (its node count, how GPUs are requested, --sbatch-arg lines, srun --mpi).
+ */
+export const JOB_WIDE_SLURM_KEYS = [
+  "jobName",
+  "time",
+  "output",
+  "requeue",
+  "nodes",
+  "gpuRequest",
+  "extraSbatch",
+  "mpi",
+  "exclusive",
+] as const;
+
+/**
+ * Per-role SLURM resources (`roles.<role>.slurm`): a role that sets any of them runs in its own
+ * component of a heterogeneous job (`#SBATCH hetjob`), with these per-component options; what it
+ * does not set is the top-level `slurm` value. Roles with the same settings share a component.
+ */
+export const ROLE_SLURM_KEYS = [
+  "partition",
+  "account",
+  "qos",
+  "gpusPerNode",
+  "gpuType",
+  "constraint",
+] as const;
+export interface RoleSlurmSettings {
+  readonly partition?: string;
+  readonly account?: string;
+  readonly qos?: string;
+  readonly gpusPerNode?: number;
+  readonly gpuType?: string;
+  readonly constraint?: string;
+}
+export const RoleSlurm = z
+  .object({
+    partition: slurmName.optional(),
+    account: slurmName.optional(),
+    qos: slurmName.optional(),
+    /** GPUs per node of this role's nodes (its workers are laid out with it). */
+    gpusPerNode: whole(1, 64).optional(),
+    gpuType: slurmName.optional(),
+    /** sbatch --constraint (node features), e.g. `h100&ib`. */
+    constraint: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_.,:+&|!*[\]()-]+$/,
+        "must be a SLURM constraint (features joined with & | , [ ] ( ) *)",
+      )
+      .optional(),
+  })
+  .catchall(z.unknown())
+  .superRefine((v, ctx) => {
+    for (const key of Object.keys(v)) {
+      if ((ROLE_SLURM_KEYS as readonly string[]).includes(key)) continue;
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: (JOB_WIDE_SLURM_KEYS as readonly string[]).includes(key)
+          ? `is job-wide in a heterogeneous job, not per role: set slurm.${key}`
+          : "unknown key (per role: partition, account, qos, gpusPerNode, gpuType, constraint)",
+      });
+    }
+  })
+  // Only the known keys survive (any other is an issue above, so the parse fails anyway).
+  .transform((v): RoleSlurmSettings => {
+    const out: { -readonly [K in keyof RoleSlurmSettings]: RoleSlurmSettings[K] } = {};
+    for (const key of ROLE_SLURM_KEYS) if (v[key] !== undefined) Object.assign(out, { [key]: v[key] });
+    return out;
+  });
+export type RoleSlurm = z.output<typeof RoleSlurm>;
+
 export const WorkerGroup = z.strictObject({
   /** Number of worker instances (each one engine, possibly spanning nodes). */
   workers: whole(0),
@@ -31,6 +109,10 @@ export const WorkerGroup = z.strictObject({
    */
   args: engineArgs.default([]),
   env: env.default({}),
+  /** This role's own SLURM resources: it then runs in a component of a heterogeneous job. */
+  slurm: z.lazy(() => RoleSlurm).optional(),
+  /** This role's own container (replaces the top-level `container` for its processes). */
+  container: z.lazy(() => RoleContainer).optional(),
 });
 export type WorkerGroup = z.output<typeof WorkerGroup>;
 
@@ -131,6 +213,10 @@ const Bare = z.strictObject({
   /** A line run before each process, e.g. `source /opt/venv/bin/activate`. Trusted shell text. */
   setup: text.optional(),
 });
+/** A role's container: etcd and NATS stay in the top-level one, so there is no `infra` key. */
+const RoleContainer = z.discriminatedUnion("kind", [Pyxis.omit({ infra: true }), Bare]);
+export type ContainerSpec = z.output<typeof Pyxis> | z.output<typeof Bare>;
+export type RoleContainerSpec = z.output<typeof RoleContainer>;
 
 const Infra = z.strictObject({
   mode: z.enum(["managed", "external", "off"]).default("managed"),
