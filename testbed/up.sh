@@ -385,7 +385,7 @@ else
   echo "none" > "$TB_ROOT/accounting-kind"
   acct="accounting none (no sacct)"
 fi
-sinfo -N -o '%N %T %c %m %G'
+sinfo -N -p "$TB_PARTITION" -o '%N %T %c %m %G'
 echo "testbed: $acct"
 echo "testbed: $line"
 exit 0

@@ -26,6 +26,54 @@ export interface RoleReadiness {
   readonly component: string;
   readonly registered: number | null;
   readonly expected: number;
+  /** Heterogeneous jobs only: the --het-group the role runs in (components[] has its nodes). */
+  readonly hetGroup?: number;
+}
+
+/** A heterogeneous job's component as `dyn status` shows it: its resources, roles and nodes. */
+export interface ComponentPlacement {
+  readonly index: number;
+  readonly partition: string | null;
+  readonly account: string | null;
+  readonly qos: string | null;
+  readonly gpusPerNode: number;
+  readonly gpuType: string | null;
+  readonly constraint: string | null;
+  /** The pyxis image its processes run in, null without a container. */
+  readonly image: string | null;
+  /** Worker roles; component 0 also runs the frontend(s) and etcd/NATS. */
+  readonly roles: readonly string[];
+  /** Node indices of the job's node list (plan.json). */
+  readonly nodes: readonly number[];
+  /** Their SLURM names once the job reported them (status file `node` events), else null. */
+  readonly hosts: readonly string[] | null;
+}
+
+/** Per component of a heterogeneous job, where its roles run; null for an ordinary job. */
+export function componentsOf(
+  deployment: Deployment | undefined,
+  summary: StatusSummary | null,
+): ComponentPlacement[] | null {
+  const components = deployment?.plan?.components;
+  if (!components) return null;
+  const name = new Map((summary?.nodes ?? []).map((n) => [n.index, n.name]));
+  return components.map((c) => {
+    const nodes = Array.from({ length: c.nodes }, (_, i) => c.firstNode + i);
+    const hosts = nodes.map((k) => name.get(k));
+    return {
+      index: c.index,
+      partition: c.partition ?? null,
+      account: c.account ?? null,
+      qos: c.qos ?? null,
+      gpusPerNode: c.gpusPerNode,
+      gpuType: c.gpuType ?? null,
+      constraint: c.constraint ?? null,
+      image: c.container.kind === "pyxis" ? c.container.image : null,
+      roles: c.index === 0 ? ["frontend", ...c.roles] : [...c.roles],
+      nodes,
+      hosts: hosts.every((h) => h !== undefined) ? (hosts as string[]) : null,
+    };
+  });
 }
 
 /** How a job ended. */
@@ -68,6 +116,8 @@ export interface Observation {
   readonly lastUrl: string | null;
   /** Readiness per role: live while the job runs, the last counts seen once it ended. */
   readonly roles: readonly RoleReadiness[];
+  /** Heterogeneous jobs: where each component's roles run (null for an ordinary job). */
+  readonly components: readonly ComponentPlacement[] | null;
   /** A component's failure: while the job ends because of it, or when it is how the job ended. */
   readonly failed: { readonly component: string; readonly message: string } | null;
   /** How the job ended; null while it runs (or when nothing at all is known of it). */
@@ -118,6 +168,7 @@ export function rolesOf(deployment: Deployment | undefined, summary: StatusSumma
         component: g.component,
         registered: ready ? g.workers : got === undefined ? null : shared ? Math.min(got, g.workers) : got,
         expected: shared ? g.workers : expected,
+        ...(g.hetGroup !== undefined ? { hetGroup: g.hetGroup } : {}),
       };
     });
 }
@@ -219,6 +270,7 @@ export function combine(
     url: live ? (summary?.url ?? null) : null,
     lastUrl: summary?.url ?? null,
     roles: rolesOf(target.deployment, summary),
+    components: componentsOf(target.deployment, summary),
     failed,
     end,
     attribution,

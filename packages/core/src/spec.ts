@@ -427,6 +427,7 @@ export const DeploymentSpec = z
         message: "must not contain : or , with a pyxis container (it is mounted as SRC:DST)",
       });
     }
+    checkRoleSlurm(spec, ctx);
     if (spec.roles.aggregated && (spec.roles.prefill || spec.roles.decode)) {
       ctx.addIssue({
         code: "custom",
@@ -440,3 +441,37 @@ export type DeploymentSpecInput = z.input<typeof DeploymentSpec>;
 export type DeploymentSpec = z.output<typeof DeploymentSpec>;
 export type WorkerRole = "prefill" | "decode" | "aggregated";
 export const WORKER_ROLES: readonly WorkerRole[] = ["prefill", "decode", "aggregated"];
+
+/**
+ * A role's `slurm` key that a top-level setting contradicts: a GPU type while dyn requests no GPUs
+ * (slurm.gpuRequest none), and a constraint while an --sbatch-arg line already sets --constraint
+ * (component 0 would get both). Reported at the role's key, naming the other one.
+ */
+function checkRoleSlurm(
+  spec: { readonly slurm: { readonly gpuRequest: string; readonly extraSbatch: readonly string[] } } & {
+    readonly roles: Partial<
+      Record<WorkerRole, { readonly slurm?: RoleSlurmSettings | undefined } | undefined>
+    >;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  // sbatch(1): -C, --constraint=<list> (getopt_long also takes an abbreviation such as --constr).
+  const constraintArg = spec.slurm.extraSbatch.find((e) => /^(--constr[a-z]*|-C)(=|\s|$)|^-C./.test(e));
+  for (const role of WORKER_ROLES) {
+    const own = spec.roles[role]?.slurm;
+    if (!own) continue;
+    if (own.gpuType !== undefined && spec.slurm.gpuRequest === "none")
+      ctx.addIssue({
+        code: "custom",
+        path: ["roles", role, "slurm", "gpuType"],
+        message:
+          "has no effect: slurm.gpuRequest is none (--gpu-request none), so dyn requests no GPUs in any component",
+      });
+    if (own.constraint !== undefined && constraintArg !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["roles", role, "slurm", "constraint"],
+        message: `conflicts with slurm.extraSbatch ${JSON.stringify(constraintArg)} (--sbatch-arg), which sets --constraint for component 0 too; set the constraint per role only`,
+      });
+  }
+}

@@ -47,6 +47,8 @@ export function statusJson(observations: readonly Observation[], timelines?: Rea
         ? { state: o.accounting.state, exitCode: o.accounting.exitCode, by: o.accounting.by ?? null }
         : null,
       roles: o.roles,
+      // heterogeneous jobs: per component its resources, roles and nodes; null for an ordinary job
+      components: o.components,
       failed: o.failed,
       // whose fault a failure is: { component, node, code, category, rule, reason, message, logTail, log }
       attribution: o.attribution,
