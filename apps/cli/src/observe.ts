@@ -19,7 +19,7 @@ import {
   type TimelineInput,
 } from "@dyn/core";
 import { batchLogPath, type Deployment, FILES } from "./run-dir.js";
-import type { AccountingEntry, QueueEntry, Slurm } from "./slurm.js";
+import { type AccountingEntry, hetComponent, type QueueEntry, type Slurm } from "./slurm.js";
 
 export interface RoleReadiness {
   readonly role: string;
@@ -334,8 +334,12 @@ export function slurmTime(text: string | undefined): number | null {
 export function parseQueueTimes(stdout: string, source: QueueTimes["source"]): Map<string, QueueTimes> {
   const out = new Map<string, QueueTimes>();
   for (const line of stdout.split("\n")) {
-    const [id = "", submit, start] = line.trim().split("|");
-    if (!id || id.includes(".")) continue;
+    const [raw = "", submit, start] = line.trim().split("|");
+    if (!raw || raw.includes(".")) continue;
+    // A heterogeneous job (`<leader>+<offset>`): its components start together; the leader's line.
+    const het = hetComponent(raw);
+    if (het && het.offset > 0) continue;
+    const id = het ? het.jobId : raw;
     out.set(id, { submit: slurmTime(submit), start: slurmTime(start), source });
   }
   return out;

@@ -4,7 +4,7 @@
  * against sinfo before sbatch, and refusals naming the key where it was written (exit 2).
  */
 import { describe, expect, it } from "vitest";
-import type { ProbeResult } from "../src/slurm.js";
+import { type ProbeResult, parseAccounting, parseQueue } from "../src/slurm.js";
 import { FakeSlurm, ls, run, tmp, writeConfig } from "./helpers.js";
 
 const SINFO = "sinfo -h -a -o %P|%D";
@@ -81,5 +81,17 @@ describe("dyn deploy", () => {
     const ok = await run(["deploy", "--runs-dir", `${dir}/runs`], { cwd: dir, slurm: fits });
     expect(ok.code, ok.stderr).toBe(0);
     expect(fits.calls.map((c) => c.cmd)).toEqual(["sinfo", "sinfo", "sbatch"]);
+  });
+});
+
+describe("squeue and sacct lines of a heterogeneous job", () => {
+  it("fold into the leader's entry: component 0's state, every component's nodes", () => {
+    const q = parseQueue(
+      "7+1|RUNNING|None|node3|dynamo|0:05\n7+0|RUNNING|None|node1|dynamo|0:05\n8|PENDING|Resources|(null)|x|0:00\n",
+    );
+    expect([...q.keys()]).toEqual(["7", "8"]);
+    expect(q.get("7")).toMatchObject({ jobId: "7", state: "RUNNING", nodes: "node3,node1" });
+    const a = parseAccounting("7+0|CANCELLED by 0|0:0\n7+1|CANCELLED by 0|0:0\n");
+    expect([...a.entries()]).toEqual([["7", { jobId: "7", state: "CANCELLED", exitCode: "0:0", by: "0" }]]);
   });
 });
