@@ -240,7 +240,7 @@ describe("a heterogeneous script", () => {
 });
 
 describe("refused, naming the key (exit 2)", () => {
-  const refusal = (spec: TestSpec, backend = perNode) => {
+  const refusal = (spec: TestSpec, backend: Backend = perNode) => {
     const err = thrownBy(() => planForTest(backend, spec));
     expect(err).toBeInstanceOf(Error);
     return err as DynError & { issues?: Array<{ path: PropertyKey[]; message: string }> };
