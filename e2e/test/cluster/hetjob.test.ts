@@ -116,6 +116,8 @@ it("prefill in one partition and decode in the other: READY, a chat across them,
   expect(JSON.stringify(decodeHost)).toContain(ipOf(slurmHost1));
   const answer = await chat(url, d.plan.spec.model.path);
   expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+  const text = await dyn(["status", d.jobId, "--runs-dir", runs]);
+  expect(text.stdout).toContain(`${d.jobId}: component 1 (partition gpu2): decode on ${slurmHost1}`);
   const plain = await dyn(["plan", "--config", file]);
   expect(plain.stdout).toContain("component 1 (--het-group=1): node 1 · partition gpu2 · 4 GPUs per node");
   console.log(`het-bare: READY in ${seconds.toFixed(1)} s (submit to ready, backfill start included)`);

@@ -107,15 +107,20 @@ describe("a heterogeneous plan", () => {
   });
 
   it("roles with the same settings share a component", () => {
-    const p = planForTest(perNode, {
+    const spec: TestSpec = {
       roles: {
         prefill: { workers: 1, slurm: { partition: "gpu2" } },
         decode: { workers: 1, slurm: { partition: "gpu2" } },
       },
-    });
+    };
+    const p = planForTest(perNode, spec);
     expect(p.components?.map((c) => c.roles)).toEqual([[], ["prefill", "decode"]]);
-    // Component 0 is then the frontend and etcd/NATS alone, on a node of their own.
+    // Component 0 is then the frontend and etcd/NATS alone, on a node of their own, and asks for
+    // no GPUs (it may be a partition without any).
     expect(p.components?.map((c) => c.nodes)).toEqual([1, 2]);
+    const [c0, c1] = blocks(renderForTest(perNode, spec));
+    expect(c0?.some((l) => l.startsWith("--gpus-per-node"))).toBe(false);
+    expect(c1).toContain("--gpus-per-node=8");
   });
 });
 

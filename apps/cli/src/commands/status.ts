@@ -134,6 +134,11 @@ export function statusTable(io: Io, observations: readonly Observation[]): strin
       lines.push(
         `  ${o.jobId}: ${a.category} failure: ${a.component}${a.node ? ` on ${a.node}` : ""}${a.code !== null ? `, exit code ${a.code}` : ""} (${a.reason})`,
       );
+    // A heterogeneous job: which nodes each component's roles run on.
+    for (const c of o.components ?? [])
+      lines.push(
+        `  ${o.jobId}: component ${c.index}${c.partition ? ` (partition ${c.partition})` : ""}: ${c.roles.join(", ")} on ${c.hosts ? c.hosts.join(",") : `node${c.nodes.length > 1 ? "s" : ""} ${c.nodes.join(",")}`}`,
+      );
     const w = o.summary?.ports;
     if (w && w.window !== w.preferred)
       lines.push(

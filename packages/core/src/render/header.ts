@@ -52,9 +52,13 @@ function hetjobHeader(plan: Plan, components: readonly PlanComponent[], runDir: 
     const tasksPerNode = Math.max(1, ...steps.map((step) => step.tasksPerNode));
     const lines = k === 0 ? [`--job-name=${s.jobName}`] : [];
     lines.push(`--nodes=${c.nodes}`, `--ntasks-per-node=${tasksPerNode}`);
-    if (s.gpuRequest === "gpus-per-node")
+    // GPUs only for a component whose processes use some: with every worker role elsewhere,
+    // component 0 (frontend, etcd, NATS) can be a partition without GPUs.
+    const gpus = steps.some((step) => step.gpus.length > 0);
+    if (gpus && s.gpuRequest === "gpus-per-node")
       lines.push(`--gpus-per-node=${c.gpuType ? `${c.gpuType}:` : ""}${c.gpusPerNode}`);
-    if (s.gpuRequest === "gres") lines.push(`--gres=gpu:${c.gpuType ? `${c.gpuType}:` : ""}${c.gpusPerNode}`);
+    if (gpus && s.gpuRequest === "gres")
+      lines.push(`--gres=gpu:${c.gpuType ? `${c.gpuType}:` : ""}${c.gpusPerNode}`);
     if (c.partition) lines.push(`--partition=${c.partition}`);
     if (c.account) lines.push(`--account=${c.account}`);
     if (c.qos) lines.push(`--qos=${c.qos}`);
