@@ -123,6 +123,37 @@ it("prefill in one partition and decode in the other: READY, a chat across them,
   console.log(`het-bare: READY in ${seconds.toFixed(1)} s (submit to ready, backfill start included)`);
 });
 
+it("a two-node worker in the second partition, component 0 only the frontend and etcd/NATS", async () => {
+  const gpu2 = partitionNodes("gpu2");
+  // One aggregated worker of 16 GPUs spans both gpu2 nodes (component 1); component 0 holds only the
+  // frontend and etcd/NATS. The worker's second rank reaches its leader (the preflight checks it
+  // first) with node indices global across the components.
+  const file = config(
+    [
+      "backend: sglang",
+      "roles:",
+      "  aggregated: { workers: 1, gpusPerWorker: 16, slurm: { partition: gpu2 } }",
+      "",
+    ].join("\n"),
+  );
+  const { run, d, runs } = await deploy("het-multinode", ["--config", file]);
+  expect(d.wait, run.stderr).toMatchObject({ outcome: "ready" });
+  const status = await dyn(["status", d.jobId, "--runs-dir", runs, "--json"]);
+  const comps = json<{ deployments: Array<{ components: StatusComponent[] }> }>(status).deployments[0]
+    ?.components as StatusComponent[];
+  expect(comps.map((c) => [c.index, c.partition, c.roles, c.nodes])).toEqual([
+    [0, null, ["frontend"], [0]],
+    [1, "gpu2", ["aggregated"], [1, 2]],
+  ]);
+  expect([...(comps[1]?.hosts ?? [])].sort()).toEqual(gpu2);
+  const events = readFileSync(join(d.runDir, "status.jsonl"), "utf8");
+  expect(events).toContain('"event":"preflight-ok"');
+  // Both ranks ran, one per gpu2 node.
+  expect(existsSync(join(d.runDir, "logs", "aggregated-w0-r1.log"))).toBe(true);
+  const answer = await chat(d.wait.url as string, d.plan.spec.model.path);
+  expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+});
+
 describe.runIf(real)("with the real pyxis", () => {
   it("decode runs in a container of its own (another image file, a mount only it has)", async () => {
     const build = (out: string) =>

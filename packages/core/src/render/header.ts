@@ -52,13 +52,12 @@ function hetjobHeader(plan: Plan, components: readonly PlanComponent[], runDir: 
     const tasksPerNode = Math.max(1, ...steps.map((step) => step.tasksPerNode));
     const lines = k === 0 ? [`--job-name=${s.jobName}`] : [];
     lines.push(`--nodes=${c.nodes}`, `--ntasks-per-node=${tasksPerNode}`);
-    // GPUs only for a component whose processes use some: with every worker role elsewhere,
-    // component 0 (frontend, etcd, NATS) can be a partition without GPUs.
-    const gpus = steps.some((step) => step.gpus.length > 0);
-    if (gpus && s.gpuRequest === "gpus-per-node")
+    // Every component asks for its GPUs, also component 0 when no worker runs in it: on the
+    // testbed's 22.05.8 a heterogeneous job whose component 0 requests no GPUs while component 1
+    // does stayed pending (Resources) on an idle cluster, and started once both requested them.
+    if (s.gpuRequest === "gpus-per-node")
       lines.push(`--gpus-per-node=${c.gpuType ? `${c.gpuType}:` : ""}${c.gpusPerNode}`);
-    if (gpus && s.gpuRequest === "gres")
-      lines.push(`--gres=gpu:${c.gpuType ? `${c.gpuType}:` : ""}${c.gpusPerNode}`);
+    if (s.gpuRequest === "gres") lines.push(`--gres=gpu:${c.gpuType ? `${c.gpuType}:` : ""}${c.gpusPerNode}`);
     if (c.partition) lines.push(`--partition=${c.partition}`);
     if (c.account) lines.push(`--account=${c.account}`);
     if (c.qos) lines.push(`--qos=${c.qos}`);
