@@ -13,6 +13,7 @@ import {
   computeTimeline,
   nodeOfStep,
   parseStatusLines,
+  type Registration,
   type StatusSummary,
   summarizeStatus,
   type Timeline,
@@ -378,6 +379,23 @@ function registeredAt(runDir: string): number | null {
   }
 }
 
+/** When the readiness watcher first saw each instance (logs/registrations.json; absent before READY). */
+function registrations(runDir: string): Registration[] {
+  try {
+    const raw: unknown = JSON.parse(readFileSync(join(runDir, "logs", "registrations.json"), "utf8"));
+    if (!Array.isArray(raw)) return [];
+    return raw.filter(
+      (r): r is Registration =>
+        typeof r?.component === "string" &&
+        typeof r?.instance === "string" &&
+        typeof r?.host === "string" &&
+        typeof r?.t === "number",
+    );
+  } catch {
+    return [];
+  }
+}
+
 /** The timeline of one deployment (core's computeTimeline) from its files and, when given, SLURM's times. */
 export function timelineOf(
   o: Observation,
@@ -397,6 +415,7 @@ export function timelineOf(
     expected: deployment.plan?.expected,
     queue,
     registeredAt: o.summary.state === "pending" ? null : registeredAt(deployment.runDir),
+    registrations: registrations(deployment.runDir),
   });
 }
 

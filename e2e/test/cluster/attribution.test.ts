@@ -87,10 +87,19 @@ describe("dyn status --timeline", () => {
         timeline: {
           outcome: string;
           phases: Array<{ id: string; seconds: number }>;
-          processes: Array<{ step: string; node: string | null; registered: number | null }>;
+          processes: Array<{
+            step: string;
+            node: string | null;
+            launched: number;
+            registered: number | null;
+            source: string | null;
+            instance: string | null;
+          }>;
+          nodes: Array<{ name: string; setupStart: number | null; setupEnd: number | null }>;
           overhead: { seconds: number };
           queueSource: string;
-          slowestProcess: { component: string } | null;
+          slowestProcess: { component: string; steps: string[] } | null;
+          slowestSetup: { node: string; seconds: number } | null;
         };
       }>;
     }>(r).deployments[0]?.timeline;
@@ -108,11 +117,24 @@ describe("dyn status --timeline", () => {
     ]);
     for (const p of t?.phases ?? []) expect(p.seconds).toBeGreaterThanOrEqual(0);
     expect(t?.processes.find((p) => p.step === "decode-w0")?.node).toMatch(/^node\d+$/);
-    expect(t?.processes.find((p) => p.step === "decode-w0")?.registered).not.toBeNull();
-    expect(t?.slowestProcess).not.toBeNull();
+    // Every registering worker is matched to its own instance (logs/registrations.json), after its launch.
+    for (const step of ["decode-w0", "prefill-w0"]) {
+      const p = t?.processes.find((x) => x.step === step);
+      expect(p, step).toMatchObject({ source: "instance", instance: expect.any(String) });
+      expect(p?.registered ?? -1, step).toBeGreaterThan(p?.launched ?? Number.POSITIVE_INFINITY);
+    }
+    // One step named as the slowest, and each node's own setup window, ordered and after job start.
+    expect(t?.slowestProcess?.steps).toHaveLength(1);
+    expect(t?.nodes.length).toBeGreaterThan(0);
+    for (const n of t?.nodes ?? []) {
+      expect(n.setupStart ?? -1, n.name).toBeGreaterThanOrEqual(0);
+      expect(n.setupEnd ?? -1, n.name).toBeGreaterThanOrEqual(n.setupStart ?? 0);
+    }
+    expect(t?.nodes.map((n) => n.name)).toContain(t?.slowestSetup?.node);
     expect(t?.overhead.seconds).toBeGreaterThan(0);
     const text = await dyn(["status", d.jobId, "--runs-dir", runs, "--timeline"]);
     expect(text.stdout).toContain("dyn's overhead:");
+    expect(text.stdout).toContain("node setup per node");
     console.log(text.stdout);
   });
 });

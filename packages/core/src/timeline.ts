@@ -58,6 +58,18 @@ export interface TimelineInput {
     | undefined;
   /** Epoch seconds when every expected instance was registered (logs/instances.json's mtime). */
   readonly registeredAt?: number | null | undefined;
+  /**
+   * When the readiness watcher first saw each instance at /health (logs/registrations.json): its
+   * component, instance id, the host address its transport names, and epoch seconds.
+   */
+  readonly registrations?: readonly Registration[] | undefined;
+}
+
+export interface Registration {
+  readonly component: string;
+  readonly instance: string;
+  readonly host: string;
+  readonly t: number;
 }
 
 export interface TimelinePhase {
@@ -81,10 +93,22 @@ export interface TimelineProcess {
   /** Seconds from job-started to the step's launch (its `started` event). */
   readonly launched: number;
   /**
-   * Seconds from job-started to when its component had every instance registered (the status file
-   * counts instances per component, not which instance): an upper bound for this process.
+   * Seconds from job-started to its registration: the instance of its component first seen on its
+   * node (`source: "instance"`, from logs/registrations.json), else when its component had every
+   * instance (`source: "component"`, an upper bound). Null while unregistered.
    */
   readonly registered: number | null;
+  readonly source: "instance" | "component" | null;
+  /** The instance id matched to this process, when `source` is "instance". */
+  readonly instance: string | null;
+}
+
+export interface TimelineNode {
+  readonly index: number;
+  readonly name: string;
+  /** Seconds from job-started to when node setup began and ended on this node (its own clock). */
+  readonly setupStart: number | null;
+  readonly setupEnd: number | null;
 }
 
 export interface Timeline {
@@ -94,7 +118,12 @@ export interface Timeline {
   readonly outcome: "ready" | "failed" | "starting";
   readonly phases: readonly TimelinePhase[];
   readonly processes: readonly TimelineProcess[];
-  /** The component that registered last, its steps and the time from their launch. */
+  /** Per node, its node setup (from the `node` events). */
+  readonly nodes: readonly TimelineNode[];
+  /**
+   * The slowest process from launch to registered: one step when per-instance registration times
+   * are known, else the component that completed last and its steps.
+   */
   readonly slowestProcess: {
     readonly component: string;
     readonly steps: readonly string[];
@@ -102,6 +131,8 @@ export interface Timeline {
   } | null;
   /** The node of the slowest process, when those steps share one node. */
   readonly slowestNode: string | null;
+  /** The node whose setup ended last, and when (seconds from job-started). */
+  readonly slowestSetup: { readonly node: string; readonly seconds: number } | null;
   /** Seconds from submit (or job-started) to READY. */
   readonly toReady: number | null;
   /** dyn's own overhead: the sum of the phases PHASES marks, and each one. */
@@ -189,19 +220,27 @@ export function computeTimeline(input: TimelineInput): Timeline | null {
     phases.push(phase(id, from, end, false, slowestIn(id, events, input, done, from)));
     from = end;
   }
+  const matched = matchRegistrations(services, input.steps, events, input.registrations ?? []);
   const processes = services.map((e): TimelineProcess => {
     const step = input.steps?.find((s) => s.id === e.step);
     const comp = step?.registers ?? undefined;
-    const at = comp ? done.get(comp) : undefined;
+    const own = matched.get(String(e.step));
+    const at = own?.t ?? (comp ? done.get(comp) : undefined);
     return {
       step: String(e.step),
       role: step?.role ?? String(e.step).replace(/-w?\d+(-r\d+)?$/, ""),
       node: nodeName(step, events),
       launched: round(e.t - started.t),
       registered: at === undefined ? null : round(at - started.t),
+      source: own ? "instance" : at === undefined ? null : "component",
+      instance: own?.instance ?? null,
     };
   });
-  const slow = slowestComponent(done, processes, input.steps);
+  const nodes = nodeSetups(events, started.t);
+  const slowestSetup = nodes
+    .filter((n) => n.setupEnd !== null)
+    .sort((a, b) => (b.setupEnd as number) - (a.setupEnd as number))[0];
+  const slow = slowestOwn(processes, input.steps) ?? slowestComponent(done, processes, input.steps);
   const overheadPhases: Record<string, number> = {};
   for (const p of phases) if (p.overhead && !p.failed) overheadPhases[p.id] = p.seconds;
   return {
@@ -210,8 +249,10 @@ export function computeTimeline(input: TimelineInput): Timeline | null {
     outcome: ready !== undefined ? "ready" : failedAt !== undefined ? "failed" : "starting",
     phases,
     processes,
+    nodes,
     slowestProcess: slow,
     slowestNode: slow ? sharedNode(slow.steps, processes) : null,
+    slowestSetup: slowestSetup ? { node: slowestSetup.name, seconds: slowestSetup.setupEnd as number } : null,
     toReady: ready === undefined ? null : round(ready - origin),
     overhead: {
       seconds: round(Object.values(overheadPhases).reduce((a, b) => a + b, 0)),
@@ -257,9 +298,18 @@ function slowestIn(
 ): string | null {
   if (id === "node-setup") {
     const taken = events.filter((e) => e.event === "port-window-taken");
-    return taken.length > 0
-      ? `${taken.length} port window${taken.length > 1 ? "s" : ""} taken first: ${taken.map((e) => String(e.nodes)).join("; ")}`
+    const windows =
+      taken.length > 0
+        ? `${taken.length} port window${taken.length > 1 ? "s" : ""} taken first: ${taken.map((e) => String(e.nodes)).join("; ")}`
+        : null;
+    const jobStarted = events.find((e) => e.event === "job-started")?.t ?? from;
+    const last = nodeSetups(events, jobStarted)
+      .filter((n) => n.setupStart !== null && n.setupEnd !== null)
+      .sort((a, b) => (b.setupEnd as number) - (a.setupEnd as number))[0];
+    const node = last
+      ? `${last.name} done last: began +${last.setupStart} s, took ${round((last.setupEnd as number) - (last.setupStart as number))} s`
       : null;
+    return [node, windows].filter(Boolean).join("; ") || null;
   }
   if (id === "register" && done.size > 0) {
     const [comp, t] = [...done].sort((a, b) => b[1] - a[1])[0] as [string, number];
@@ -291,4 +341,65 @@ function slowestComponent(
 function sharedNode(stepIds: readonly string[], processes: readonly TimelineProcess[]): string | null {
   const nodes = new Set(processes.filter((p) => stepIds.includes(p.step)).map((p) => p.node));
   return nodes.size === 1 ? ([...nodes][0] ?? null) : null;
+}
+
+/** Each node's setup from its `node` event (setup_start/setup_end, epoch seconds from the node's clock). */
+function nodeSetups(events: readonly StatusEvent[], jobStarted: number): TimelineNode[] {
+  const at = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? round(v - jobStarted) : null);
+  return events
+    .filter((e) => e.event === "node")
+    .map((e) => ({
+      index: Number(e.index),
+      name: String(e.name),
+      setupStart: at(e.setup_start),
+      setupEnd: at(e.setup_end),
+    }));
+}
+
+/**
+ * Step id → the instance registration that is its own: a component's instances first seen from a
+ * node's address, handed to that component's steps on the node in launch order (the watcher only
+ * knows the address, so two workers of one component on one node are told apart by order). A step
+ * that does not register (a multi-node worker's non-leader rank, the frontend) gets none.
+ */
+function matchRegistrations(
+  launched: readonly StatusEvent[],
+  steps: readonly StepPlacement[] | undefined,
+  events: readonly StatusEvent[],
+  registrations: readonly Registration[],
+): Map<string, Registration> {
+  const out = new Map<string, Registration>();
+  if (!steps || registrations.length === 0) return out;
+  const ipOf = new Map<number, string>();
+  for (const e of events) if (e.event === "node") ipOf.set(Number(e.index), String(e.ip));
+  const pool = new Map<string, Registration[]>();
+  for (const r of [...registrations].sort((a, b) => a.t - b.t)) {
+    const key = `${r.component}@${r.host}`;
+    pool.set(key, [...(pool.get(key) ?? []), r]);
+  }
+  for (const e of launched) {
+    const step = steps.find((s) => s.id === e.step);
+    const node = step?.nodes[0];
+    if (!step?.registers || node === undefined) continue;
+    const next = pool.get(`${step.registers}@${ipOf.get(node)}`)?.shift();
+    if (next) out.set(step.id, next);
+  }
+  return out;
+}
+
+/** The process slowest from launch to its own registration, when registrations are known. */
+function slowestOwn(
+  processes: readonly TimelineProcess[],
+  steps: readonly StepPlacement[] | undefined,
+): Timeline["slowestProcess"] {
+  const own = processes.filter((p) => p.source === "instance" && p.registered !== null);
+  const slow = own.sort(
+    (a, b) => (b.registered as number) - b.launched - ((a.registered as number) - a.launched),
+  )[0];
+  if (!slow) return null;
+  return {
+    component: steps?.find((s) => s.id === slow.step)?.registers ?? slow.role,
+    steps: [slow.step],
+    seconds: round((slow.registered as number) - slow.launched),
+  };
 }

@@ -237,7 +237,9 @@ const hostileCase: fc.Arbitrary<Hostile> = fc
             ? {}
             : { cwd: h.cwd },
     };
-    return { backend: shape.backend.name, spec, secret: h.secret };
+    // The secret is hostile bytes too, marked so it differs from every other value drawn from the same
+    // pool: the script may contain a hostile model path, never the secret.
+    return { backend: shape.backend.name, spec, secret: `${h.secret}\u00a7secret` };
   })
   // A hostile image whose tag reads as a Dynamo release (or that names a Dynamo image) would choose
   // the release: a different test (releases.test.ts). Here the image is only a value to deliver.
@@ -269,7 +271,7 @@ describe("the whole rendered script under bash", () => {
         const run = newRun();
         try {
           const { plan, script } = prepare(run, BACKENDS[backend] as Backend, spec);
-          expect(script).not.toContain(secret.length > 8 ? secret : "\0");
+          expect(script).not.toContain(secret);
           const iface = plan.spec.network.interface;
           run.start(script, { nodes: plan.nodes, env: { [SECRET]: secret }, ...(iface ? { iface } : {}) });
           const ready = await run.untilEvent("ready");
@@ -311,6 +313,12 @@ describe("the whole rendered script under bash", () => {
               expect.objectContaining({ index: k, name: `node${k}`, ip: nodeIp(k) }),
             ),
           );
+          // Each node's own setup start and end (epoch seconds, for the timeline), in order, near now.
+          for (const e of events.filter((x) => x.event === "node")) {
+            const [a, b] = [e.setup_start, e.setup_end] as number[];
+            expect(typeof a === "number" && typeof b === "number" && a <= b, JSON.stringify(e)).toBe(true);
+            expect(Math.abs((a as number) - Date.now() / 1000)).toBeLessThan(600);
+          }
           // Every line is one valid JSON event, even with control characters in an external URL.
           expect(run.statusLines().map((l) => JSON.parse(l))).toEqual(events);
           const infraUp = events.find((e) => e.event === "infra-up");

@@ -137,4 +137,61 @@ describe("computeTimeline", () => {
     expect(computeTimeline({ events, steps })?.jobStarted).toBe(T);
     expect(computeTimeline({ events: [] })).toBeNull();
   });
+
+  it("per-instance registrations name the slowest process and its node; order tells two workers on one node apart", () => {
+    const two = [
+      ...steps.slice(0, 3),
+      { id: "decode-w0", role: "decode", nodes: [1], registers: "backend" },
+      { id: "decode-w1", role: "decode", nodes: [1], registers: "backend" },
+      { id: "decode-w2", role: "decode", nodes: [0], registers: "backend" },
+      // a 2-node worker's second rank does not register
+      { id: "decode-w3-r1", role: "decode", nodes: [0] },
+    ];
+    const events = [
+      ...healthy.slice(0, 11),
+      ev(2.83, "started", { step: "decode-w0" }),
+      ev(2.84, "started", { step: "decode-w1" }),
+      ev(2.85, "started", { step: "decode-w2" }),
+      ev(2.86, "started", { step: "decode-w3-r1" }),
+      ev(4.41, "ready", { url: "u", registered: "backend=3/3" }),
+    ];
+    const registrations = [
+      { component: "backend", instance: "b", host: "10.0.0.2", t: T + 6.0 },
+      { component: "backend", instance: "a", host: "10.0.0.2", t: T + 3.5 },
+      { component: "backend", instance: "c", host: "10.0.0.1", t: T + 4.0 },
+      // an address no node has: matched to nothing
+      { component: "backend", instance: "z", host: "10.9.9.9", t: T + 3.0 },
+    ];
+    const tl = computeTimeline({ events, steps: two, registrations, registeredAt: T + 6.1 });
+    const p = (id: string) => tl?.processes.find((x) => x.step === id);
+    expect(p("decode-w0")).toMatchObject({ registered: 3.5, source: "instance", instance: "a" });
+    expect(p("decode-w1")).toMatchObject({ registered: 6, source: "instance", instance: "b" });
+    expect(p("decode-w2")).toMatchObject({ registered: 4, source: "instance", instance: "c" });
+    // the non-registering rank falls back to nothing of its own: no component either
+    expect(p("decode-w3-r1")).toMatchObject({ registered: null, source: null, instance: null });
+    expect(tl?.slowestProcess).toEqual({ component: "backend", steps: ["decode-w1"], seconds: 3.16 });
+    expect(tl?.slowestNode).toBe("node2");
+  });
+
+  it("node setup per node: the node that finished last is named in the phase and in slowestSetup", () => {
+    const events = healthy.map((e) =>
+      e.event === "node"
+        ? { ...e, setup_start: T + 0.05 + Number(e.index) * 0.1, setup_end: T + 0.2 + Number(e.index) * 0.08 }
+        : e,
+    );
+    const tl = computeTimeline({ events, steps });
+    expect(tl?.nodes).toEqual([
+      { index: 0, name: "node1", setupStart: 0.05, setupEnd: 0.2 },
+      { index: 1, name: "node2", setupStart: 0.15, setupEnd: 0.28 },
+    ]);
+    expect(tl?.slowestSetup).toEqual({ node: "node2", seconds: 0.28 });
+    expect(tl?.phases.find((x) => x.id === "node-setup")?.slowest).toBe(
+      "node2 done last: began +0.15 s, took 0.13 s",
+    );
+    // events without the fields (older scripts): nulls, nothing named
+    const old = computeTimeline({ events: healthy, steps });
+    expect(old?.nodes.every((n) => n.setupStart === null && n.setupEnd === null)).toBe(true);
+    expect(old?.slowestSetup).toBeNull();
+    expect(old?.phases.find((x) => x.id === "node-setup")?.slowest).toBeNull();
+  });
 });

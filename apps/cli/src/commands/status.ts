@@ -87,9 +87,29 @@ export function timelineText(jobId: string | null, t: Timeline | null): string {
     const procs = [["PROCESS", "ROLE", "NODE", "LAUNCHED", "REGISTERED"]];
     const at = (s: number | null) => (s === null ? "-" : `+${secs(s)}`);
     for (const p of t.processes)
-      procs.push([p.step, p.role, p.node ?? "-", at(p.launched), at(p.registered)]);
-    lines.push(`  processes (times from job start; registered = when its component had every instance):`);
+      procs.push([
+        p.step,
+        p.role,
+        p.node ?? "-",
+        at(p.launched),
+        `${at(p.registered)}${p.source === "component" ? " (component)" : ""}`,
+      ]);
+    lines.push(
+      "  processes (times from job start; registered = its instance first listed at /health, or (component) = when its component had every instance):",
+    );
     lines.push(...indent(pad(procs)));
+  }
+  const setups = t.nodes.filter((n) => n.setupStart !== null && n.setupEnd !== null);
+  if (setups.length > 0) {
+    const rows2 = [["NODE", "SETUP BEGAN", "ENDED", "TOOK"]];
+    for (const n of setups)
+      rows2.push([
+        n.name,
+        `+${secs(n.setupStart as number)}`,
+        `+${secs(n.setupEnd as number)}`,
+        secs(Math.max(0, (n.setupEnd as number) - (n.setupStart as number))),
+      ]);
+    lines.push("  node setup per node (times from job start):", ...indent(pad(rows2)));
   }
   const slow = t.slowestProcess;
   if (slow)

@@ -383,7 +383,7 @@ PY
 # loopback or link-local. No packet is sent.
 # dyn_node_setup <iface> <cache> <lock dir> <window> <first port> <ports> <pinned> <live-jobs file>
 dyn_node_setup() {
-  local iface=$1 cache=$2 ip="" dev="" claim
+  local iface=$1 cache=$2 ip="" dev="" claim t0=\${EPOCHREALTIME/[.,]/}
   dyn_clean_stale "\${TMPDIR:-/tmp}" "$3" "$8"
   if [ -n "$iface" ]; then
     ip=$(ip -4 -o addr show dev "$iface" 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
@@ -399,7 +399,8 @@ dyn_node_setup() {
   case "$ip" in "" | 127.* | 169.254.* | 0.0.0.0) ip="-" ;; esac
   mkdir -p -- "$cache" || ip="!cache"
   claim=$(dyn_claim_window "$3" "$4" "$5" "$6" "$7" "$8")
-  printf '%s %s %s\\n' "\${SLURMD_NODENAME:-$(hostname -s)}" "$ip" "$claim"
+  # The node's own start and end (epoch microseconds): the timeline names the slowest node.
+  printf '%s %s %s %s %s\\n' "\${SLURMD_NODENAME:-$(hostname -s)}" "$ip" "$claim" "$t0" "\${EPOCHREALTIME/[.,]/}"
 }
 export -f dyn_node_setup
 
@@ -525,6 +526,8 @@ import json, os, re, sys, time, urllib.error, urllib.request
 grace, url = float(sys.argv[1]), sys.argv[2]
 want = dict(a.split("=", 1) for a in sys.argv[3:])
 last, seen, short_since = None, {}, None
+# Readiness only: when each instance was first listed, so the timeline can name the slowest process.
+reg_file, first = os.environ.get("DYN_REGISTRATIONS_FILE", "") if grace <= 0 else "", {}
 # The instances listed at READY (written by the readiness watcher): an instance that vanished before
 # supervision's first poll is still named.
 ids_file = os.environ.get("DYN_INSTANCES_FILE", "")
@@ -558,6 +561,13 @@ while True:
             now_ids.setdefault(c, {})[str(inst.get("instance_id"))] = host_of(inst)
     met = body is not None and all(have.get(c, 0) >= int(n) for c, n in want.items())
     line = "frontend not answering" if body is None else " ".join(f"{c}={have.get(c, 0)}/{n}" for c, n in sorted(want.items()))
+    fresh = [(c, i, h) for c, ids in now_ids.items() for i, h in ids.items() if (c, i) not in first]
+    for c, i, h in fresh:
+        first[(c, i)] = (h, round(time.time(), 3))
+    if fresh and reg_file:
+        with open(reg_file + ".tmp", "w") as f:
+            json.dump([{"component": c, "instance": i, "host": h, "t": t} for (c, i), (h, t) in first.items()], f)
+        os.replace(reg_file + ".tmp", reg_file)
     if grace <= 0:
         if line != last:
             print(line, flush=True)

@@ -272,8 +272,8 @@ function nodeSetup(plan: Plan): string[] {
     // The job-scoped window first; the next ones when a node has it taken (see dyn_claim_window).
     `DYN_WINDOW=$((SLURM_JOB_ID % ${slots}))`,
     `DYN_PINNED=${shellQuote(used.pinned)}`,
-    "declare -A DYN_IP_OF=() DYN_CLAIM=()",
-    "while read -r name ip claim; do DYN_IP_OF[$name]=$ip; DYN_CLAIM[$name]=$claim; done < <(",
+    "declare -A DYN_IP_OF=() DYN_CLAIM=() DYN_SETUP_T=()",
+    'while read -r name ip claim t0 t1; do DYN_IP_OF[$name]=$ip; DYN_CLAIM[$name]=$claim; DYN_SETUP_T[$name]="$t0 $t1"; done < <(',
     ...nodeWide(
       "node-setup",
       "    ",
@@ -322,7 +322,10 @@ function nodeSetup(plan: Plan): string[] {
     "  esac",
     '  printf -v "DYN_HOST_$k" "%s" "$node"',
     '  printf -v "DYN_NODE_IP_$k" "%s" "$ip"',
-    '  dyn_emit node index "$k" name "$(dyn_json "$node")" ip "$(dyn_json "$ip")"',
+    '  read -r t0 t1 <<<"${DYN_SETUP_T[$node]:-}"',
+    // Epoch microseconds → seconds with six decimals (JSON numbers), null when the node gave none.
+    '  if [[ "${t0:-}" =~ ^[0-9]{7,}$ && "${t1:-}" =~ ^[0-9]{7,}$ ]]; then t0="${t0:0:-6}.${t0: -6}" t1="${t1:0:-6}.${t1: -6}"; else t0=null t1=null; fi',
+    '  dyn_emit node index "$k" name "$(dyn_json "$node")" ip "$(dyn_json "$ip")" setup_start "$t0" setup_end "$t1"',
     "done",
   ];
   const c = plan.spec.container;
@@ -508,6 +511,7 @@ function readiness(plan: Plan): string[] {
     `DYN_URL=${url}`,
     'DYN_HEALTH_LOG="$DYN_RUN_DIR/logs/readiness.log"',
     'export DYN_INSTANCES_FILE="$DYN_RUN_DIR/logs/instances.json"',
+    'export DYN_REGISTRATIONS_FILE="$DYN_RUN_DIR/logs/registrations.json"',
     `dyn_watch_health "$DYN_HEALTH_LOG" 0 "$DYN_URL/health" ${expected}`,
     `deadline=$((SECONDS + ${plan.spec.readiness.timeoutSeconds}))`,
     'counts=""',
