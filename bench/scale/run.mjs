@@ -9,6 +9,7 @@
 // included), and the number of srun step launches (sacct).
 //
 // node bench/scale/run.mjs [--nodes 4,16,32] [--pairs 3,2,2] [--shape a|b] [--no-up] [--json FILE]
+//   [--compare-launch]: also dyn with --launch per-process (one srun step per process) in each round
 // The testbed is left up with the last size; run `bash testbed/down.sh` afterwards.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -28,6 +29,7 @@ const pairsFor = arg("pairs", "3,2,2").split(",").map(Number);
 const shape = arg("shape", "a");
 const noUp = process.argv.includes("--no-up");
 const jsonOut = arg("json", "");
+const compareLaunch = process.argv.includes("--compare-launch");
 const baselineTimeoutMs = Number(arg("baseline-timeout", "180")) * 1000;
 
 /** One sample, retried once: a failed attempt is counted and reported, not silently dropped. */
@@ -272,7 +274,7 @@ async function viaBaseline(plan, dir, script) {
 
 const readEvents = (status) => (existsSync(status) ? parseStatusLines(readFileSync(status, "utf8")) : []);
 
-async function viaDyn(plan, n, dir) {
+async function viaDyn(plan, n, dir, extra = []) {
   const runs = mkdtempSync(join(dir, "dyn-"));
   const sampler = memorySampler();
   const cli = run(
@@ -283,6 +285,7 @@ async function viaDyn(plan, n, dir) {
       "--backend",
       "vllm",
       ...shapeArgs(n),
+      ...extra,
       "--wait",
       "--timeout",
       "600",
@@ -388,6 +391,7 @@ async function size(n, pairs) {
   const processes = plan.processes.length;
   const dyn = [];
   const base = [];
+  const perProcess = [];
   const loads = [];
   const failures = [];
   for (let i = 0; i < pairs; i++) {
@@ -399,6 +403,14 @@ async function size(n, pairs) {
     );
     base.push(await attempt("baseline", () => viaBaseline(plan, dir, script), failures));
     console.error(`[scale]   baseline listed ${(base.at(-1).listed / 1000).toFixed(2)} s`);
+    if (compareLaunch) {
+      perProcess.push(
+        await attempt("dyn per-process", () => viaDyn(plan, n, dir, ["--launch", "per-process"]), failures),
+      );
+      console.error(
+        `[scale]   dyn --launch per-process listed ${(perProcess.at(-1).listed / 1000).toFixed(2)} s`,
+      );
+    }
   }
   loads.push(loadavg());
   return {
@@ -410,6 +422,7 @@ async function size(n, pairs) {
     pairs,
     dyn,
     base,
+    perProcess,
     loads,
     dir,
   };
@@ -448,6 +461,29 @@ export function formatScale(results) {
       "dyn overhead to READY (pairwise, ready − listed)",
       (r) => spread(r.dyn.map((d, i) => d.ready - r.base[i].listed)),
     ],
+    ...(results.some((r) => r.perProcess?.length)
+      ? [
+          [
+            "dyn --launch per-process: /health lists every worker",
+            (r) => spread((r.perProcess ?? []).map((d) => d.listed)),
+          ],
+          [
+            "dyn --launch per-process: last step launched",
+            (r) => spread((r.perProcess ?? []).map((d) => d.lastStarted)),
+          ],
+          [
+            "**dyn per-process overhead** (pairwise, listed − listed)",
+            (r) => spread((r.perProcess ?? []).map((d, i) => d.listed - r.base[i].listed)),
+          ],
+          [
+            "srun launches / batch host peak RSS MB / srun clients MB (count): per-process",
+            (r) => {
+              const d = r.perProcess?.at(-1);
+              return d ? `${d.steps} / ${mb(d.mem.total)} / ${mb(d.mem.srun)} (${d.mem.sruns})` : "–";
+            },
+          ],
+        ]
+      : []),
     ["srun step launches: dyn / baseline", (r) => `${r.dyn[0].steps} / ${r.base[0].steps}`],
     [
       "batch host peak RSS, MB: dyn / baseline",

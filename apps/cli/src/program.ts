@@ -43,6 +43,12 @@ function specOptions(cmd: Command): Command {
     .option("--qos <name>", "SLURM QOS")
     .option("--time <limit>", "time limit: MM, HH:MM:SS or D-HH:MM:SS")
     .option("--exclusive", "request whole nodes exclusively")
+    .addOption(
+      new Option(
+        "--launch <how>",
+        "how the services start: one srun step per node (per-node, default) or per process",
+      ).choices(["per-node", "per-process"]),
+    )
     .option(
       "--sbatch-arg <arg>",
       "extra #SBATCH option, e.g. --sbatch-arg=--reservation=r1 (repeatable)",

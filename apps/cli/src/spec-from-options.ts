@@ -88,6 +88,7 @@ export const SCALAR_FLAGS: ReadonlyArray<{
   { flag: "--time", attr: "time", path: ["slurm", "time"], kind: "string", env: "DYN_TIME" },
   { flag: "--exclusive", attr: "exclusive", path: ["slurm", "exclusive"], kind: "true" },
   { flag: "--requeue", attr: "requeue", path: ["slurm", "requeue"], kind: "true" },
+  { flag: "--launch", attr: "launch", path: ["slurm", "launch"], kind: "string", env: "DYN_LAUNCH" },
   { flag: "--output", attr: "output", path: ["slurm", "output"], kind: "string" },
   { flag: "--mpi", attr: "mpi", path: ["slurm", "mpi"], kind: "string", env: "DYN_MPI" },
   {

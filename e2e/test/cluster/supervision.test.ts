@@ -19,8 +19,15 @@ afterAll(async () => {
 const GRACE = 3;
 
 /** A ready SMALL vLLM deployment with a short lost-grace. */
-async function deployReady(label: string) {
-  const { run, d } = await deploy(label, ["--backend", "vllm", ...SMALL, "--lost-grace", String(GRACE)]);
+async function deployReady(label: string, extra: string[] = []) {
+  const { run, d } = await deploy(label, [
+    "--backend",
+    "vllm",
+    ...SMALL,
+    "--lost-grace",
+    String(GRACE),
+    ...extra,
+  ]);
   expect(d.wait, run.stderr).toMatchObject({ outcome: "ready" });
   return { d, url: d.wait.url as string };
 }
@@ -53,7 +60,11 @@ async function expectLostDecode(label: string, url: string, runDir: string, ip: 
 }
 
 it("a node cut off after READY fails the job, naming the lost worker and its node", async () => {
-  const { d, url } = await deployReady("lost-node");
+  // One srun step per process: the batch host learns nothing from a node it cannot reach, as on a
+  // real cluster, where the cut also takes the shared filesystem. (With the default per-node launch
+  // the testbed's nodes still share the batch host's disk, so the stand-in's exit after its lease
+  // ran out would arrive as logs/.exit/decode-w0 and name the worker before /health does.)
+  const { d, url } = await deployReady("lost-node", ["--launch", "per-process"]);
   const decodeHost = (await health(url)).instances.find((i) => i.component === "backend")?.host;
   expect(decodeHost).toBe("10.77.0.12"); // node2: the decode worker runs apart from the frontend
   link("node2", "down");

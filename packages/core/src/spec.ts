@@ -302,6 +302,13 @@ export const DeploymentSpec = z
           .default("slurm-%j.out"),
         /** srun --mpi value for MPI steps (TRT-LLM), e.g. pmix; omitted when unset. */
         mpi: slurmName.optional(),
+        /**
+         * How the services start: `per-node` (one srun step per node whose task starts that node's
+         * processes, each with its own log and exit code: one srun client per node on the batch host)
+         * or `per-process` (one srun step each, visible by name in squeue -s and sacct). Steps over
+         * several nodes or tasks (multi-node workers, MPI) always have their own srun.
+         */
+        launch: z.enum(["per-node", "per-process"]).default("per-node"),
       })
       .prefault({}),
     roles: z

@@ -5,7 +5,8 @@
  * a missing secret, a failed image import, no routable IP) end the job with a `failed` event naming
  * the culprit.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -325,9 +326,12 @@ describe("the whole rendered script under bash", () => {
           expect(infraUp?.etcd).toBe(rt.vars.DYN_ETCD_ENDPOINTS);
           expect(infraUp?.nats).toBe(rt.vars.DYN_NATS_SERVER);
           if (plan.spec.container.kind === "pyxis") expect(names).toContain("container-ready");
-          expect(events.filter((e) => e.event === "started").map((e) => e.step)).toEqual(
-            services.map((s) => s.id),
-          );
+          // Every step started once: etcd and NATS first, then the services (per-node launches start
+          // after the steps of their own, so not in plan order).
+          const startedIds = events.filter((e) => e.event === "started").map((e) => String(e.step));
+          const infraIds = services.filter((s) => s.role === "etcd" || s.role === "nats").map((s) => s.id);
+          expect(startedIds.slice(0, infraIds.length)).toEqual(infraIds);
+          expect([...startedIds].sort()).toEqual(services.map((s) => s.id).sort());
           const frontendPort =
             plan.frontend.port.kind === "job"
               ? rt.portBase + plan.frontend.port.offset
@@ -384,6 +388,49 @@ describe("failures end the job with a failed event naming the culprit", () => {
       code: 3,
     });
     for (const step of plan.steps) expect(run.alive(step.id), step.id).toBe(false);
+  });
+
+  it("per-node launch: a launch step that ends before its processes fails the job naming its first process", async () => {
+    const { run } = start(disaggregated, { env: { [SECRET]: "x", STUB_FAIL_LAUNCH: "launch-1" } });
+    await run.untilEvent("ready");
+    const exit = await run.waitExit();
+    expect(exit.code).toBe(1);
+    const failed = failedEvent(run);
+    // launch-0 is the frontend's (no GPUs), launch-1 the first worker's on the same node
+    expect(failed).toMatchObject({ component: "prefill-w0", code: 9 });
+    expect(failed?.message).toBe(
+      "the launch step on node0 (launch-1) ended with code 9 while its processes ran (log: logs/launch-1.log)",
+    );
+  });
+
+  it("per-node launch: one srun client per node and options; per-process: one per step", async () => {
+    const four: TestSpec = {
+      ...disaggregated,
+      roles: { prefill: { workers: 3, gpusPerWorker: 1 }, decode: { workers: 3, gpusPerWorker: 1 } },
+    };
+    const a = start(four);
+    await a.run.untilEvent("ready");
+    const launches = a.plan.steps.filter((s) => s.role !== "etcd" && s.role !== "nats");
+    // every service was started by a launch step, none by an srun of its own
+    for (const s of launches) {
+      expect(a.run.argv(s.id), s.id).toContain(`--job-name=${s.id}`);
+      expect(a.run.argv(s.id)?.[0], s.id).toBe("--overlap");
+    }
+    const launchSteps = readdirSync(join(a.run.dir, "stubs", "rec")).filter((f) =>
+      /^launch-\d+\.argv$/.test(f),
+    );
+    const nodesUsed = new Set(launches.map((s) => s.nodes[0]));
+    expect(launchSteps.length).toBeLessThan(launches.length);
+    expect(launchSteps.length).toBeGreaterThanOrEqual(nodesUsed.size);
+    a.run.signal("SIGTERM");
+    await a.run.waitExit();
+    for (const s of launches) expect(a.run.alive(s.id), s.id).toBe(false);
+
+    const b = start({ ...four, slurm: { launch: "per-process" } });
+    await b.run.untilEvent("ready");
+    expect(readdirSync(join(b.run.dir, "stubs", "rec")).filter((f) => f.startsWith("launch-"))).toEqual([]);
+    for (const s of launches)
+      expect(b.run.argv(s.id), s.id).toContain(`--output=${b.run.runDir}/logs/${s.id}.log`);
   });
 
   it("a readiness timeout names the roles that did not register", async () => {

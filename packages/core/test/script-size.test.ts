@@ -61,6 +61,8 @@ describe("step templates", () => {
       `for k in $(seq 0 ${nodes - 1}); do DYN_IP_OF[node$k]=10.0.0.$k; printf -v "DYN_HOST_$k" %s "node$k"; printf -v "DYN_NODE_IP_$k" %s "10.0.0.$k"; done`,
       "DYN_PORT_BASE=20000 DYN_HF_CACHE=/cache DYN_ETCD_ENDPOINTS=e DYN_NATS_SERVER=n DYN_EXEC=x",
       `dyn_step() { printf '%s\\0' "$@"; printf '\\n'; }`,
+      // per-node launch: the queued steps were what dyn_step was given (printed above)
+      "dyn_launch_batched() { :; }",
     ].join("\n");
     const out = execFileSync("bash", ["-c", `${setup}\n${services}`], { encoding: "utf8" });
     const runs = out.split("\n").filter(Boolean);

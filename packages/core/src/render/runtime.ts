@@ -145,12 +145,119 @@ dyn_step() {
   for arg in "$@"; do
     case "$arg" in --nodelist=*) DYN_WHERE[$id]=\${arg#--nodelist=}; break ;; esac
   done
+  [ "$DYN_BATCHING" = 0 ] || ! dyn_batch "$id" "$@" || return 0
   dyn_start "$id" srun --overlap --job-name="$id" --output="$DYN_RUN_DIR/logs/$id.log" --open-mode=append "$@"
+}
+
+# ---- per-node launch (slurm.launch "per-node", the default) ----
+# The services' single-task steps are not one srun each: while DYN_BATCHING=1, dyn_step queues each
+# on its node, and dyn_launch_batched starts one srun step per node (and set of srun options) whose
+# task, DYN_LAUNCHER, starts that node's processes, each with its own log, and writes each one's exit
+# code to logs/.exit/<id> as it ends. The batch host holds one srun client per node instead of one per
+# process, and the launches happen on the nodes in parallel (docs/benchmarks.md, scale).
+declare -A DYN_BATCH_OF=() DYN_FIRST_OF=()
+DYN_BATCH_KEYS=()
+DYN_BATCHING=0
+DYN_EXITS="$DYN_RUN_DIR/logs/.exit"
+
+# dyn_batch <id> <srun options...> <command...>: queue a single-task step for its node's launcher;
+# returns 1 (not queued) for a step over several nodes or tasks, which keeps its own srun.
+dyn_batch() {
+  local id=$1 node="" key n
+  shift
+  local opts=()
+  while (($#)); do
+    case "$1" in
+      --nodelist=*) node=\${1#--nodelist=} ;;
+      --nodes=1 | --ntasks=1 | --ntasks-per-node=1) opts+=("$1") ;;
+      --nodes=* | --ntasks=* | --ntasks-per-node=* | --label | --kill-on-bad-exit=* | --mpi=*) return 1 ;;
+      --*) opts+=("$1") ;;
+      *) break ;;
+    esac
+    shift
+  done
+  [ -n "$node" ] && (($#)) || return 1
+  # The node and options as one key (printf %q: distinct for any bytes, newlines included).
+  printf -v key '%q ' "$node" "\${opts[@]}"
+  n=\${DYN_BATCH_OF[$key]:-}
+  if [ -z "$n" ]; then
+    n=\${#DYN_BATCH_KEYS[@]}
+    DYN_BATCH_OF[$key]=$n
+    DYN_BATCH_KEYS+=("$key")
+    DYN_FIRST_OF[launch-$n]=$id
+    DYN_WHERE[launch-$n]=$node
+    declare -ga "DYN_B$n=()" "DYN_O$n=()"
+    local -n options="DYN_O$n"
+    options=("\${opts[@]}")
+  fi
+  local -n queue="DYN_B$n"
+  queue+=("$id" "$#" "$@")
+}
+
+# dyn_launch_batched: one srun step per queued node; a \`started\` event for each of its processes.
+dyn_launch_batched() {
+  local n node id count i all opts=() q=()
+  rm -rf -- "$DYN_EXITS"
+  mkdir -p -- "$DYN_EXITS"
+  for n in "\${!DYN_BATCH_KEYS[@]}"; do
+    node=\${DYN_WHERE[launch-$n]}
+    all="DYN_O\${n}[@]"
+    opts=("\${!all}")
+    all="DYN_B\${n}[@]"
+    q=("\${!all}")
+    srun --overlap --job-name="launch-$n" --output="$DYN_RUN_DIR/logs/launch-$n.log" --open-mode=append \\
+      "\${opts[@]}" --nodelist="$node" bash -c "$DYN_LAUNCHER" "launch-$n" "$DYN_RUN_DIR/logs" "\${q[@]}" </dev/null &
+    DYN_PIDS[launch-$n]=$!
+    for ((i = 0; i < \${#q[@]}; i += count + 2)); do
+      id=\${q[i]} count=\${q[i + 1]}
+      DYN_WHERE[$id]=$node
+      # Step ids are letters, digits and - (the planner's): a JSON string as they are, no subshell.
+      dyn_emit started step "\\"$id\\""
+    done
+  done
+}
+
+# The launcher: the task of a per-node launch step (bash -c, inside the services' container when there
+# is one). $0 its id, $1 the logs directory, then per process: its id, its word count, its words.
+# TERM/INT (scancel, dyn_stop_steps through srun) go to every process; the step ends with them.
+# shellcheck disable=SC2016 # expanded by the launcher's bash
+DYN_LAUNCHER='logs=$1; shift; declare -A ids=(); trap '\\''kill -TERM "\${!ids[@]}" 2>/dev/null; wait; exit 143'\\'' TERM INT
+while (($#)); do "\${@:3:$2}" </dev/null >>"$logs/$1.log" 2>&1 & ids[$!]=$1; shift $(($2 + 2)); done
+while ((\${#ids[@]})); do
+  for p in "\${!ids[@]}"; do
+    ! kill -0 "$p" 2>/dev/null || continue
+    rc=0; wait "$p" || rc=$?
+    printf "%s\\n" "$rc" >"$logs/.exit/\${ids[$p]}.tmp" && mv -f -- "$logs/.exit/\${ids[$p]}.tmp" "$logs/.exit/\${ids[$p]}"
+    unset "ids[$p]"
+  done
+  sleep 0.2
+done'
+
+# dyn_step_exited <id> <exit code>: fail naming a process that exited.
+dyn_step_exited() {
+  local why="exited with code $2"
+  # 127: the command was not found on the node or in the container image (see DYN_EXEC).
+  [ "$2" != 127 ] || why="could not start: its command was not found on \${DYN_WHERE[$1]:-its node}"
+  dyn_fail "$1" "$why (log: logs/$1.log)" "$2"
+}
+
+# dyn_check_exits: a process a per-node launcher started has exited (its logs/.exit/<id> file).
+dyn_check_exits() {
+  local f rc
+  ((\${#DYN_BATCH_KEYS[@]})) || return 0
+  for f in "$DYN_EXITS"/*; do
+    case "$f" in *.tmp | */\\*) continue ;; esac
+    [ -f "$f" ] || continue
+    rc=""
+    read -r rc <"$f" || true
+    dyn_step_exited "\${f##*/}" "\${rc:-1}"
+  done
 }
 
 # Fail as soon as any step has exited: a deployment is only useful whole.
 dyn_check_steps() {
   local id rc
+  dyn_check_exits
   for id in "\${!DYN_PIDS[@]}"; do
     if ! kill -0 "\${DYN_PIDS[$id]}" 2>/dev/null; then
       rc=0
@@ -159,10 +266,13 @@ dyn_check_steps() {
       # SLURM cancelled the step (scancel, time limit): the job is ending, no component failed. The
       # batch script's own TERM may arrive after the step already exited.
       if grep -qsE -- '[*]{3} STEP [^*]* CANCELLED AT' "$DYN_RUN_DIR/logs/$id.log"; then dyn_on_signal TERM; fi
-      local why="exited with code $rc"
-      # 127: the command was not found on the node or in the container image (see DYN_EXEC).
-      [ "$rc" != 127 ] || why="could not start: its command was not found on \${DYN_WHERE[$id]:-its node}"
-      dyn_fail "$id" "$why (log: logs/$id.log)" "$rc"
+      if [ -n "\${DYN_FIRST_OF[$id]:-}" ]; then
+        # A launcher step ended: a process it recorded first, else the step itself (its node lost,
+        # srun failed), named by the first process it started there.
+        dyn_check_exits
+        dyn_fail "\${DYN_FIRST_OF[$id]}" "the launch step on \${DYN_WHERE[$id]:-its node} ($id) ended with code $rc while its processes ran (log: logs/$id.log)" "$rc"
+      fi
+      dyn_step_exited "$id" "$rc"
     fi
   done
 }

@@ -477,10 +477,18 @@ function services(plan: Plan): string[] {
   for (const step of plan.steps) if (!isInfraStep(step)) entries.push({ step, text: stepText(plan, step) });
   // Env entries every step has: rendered once, as DYN_ENV.
   const shared = sharedEnv(entries);
-  const lines = ["", "# ---- services: frontend(s) and workers, one srun step each ----"];
+  const perNode = plan.spec.slurm.launch === "per-node";
+  const lines = [
+    "",
+    perNode
+      ? "# ---- services: frontend(s) and workers, one launch step per node (multi-node steps their own) ----"
+      : "# ---- services: frontend(s) and workers, one srun step each ----",
+  ];
   if (shared.size > 0) lines.push(`DYN_ENV=(${[...shared].map(([pre, rest]) => pre + rest).join(" ")})`);
+  if (perNode) lines.push("DYN_BATCHING=1");
   // A loop, not push(...): a section of thousands of steps would pass them all as call arguments.
   for (const line of startLines(entries, shared)) lines.push(line);
+  if (perNode) lines.push("DYN_BATCHING=0", "dyn_launch_batched");
   return lines;
 }
 

@@ -34,7 +34,7 @@ const REAL_SLEEP = spawnSync("bash", ["-c", "command -v sleep"], { encoding: "ut
 
 /** Stub executables (see the file comment), copied into each run's PATH directory. */
 const STUB_SOURCE = fileURLToPath(new URL("../fixtures/stubs/", import.meta.url));
-const STUBS = ["srun", "scontrol", "squeue", "python3", "ip", "timeout", "sleep"];
+const STUBS = ["srun", "proc", "scontrol", "squeue", "python3", "ip", "timeout", "sleep"];
 
 export interface StartOptions {
   /** Nodes scontrol reports (the plan's node count unless testing a mismatch). */
