@@ -2,11 +2,30 @@
 // bin/dyn.js runs it through V8's code cache (Node 20 has no module compile cache), and it runs on
 // its own with `node dyn.cjs` on login nodes that have only node. CommonJS because only classic
 // scripts can use a code cache; import.meta.url is mapped to the bundle's own URL.
+import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+// commander requires node:child_process at load, for executable subcommands dyn does not have
+// (commander/lib/command.js: `childProcess.spawn` is its only use). Loading it pulls in net, dgram
+// and the stream internals: several ms of every start, `dyn --help` included. In the bundle it is
+// required on first use instead; a commander whose source no longer has that line fails the build.
+const EAGER_CHILD_PROCESS = "const childProcess = require('node:child_process');";
+const lazyChildProcess = {
+  name: "lazy-child-process",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      if (!source.includes(EAGER_CHILD_PROCESS))
+        throw new Error(`${args.path}: no "${EAGER_CHILD_PROCESS}" to make lazy (commander changed?)`);
+      const lazy = "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };";
+      return { contents: source.replace(EAGER_CHILD_PROCESS, lazy), loader: "js" };
+    });
+  },
+};
 await build({
   entryPoints: [join(root, "scripts", "bundle-entry.mjs")],
   outfile: join(root, "dist", "dyn.cjs"),
@@ -18,6 +37,7 @@ await build({
   banner: {
     js: "#!/usr/bin/env node\nvar __dynBundleUrl = require('node:url').pathToFileURL(__filename).href;",
   },
+  plugins: [lazyChildProcess],
   legalComments: "none",
   minify: true,
   logLevel: "warning",

@@ -14,7 +14,7 @@ let Y: typeof import("yaml");
 export const CONFIG_NAMES = ["dyn.yaml", "dyn.yml", "dyn.json"] as const;
 
 /** Keys a config file may have on top of the DeploymentSpec's. */
-export const CONFIG_ONLY_KEYS = ["backends", "runsDir"] as const;
+export const CONFIG_ONLY_KEYS = ["backends", "runsDir", "remote"] as const;
 
 export interface ConfigFile {
   readonly path: string;
@@ -29,6 +29,8 @@ export interface ConfigFile {
   /** `backends:` module names or paths (paths resolved against the file's directory). */
   readonly backends: readonly string[];
   readonly runsDir: string | undefined;
+  /** `remote: [user@]host[:port]`: deploy/status/logs/stop run on that login node over ssh (remote.ts). */
+  readonly remote?: string | undefined;
   /** `file:line:col` of the value at `path` (of the key with `preferKey`, or of the nearest ancestor). */
   locate(path: readonly (string | number)[], preferKey?: boolean): string | undefined;
   /** Whether the file sets something at `path` (or below it). */
@@ -108,7 +110,14 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
       },
     );
   }
-  const { backends, runsDir, ...spec } = data as Record<string, unknown>;
+  const { backends, runsDir, remote, ...spec } = data as Record<string, unknown>;
+  if (remote !== undefined && typeof remote !== "string") {
+    throw new DynError(
+      "DYN_CONFIG_INVALID",
+      `${locate(doc.contents, ["remote"], at)} remote: must be [user@]host[:port]`,
+      { key: "remote" },
+    );
+  }
   if (backends !== undefined && (!Array.isArray(backends) || backends.some((b) => typeof b !== "string"))) {
     throw new DynError(
       "DYN_CONFIG_INVALID",
@@ -132,15 +141,15 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
   const list = ((backends as string[] | undefined) ?? []).map((b) =>
     b.startsWith("./") || b.startsWith("../") ? resolve(dir, b) : b,
   );
-  return makeConfig(
-    path,
-    display,
-    spec,
-    list,
-    runsDir === undefined ? undefined : resolve(dir, runsDir as string),
-    doc.contents,
-    at,
-  );
+  // With remote: in the file, a relative runsDir is on the login node (under its login directory).
+  const runs =
+    runsDir === undefined
+      ? undefined
+      : remote !== undefined
+        ? (runsDir as string)
+        : resolve(dir, runsDir as string);
+  const config = makeConfig(path, display, spec, list, runs, doc.contents, at);
+  return remote === undefined ? config : { ...config, remote: remote as string };
 }
 
 const ROLES = ["frontend", "prefill", "decode", "aggregated"] as const;

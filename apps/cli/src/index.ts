@@ -3,6 +3,7 @@
  * calls process.exit; bin/dyn.js sets process.exitCode. Two exceptions end a real process at once: a
  * closed stdout/stderr (io.ts: quietly, exit 0) and an error no await caught (reported as usual).
  */
+import { localHost, useHost } from "./host.js";
 import { createIo, type Io } from "./io.js";
 import { createProgram } from "./program.js";
 
@@ -58,6 +59,8 @@ function zodWithoutJit(): void {
 export async function main(argv: readonly string[], partialIo: Partial<Io> = {}): Promise<number> {
   zodWithoutJit();
   const io = createIo(partialIo);
+  // SLURM and the run directories are on this machine unless the command is given a remote.
+  useHost(localHost(io.env, io.cwd));
   const json = argv.includes("--json");
   const debug = argv.includes("--debug");
   if (!partialIo.stdout || !partialIo.stderr) installLastResort(io, json, debug);

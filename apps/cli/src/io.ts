@@ -68,7 +68,9 @@ export function createIo(partial: Partial<Io> = {}): Io {
     cwd: process.cwd(),
     now: () => Date.now(),
     sleep,
-    slurm: async () => (await import("./slurm.js")).createSlurm(env),
+    // on the current host (host.ts): this machine, or the --remote login node
+    slurm: async () =>
+      (await import("./slurm.js")).createSlurm(env, (await import("./host.js")).currentHost()),
     interrupts: () => {
       const controller = new AbortController();
       const onSigint = () => controller.abort();

@@ -5,7 +5,6 @@
  * How a job ended is SLURM's word where SLURM has one (sacct, then squeue), the status file's
  * otherwise.
  */
-import { readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import {
   type Attribution,
@@ -19,6 +18,7 @@ import {
   type Timeline,
   type TimelineInput,
 } from "@dyn/core";
+import { runFs } from "./host.js";
 import { batchLogPath, type Deployment, FILES } from "./run-dir.js";
 import { type AccountingEntry, hetComponent, type QueueEntry, type Slurm } from "./slurm.js";
 
@@ -143,7 +143,7 @@ export interface Target {
 
 export function readSummary(runDir: string): StatusSummary | null {
   try {
-    return summarizeStatus(parseStatusLines(readFileSync(join(runDir, FILES.status), "utf8")));
+    return summarizeStatus(parseStatusLines(runFs().readText(join(runDir, FILES.status))));
   } catch {
     return null;
   }
@@ -373,7 +373,7 @@ export async function queueTimes(slurm: Slurm, jobIds: readonly string[]): Promi
 /** When every instance had registered: the readiness watcher writes logs/instances.json at that moment. */
 function registeredAt(runDir: string): number | null {
   try {
-    return statSync(join(runDir, "logs", "instances.json")).mtimeMs / 1000;
+    return runFs().stat(join(runDir, "logs", "instances.json")).mtimeMs / 1000;
   } catch {
     return null;
   }
@@ -382,7 +382,7 @@ function registeredAt(runDir: string): number | null {
 /** When the readiness watcher first saw each instance (logs/registrations.json; absent before READY). */
 function registrations(runDir: string): Registration[] {
   try {
-    const raw: unknown = JSON.parse(readFileSync(join(runDir, "logs", "registrations.json"), "utf8"));
+    const raw: unknown = JSON.parse(runFs().readText(join(runDir, "logs", "registrations.json")));
     if (!Array.isArray(raw)) return [];
     return raw.filter(
       (r): r is Registration =>
@@ -481,7 +481,7 @@ export function tail(text: string, lines: number): string {
 
 export function readTail(path: string, lines: number): string | undefined {
   try {
-    return tail(readFileSync(path, "utf8"), lines);
+    return tail(runFs().readText(path), lines);
   } catch {
     return undefined;
   }

@@ -9,6 +9,7 @@
 import { accessSync, constants, mkdirSync, statfsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { DynError } from "@dyn/core";
+import { currentHost, runFs } from "./host.js";
 
 /** statfs f_type of filesystems no run directory can live on (linux/magic.h). */
 const PSEUDO_FILESYSTEMS: Readonly<Record<number, string>> = {
@@ -69,8 +70,19 @@ export function checkDirectory(path: string, label: string): void {
   }
 }
 
-/** `mkdir -p`, one component at a time (see above); a failure names the component. */
+/**
+ * `mkdir -p`, one component at a time (see above); a failure names the component. On a --remote
+ * login node: one `mkdir -p` and a writability test there (one round trip).
+ */
 export function makeDirectory(path: string, label: string): void {
+  if (currentHost().remote) {
+    try {
+      runFs().makeDirs(path);
+      return;
+    } catch (err) {
+      throw usage(label, `cannot create ${path}: ${(err as Error).message}`, SHARED_HINT);
+    }
+  }
   checkDirectory(path, label);
   const { dir, missing } = existingAncestor(path);
   let current = dir;

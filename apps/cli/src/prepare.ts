@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { type Backend, type DeploymentSpec, DynError, type Plan, plan as planDeployment } from "@dyn/core";
 import { loadBackend } from "./backends.js";
+import { useRemoteOf } from "./commands/shared.js";
 import type { Io } from "./io.js";
 import { resolveRunsDir } from "./run-dir.js";
 import {
@@ -25,6 +26,8 @@ export interface Prepared {
   readonly runsDir: string;
   /** How the runs directory is named in messages: --runs-dir, DYN_RUNS_DIR, `dyn.yaml:3:10 runsDir`. */
   readonly runsDirLabel: string;
+  /** The login node the deployment goes to (--remote, DYN_REMOTE, remote:), as written. */
+  readonly remote: string | undefined;
 }
 
 /** Where the runs directory came from, for messages about it. */
@@ -45,12 +48,18 @@ function readLocalFile(path: string): string | undefined {
   }
 }
 
-export async function prepare(flags: FlagValues, io: Io): Promise<Prepared> {
+/** `remote`: deploy only — --remote, DYN_REMOTE or the config's remote: move the run directory and SLURM there. */
+export async function prepare(
+  flags: FlagValues,
+  io: Io,
+  options: { remote?: boolean } = {},
+): Promise<Prepared> {
   const input = await resolveInput(flags, {
     cwd: io.cwd,
     env: io.env,
     configPath: flags.config as string | undefined,
   });
+  const remote = options.remote ? useRemoteOf(flags, io, input.config) : undefined;
   const runsDir = resolveRunsDir(flags.runsDir as string | undefined, io.env, input.config?.runsDir, io.cwd);
   if (!input.backendName) {
     throw new DynError("DYN_USAGE", "--backend: required (or set backend: in dyn.yaml)", {
@@ -82,6 +91,7 @@ export async function prepare(flags: FlagValues, io: Io): Promise<Prepared> {
       plan,
       runsDir,
       runsDirLabel: runsDirLabel(flags, io, input),
+      remote,
     };
   } catch (err) {
     throw relabel(err, input);

@@ -109,6 +109,10 @@ function specOptions(cmd: Command): Command {
       "--no-smoke",
       "ready once every instance registered, without the first chat request that must return tokens",
     )
+    .option(
+      "--no-smoke-counters",
+      "with the first chat request, do not check that a worker of every role (prefill, decode) handled it",
+    )
     .option("--hf-cache <dir>", "host directory for the model cache (HF_HOME)")
     .option("--env <NAME=VALUE>", "environment for every process (repeatable)", collect)
     .option("--secret <NAME>", "secret passed by name from your shell at run time (repeatable)", collect)
@@ -164,6 +168,10 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
   specOptions(common(program.command("deploy")))
     .description("plan, render, write a run directory and submit with sbatch")
     .option("--dry-run", "stop before sbatch: print the plan and where the files are")
+    .option(
+      "--remote <[user@]host[:port]>",
+      "run on this login node over ssh (env DYN_REMOTE, config remote:)",
+    )
     .option("--wait", "follow the job until it is ready (prints the URL) or fails")
     .option("--timeout <s>", "with --wait: give up after this many seconds (the job keeps running)")
     .option(
@@ -188,6 +196,10 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .option("--watch", "keep refreshing (2 s, backing off to 10 s) until no job is in the queue")
     .option("--timeline", "time to ready phase by phase (queue, node setup, infra, processes, READY)")
     .option("--runs-dir <dir>", "where run directories live")
+    .option(
+      "--remote <[user@]host[:port]>",
+      "run on this login node over ssh (env DYN_REMOTE, config remote:)",
+    )
     .action(act(() => import("./commands/status.js")));
 
   common(program.command("logs"), false)
@@ -199,6 +211,10 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .option("-n, --lines <n>", "lines from the end (default 50; 0 = all)")
     .option("-f, --follow", "keep printing new lines until the job leaves the queue")
     .option("--runs-dir <dir>", "where run directories live")
+    .option(
+      "--remote <[user@]host[:port]>",
+      "run on this login node over ssh (env DYN_REMOTE, config remote:)",
+    )
     .action(act(() => import("./commands/logs.js")));
 
   common(program.command("stop"))
@@ -207,11 +223,19 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .option("--timeout <s>", "how long to wait for the job to leave the queue (default 120)")
     .option("--force", "cancel a job dyn did not deploy (not in the runs directory nor the registry)")
     .option("--runs-dir <dir>", "where run directories live")
+    .option(
+      "--remote <[user@]host[:port]>",
+      "run on this login node over ssh (env DYN_REMOTE, config remote:)",
+    )
     .action(act(() => import("./commands/stop.js")));
 
   common(program.command("list"))
     .description("deployments dyn knows (runs directory and per-user registry), with their queue state")
     .option("--runs-dir <dir>", "where run directories live")
+    .option(
+      "--remote <[user@]host[:port]>",
+      "run on this login node over ssh (env DYN_REMOTE, config remote:)",
+    )
     .action(act(() => import("./commands/list.js")));
 
   common(program.command("bench"))
@@ -266,6 +290,10 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .option("--runs-dir <dir>", "run directory root to check for writing (nothing is written)")
     .option("--config <file>", "config file")
     .option("--timeout <s>", "seconds each probe may take (default 5)")
+    .option(
+      "--remote <[user@]host[:port]>",
+      "run on this login node over ssh (env DYN_REMOTE, config remote:)",
+    )
     .action(act(() => import("./commands/doctor.js")));
 
   common(program.command("completion"), false)

@@ -17,6 +17,8 @@ export interface RegistryEntry {
   readonly name: string;
   readonly backend: string | null;
   readonly submittedAt: string;
+  /** The login node it was submitted on with --remote (`alice@login1:2222`); null: this machine. */
+  readonly remote: string | null;
 }
 
 const ENTRIES = "deployments";
@@ -74,6 +76,7 @@ function parse(text: string): RegistryEntry | undefined {
       name: e.name ?? "",
       backend: e.backend ?? null,
       submittedAt: e.submittedAt ?? "",
+      remote: typeof e.remote === "string" ? e.remote : null,
     };
   } catch {
     return undefined;

@@ -4,23 +4,10 @@
  * symlink to the run directory so `dyn status <jobid>` finds it. The path is absolute and must be on
  * a filesystem the compute nodes share (the job writes its logs and status file there).
  */
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { DynError, type PlanJson } from "@dyn/core";
+import { currentHost, ioError, runFs } from "./host.js";
 import { entries, lookup } from "./registry.js";
 
 export const DEFAULT_RUNS_DIR = "dyn-runs";
@@ -39,7 +26,9 @@ export function resolveRunsDir(
   cwd: string,
 ): string {
   const chosen = flag ?? (env.DYN_RUNS_DIR || undefined) ?? configRunsDir ?? DEFAULT_RUNS_DIR;
-  return resolve(cwd, chosen);
+  // With --remote the runs directory is on the login node: a relative one is under its login directory.
+  const host = currentHost();
+  return resolve(host.remote ? (host.home() ?? cwd) : cwd, chosen);
 }
 
 function stamp(ms: number): string {
@@ -52,36 +41,19 @@ function stamp(ms: number): string {
 export function newRunDirPath(runsDir: string, jobName: string, now: number): string {
   const base = join(runsDir, `${jobName}-${stamp(now)}`);
   let path = base;
-  for (let i = 2; existsSync(path); i++) path = `${base}-${i}`;
+  for (let i = 2; runFs().exists(path); i++) path = `${base}-${i}`;
   return path;
 }
 
-const ioError = (what: string, err: unknown) =>
-  new DynError("DYN_IO_FAILED", `${what}: ${(err as Error).message}`, {
-    hint: "check the runs directory (--runs-dir / DYN_RUNS_DIR) exists on a writable shared filesystem",
-    cause: err,
-  });
-
 /** Build the directory next to its target and rename it into place: never half written. */
 export function writeRunDir(target: string, files: Readonly<Record<string, string>>): void {
-  const parent = dirname(target);
-  let tmp: string | undefined;
-  try {
-    mkdirSync(parent, { recursive: true });
-    tmp = mkdtempSync(join(parent, `.tmp-${basename(target)}-`));
-    mkdirSync(join(tmp, "logs"));
-    for (const [name, text] of Object.entries(files)) {
-      writeFileSync(join(tmp, name), text, { mode: name.endsWith(".sbatch") ? 0o755 : 0o644 });
-    }
-    renameSync(tmp, target);
-    tmp = undefined;
-  } catch (err) {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    throw ioError(`cannot write the run directory ${target}`, err);
-  }
+  runFs().writeDir(target, files);
 }
 
-/** Write one file atomically (temp file in the same directory, then rename). */
+/**
+ * Write one file of this machine atomically (temp file in the same directory, then rename): render
+ * --out and init, which write here even with --remote.
+ */
 export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
@@ -106,25 +78,8 @@ export interface JobRecord {
 
 /** After sbatch: job.json in the run directory and the by-job/<id> link. */
 export function recordSubmission(runsDir: string, runDir: string, job: JobRecord): void {
-  writeFileAtomic(join(runDir, FILES.job), `${JSON.stringify(job, null, 2)}\n`);
-  const byJob = join(runsDir, "by-job");
-  const link = join(byJob, job.jobId);
-  try {
-    mkdirSync(byJob, { recursive: true });
-    if (existsSync(link) || isLink(link)) unlinkSync(link);
-    symlinkSync(relative(byJob, runDir), link);
-  } catch (err) {
-    throw ioError(`cannot link ${link}`, err);
-  }
-}
-
-function isLink(p: string): boolean {
-  try {
-    readlinkSync(p);
-    return true;
-  } catch {
-    return false;
-  }
+  runFs().writeFile(join(runDir, FILES.job), `${JSON.stringify(job, null, 2)}\n`);
+  runFs().link(join(runsDir, "by-job", job.jobId), runDir);
 }
 
 export interface Deployment {
@@ -136,7 +91,7 @@ export interface Deployment {
 
 function readJson<T>(path: string): T | undefined {
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as T;
+    return JSON.parse(runFs().readText(path)) as T;
   } catch {
     return undefined;
   }
@@ -151,13 +106,13 @@ export function readDeployment(runDir: string): Deployment {
   };
 }
 
-const isRunDir = (p: string) => existsSync(join(p, FILES.plan)) || existsSync(join(p, FILES.script));
+const isRunDir = (p: string) => runFs().exists(join(p, FILES.plan)) || runFs().exists(join(p, FILES.script));
 
 /** All run directories under `runsDir`, newest first. */
 export function listDeployments(runsDir: string): Deployment[] {
   let names: string[];
   try {
-    names = readdirSync(runsDir);
+    names = runFs().list(runsDir);
   } catch {
     return [];
   }
@@ -166,7 +121,7 @@ export function listDeployments(runsDir: string): Deployment[] {
     .map((n) => join(runsDir, n))
     .filter((p) => {
       try {
-        return statSync(p).isDirectory() && isRunDir(p);
+        return runFs().stat(p).isDirectory && isRunDir(p);
       } catch {
         return false;
       }
@@ -179,7 +134,7 @@ export function listDeployments(runsDir: string): Deployment[] {
 /** A run directory whose job.json names `jobId` (a registry entry is only a pointer). */
 function runDirOfJob(path: string, jobId: string): Deployment | undefined {
   try {
-    const target = realpathSync(path);
+    const target = runFs().realpath(path);
     if (!isRunDir(target)) return undefined;
     const d = readDeployment(target);
     return d.job?.jobId === jobId ? d : undefined;
@@ -201,9 +156,10 @@ export function findDeployment(
   cwd: string,
   registry?: string,
 ): { jobId: string | undefined; deployment: Deployment | undefined } {
-  const asPath = resolve(cwd, arg);
+  const host = currentHost();
+  const asPath = resolve(host.remote ? (host.home() ?? cwd) : cwd, arg);
   if (!/^\d+(_\d+)?$/.test(arg) || arg.includes("/")) {
-    if (existsSync(asPath) && isRunDir(asPath)) {
+    if (runFs().exists(asPath) && isRunDir(asPath)) {
       const d = readDeployment(asPath);
       return { jobId: d.job?.jobId, deployment: d };
     }
@@ -217,7 +173,10 @@ export function findDeployment(
     listDeployments(runsDir).find((d) => d.job?.jobId === arg) ??
     (() => {
       const entry = lookup(registry, arg);
-      return entry ? runDirOfJob(entry.runDir, arg) : undefined;
+      // an entry of another host (this machine, or another login node) is not looked at here
+      return entry && (entry.remote ?? undefined) === host.remote
+        ? runDirOfJob(entry.runDir, arg)
+        : undefined;
     })();
   return { jobId: arg, deployment: found };
 }
@@ -238,14 +197,16 @@ export function knownDeployments(runsDir: string, registry: string | undefined):
   const add = (d: Deployment) => {
     let key = d.runDir;
     try {
-      key = realpathSync(d.runDir);
+      key = runFs().realpath(d.runDir);
     } catch {
       // keep the path as given
     }
     if (!byPath.has(key)) byPath.set(key, d);
   };
   for (const d of listDeployments(runsDir)) add(d);
+  const remote = currentHost().remote;
   for (const e of entries(registry)) {
+    if ((e.remote ?? undefined) !== remote) continue; // another host's: ask with its --remote
     const d = runDirOfJob(e.runDir, e.jobId);
     if (d) add(d);
   }

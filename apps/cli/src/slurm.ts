@@ -3,8 +3,8 @@
  * Every call is one process: `queue()` asks squeue about any number of jobs at once, so polling N
  * deployments costs one controller RPC per poll; `accounting()` asks sacct about any number at once.
  */
-import { spawn } from "node:child_process";
 import { DynError } from "@dyn/core";
+import { type Host, localHost, type RunResult } from "./host.js";
 
 export interface QueueEntry {
   readonly jobId: string;
@@ -179,55 +179,6 @@ export function parsePasswd(stdout: string): Map<string, string> {
   return out;
 }
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  missing: boolean;
-  timedOut?: boolean;
-}
-
-function run(
-  command: string,
-  args: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-  cwd?: string,
-  timeoutMs = 60_000,
-): Promise<RunResult> {
-  return new Promise((resolve) => {
-    let stdout = "";
-    let stderr = "";
-    const child = spawn(command, args, {
-      cwd,
-      env: env as NodeJS.ProcessEnv,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    // Our own timer (spawn's `timeout` keeps the process alive when the command does not exist).
-    // On expiry we answer at once: a grandchild holding the pipes open must not stretch the limit.
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      child.stdout.destroy();
-      child.stderr.destroy();
-      resolve({ code: null, stdout, stderr, missing: false, timedOut: true });
-    }, timeoutMs);
-    timer.unref();
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      resolve({ code: null, stdout, stderr: stderr || err.message, missing: err.code === "ENOENT" });
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, missing: false });
-    });
-  });
-}
-
 /** SLURM's own message, one line: the last non-empty stderr line, `sbatch: error:` prefixes dropped. */
 export function slurmMessage(command: string, result: { stderr: string; code: number | null }): string {
   const lines = result.stderr
@@ -260,8 +211,20 @@ const invalidJob = (stderr: string) => /invalid job id/i.test(stderr);
  */
 export const QUERY_TIMEOUT_MS = { squeue: 30_000, sacct: 10_000, getent: 5_000 } as const;
 
-export function createSlurm(env: Readonly<Record<string, string | undefined>>): Slurm {
+/** The SLURM client on `host`: this machine (default), or a login node over ssh (remote.ts). */
+export function createSlurm(
+  env: Readonly<Record<string, string | undefined>>,
+  host: Host = localHost(env),
+): Slurm {
   let noAccounting = false;
+  const run = (
+    command: string,
+    args: readonly string[],
+    _env: unknown,
+    cwd?: string,
+    timeoutMs?: number,
+  ): Promise<RunResult> =>
+    host.run(command, args, { cwd, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
   return {
     async submit(scriptPath, { cwd }) {
       const r = await run("sbatch", ["--parsable", scriptPath], env, cwd);

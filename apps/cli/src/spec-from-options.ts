@@ -160,6 +160,12 @@ export const SCALAR_FLAGS: ReadonlyArray<{
     kind: "int",
   },
   { flag: "--no-smoke", attr: "smoke", path: ["readiness", "smoke"], kind: "false" },
+  {
+    flag: "--no-smoke-counters",
+    attr: "smokeCounters",
+    path: ["readiness", "smokeCounters"],
+    kind: "false",
+  },
   { flag: "--no-preflight", attr: "preflight", path: ["network", "preflight"], kind: "false" },
   { flag: "--hf-cache", attr: "hfCache", path: ["hfCache"], kind: "string", env: "DYN_HF_CACHE_DIR" },
 ];

@@ -65,6 +65,38 @@ describe("the code cache", () => {
   });
 });
 
+describe("what a start loads", () => {
+  // Node's own modules a run loaded, printed at exit by a preload (-r): start-up cost that bare
+  // `node -e 0` does not pay (docs/benchmarks.md).
+  const preload = join(cacheHome, "print-builtins.cjs");
+  writeFileSync(
+    preload,
+    'process.on("exit", () => require("node:fs").writeSync(2, `\\nBUILTINS ${JSON.stringify(process.moduleLoadList)}\\n`));',
+  );
+  const builtins = (args: string[]) => {
+    const r = spawnSync(process.execPath, ["-r", preload, bin, ...args], {
+      cwd: tmp(),
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "", XDG_CACHE_HOME: cacheHome },
+    });
+    expect(r.status).toBe(0);
+    const line = r.stderr.split("\n").find((l) => l.startsWith("BUILTINS "));
+    return JSON.parse((line ?? "BUILTINS []").slice("BUILTINS ".length)) as string[];
+  };
+
+  it.each([[["--help"]], [["deploy", "--backend", "sglang", "--dry-run", "--runs-dir", "runs"]]])(
+    "%j: no child_process (commander's is required on first use) and no ESM loader run for bin/dyn.js",
+    (args) => {
+      const loaded = builtins(args);
+      expect(loaded).toContain("NativeModule vm"); // the code-cached bundle ran
+      expect(loaded).not.toContain("NativeModule child_process");
+      // An ES module entry starts the ESM loader's module jobs (and fs/promises, readline with them).
+      expect(loaded).not.toContain("NativeModule internal/modules/esm/module_job");
+      expect(loaded).not.toContain("NativeModule internal/readline/interface");
+    },
+  );
+});
+
 describe("dist/dyn.cjs on its own", () => {
   it("runs standalone with the built-in backends inside", () => {
     const r = spawn(bundle, ["plan", "--backend", "sglang", "--json"]);

@@ -68,6 +68,7 @@ describe("dyn doctor against a fake SLURM", () => {
     expect(Object.keys(doc)).toEqual([
       "format",
       "ok",
+      "remote",
       "slurm",
       "runsDir",
       "checks",
@@ -76,6 +77,8 @@ describe("dyn doctor against a fake SLURM", () => {
     ]);
     expect(doc.format).toBe("dyn.doctor/v1");
     expect(doc.ok).toBe(true);
+    expect(doc.remote).toBeNull();
+    expect(doc.checks[0]).toMatchObject({ name: "ssh", status: "skip" });
     expect(doc.slurm).toEqual({ version: "23.11.4", controller: "up" });
     expect(doc.checks.map((c: CheckJson) => c.name)).toEqual([...CHECK_NAMES]);
     for (const c of doc.checks)

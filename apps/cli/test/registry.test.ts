@@ -40,6 +40,7 @@ describe("the per-user registry", () => {
       name: runDir.split("/").pop(),
       backend: "sglang",
       submittedAt: "2025-06-15T15:06:40.000Z",
+      remote: null,
     });
     // A dry run submits nothing, so it records nothing.
     await run(["deploy", ...SG, "--dry-run"], { cwd: tmp(), env: { XDG_STATE_HOME: state } });

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { chat, deploy, dyn, health, repo, SMALL, standinEnv, stopDeployed } from "./harness.js";
+import { chat, deploy, dyn, health, repo, SMALL, standinEnv, statusEvents, stopDeployed } from "./harness.js";
 
 const workspace = join(repo, "testbed/runtime/workspace");
 /** Bare metal: the engine configs and examples live in the stand-in's copy of /workspace. */
@@ -88,6 +88,11 @@ describe.each(cases)("$backend $release", ({ backend, release, shape, extra, reg
     const url = d.wait.url as string;
     const components = [...new Set((await health(url)).instances.map((i) => i.component))].sort();
     expect(components).toEqual(registers);
+    // The token gate saw each role handle its request (0.3.2: no counters, said so).
+    const smoke = statusEvents(d.runDir).find((e) => e.event === "smoke");
+    if (release === "0.3.2")
+      expect(smoke?.handled_skipped).toMatch(/^Dynamo 0\.3\.2 workers export no request counter/);
+    else expect(smoke?.handled).toEqual(shape === AGG ? { aggregated: 1 } : { prefill: 1, decode: 1 });
     const answer = await chat(url, d.plan.spec.model.path);
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     // The stand-in says at start which release it impersonates.

@@ -22,6 +22,8 @@ const OPERATION_ERRORS = {
   DYN_JOB_FAILED: 1,
   DYN_TIMEOUT: 1,
   DYN_IO_FAILED: 1,
+  /** ssh to the --remote login node failed: unreachable, authentication, host key (ssh exit 255). */
+  DYN_REMOTE_FAILED: 1,
   DYN_INTERNAL: 1,
 } as const;
 const EXIT_CODES = { ...INPUT_ERRORS, ...OPERATION_ERRORS };

@@ -121,6 +121,8 @@ export interface PlanJson {
   /** Heterogeneous jobs only: each component's nodes, resources and roles. */
   readonly components?: NonNullable<Plan["components"]>;
   readonly expected: Plan["expected"];
+  /** The token gate's per-role counter check, or why it is skipped (null: an older plan). */
+  readonly smokeCounters: NonNullable<Plan["smokeCounters"]> | null;
   readonly ports: { readonly base: number; readonly slot: number; readonly slots: number };
   readonly frontend: { readonly node: number; readonly port: string };
   readonly processes: ReadonlyArray<{
@@ -150,6 +152,7 @@ export function planToJson(plan: Plan): PlanJson {
     groups: plan.groups,
     ...(plan.components ? { components: plan.components } : {}),
     expected: plan.expected,
+    smokeCounters: plan.smokeCounters ?? null,
     ports: { base: plan.spec.ports.base, slot: plan.spec.ports.slot, slots: plan.spec.ports.slots },
     frontend: { node: plan.frontend.node, port: showPort(plan.frontend.port) },
     processes: plan.steps.map((s) => ({

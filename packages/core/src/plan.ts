@@ -55,6 +55,14 @@ export interface PlanWarning {
   readonly message: string;
 }
 
+/**
+ * The token gate's per-role counter check: the counter to read on every worker's system port, or
+ * why it is not read (said in the smoke event, never a silent pass).
+ */
+export type SmokeCountersPlan =
+  | { readonly metric: string; readonly endpointLabel: string; readonly endpoint: string }
+  | { readonly skipped: string };
+
 export interface Plan {
   readonly backend: string;
   /** The Dynamo release the commands are rendered for and where that choice came from. */
@@ -75,6 +83,8 @@ export interface Plan {
   readonly frontend: { readonly node: number; readonly port: PortRef };
   /** /health component → instances that must register before the deployment is ready. */
   readonly expected: Readonly<Record<string, number>>;
+  /** The token gate's counter check (absent in older plans: not checked). */
+  readonly smokeCounters?: SmokeCountersPlan | undefined;
   readonly spec: DeploymentSpec;
 }
 

@@ -23,7 +23,14 @@ import { DynError } from "./errors.js";
 import { etcdStep, infraEnv, natsStep } from "./infra.js";
 import { type GroupRequest, type Layout, layOut, nodesPerWorker, type PlacedWorker } from "./layout.js";
 import { checkScale } from "./limits.js";
-import { isInfraStep, type Plan, type PlannedStep, type PlanWarning, type WorkerGroupPlan } from "./plan.js";
+import {
+  isInfraStep,
+  type Plan,
+  type PlannedStep,
+  type PlanWarning,
+  type SmokeCountersPlan,
+  type WorkerGroupPlan,
+} from "./plan.js";
 import { PortAllocator } from "./ports.js";
 import { nodeIpVar } from "./runtime-vars.js";
 import { type DeploymentSpec, WORKER_ROLES, type WorkerGroup, type WorkerRole } from "./spec.js";
@@ -235,7 +242,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
           gpus: placed.gpus,
           ports: own,
           argv: cmd.argv,
-          env: stepEnv({ ...env, ...cmd.env }, placed.gpus, group.gpusPerNode),
+          env: stepEnv(envOf(env, cmd.env), placed.gpus, group.gpusPerNode),
           cwd: cmd.cwd,
           mpi: true,
           registers: group.info.health,
@@ -253,7 +260,8 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
     const names = nnodes === 1 ? (perRank[0] as string[]) : unique(perRank.flat());
     const reserved = ports.take(placed.nodes, names);
     return placed.nodes.map((n, rank) => {
-      const own = Object.fromEntries((perRank[rank] ?? []).map((name) => [name, reserved[name] as PortRef]));
+      // A one-node worker's own ports are all it reserved (same names, same order): no copy.
+      const own = nnodes === 1 ? reserved : pick(reserved, perRank[rank] ?? []);
       const nodes = [n];
       const ctx = context(
         placed.role,
@@ -275,7 +283,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
         gpus: placed.gpus,
         ports: own,
         argv: cmd.argv,
-        env: stepEnv({ ...env, ...cmd.env }, placed.gpus, group.gpusPerNode),
+        env: stepEnv(envOf(env, cmd.env), placed.gpus, group.gpusPerNode),
         cwd: cmd.cwd,
         mpi: false,
         registers: rank === 0 ? group.info.health : undefined,
@@ -312,12 +320,36 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
     infraNode,
     frontend: { node: infraNode, port: frontendPorts[0] as PortRef },
     expected,
+    smokeCounters: smokeCounters(spec, release, steps),
     spec: {
       ...spec,
       model,
       backend: { name: spec.backend.name, options: options as Record<string, unknown> },
     },
   };
+}
+
+/**
+ * The token gate's per-role counter check (docs/reliability.md § The token gate): the release's
+ * request counter, read on every registering worker's system port; skipped, with the reason, when
+ * switched off, when the release has no counter, or when a worker has no system port to read it on.
+ */
+function smokeCounters(
+  spec: DeploymentSpec,
+  release: Release,
+  steps: readonly PlannedStep[],
+): SmokeCountersPlan {
+  if (!spec.readiness.smokeCounters) return { skipped: "readiness.smokeCounters is off" };
+  const counter = release.facts.requestCounter;
+  if (!counter)
+    return {
+      skipped: `Dynamo ${release.version} workers export no request counter (no /metrics on a system port)`,
+    };
+  const blind = steps.find(
+    (s) => s.registers && s.role !== "frontend" && !(s.ports.system && "DYN_SYSTEM_PORT" in s.env),
+  );
+  if (blind) return { skipped: `worker ${blind.id} has no system port to read its request counter on` };
+  return { metric: counter.metric, endpointLabel: counter.endpointLabel, endpoint: counter.endpoint };
 }
 
 /** Whether a process is given `text`: as a word, as `--flag=text`, or inside a word with runtime parts. */
@@ -421,6 +453,34 @@ function withSystemServer(env: Record<string, Arg>, release: Release): Record<st
   return env;
 }
 
+/**
+ * `{ ...base, ...extra }` for one process. Object.assign onto a fresh object gives every process of
+ * a group the same hidden class (V8 gives each spread copy its own: thousands of maps, each env's
+ * keys enumerated and stored slowly, here and in the renderer). The same own properties in the same
+ * order; a `__proto__` key (assign would call the setter) takes the spread.
+ */
+function envOf(
+  base: Readonly<Record<string, Arg>>,
+  extra: Readonly<Record<string, Arg>> | undefined,
+): Record<string, Arg> {
+  if (Object.hasOwn(base, "__proto__") || (extra !== undefined && Object.hasOwn(extra, "__proto__")))
+    return { ...base, ...extra };
+  return Object.assign({}, base, extra);
+}
+
+/** The ports named `names`, in that order, of `reserved`. */
+function pick(
+  reserved: Readonly<Record<string, PortRef>>,
+  names: readonly string[],
+): Record<string, PortRef> {
+  const own: Record<string, PortRef> = {};
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    own[name] = reserved[name] as PortRef;
+  }
+  return own;
+}
+
 /** The names in first-seen order, without repeats. (A loop: the lists are a few names long.) */
 function unique(names: readonly string[]): string[] {
   const out: string[] = [];
@@ -438,9 +498,29 @@ function withGpus(
   gpusPerNode: number,
 ): Record<string, Arg> {
   if (gpus.length === 0 || gpus.length === gpusPerNode) return env;
-  env.CUDA_VISIBLE_DEVICES = gpus.join(",");
+  env.CUDA_VISIBLE_DEVICES = gpuList(gpus);
   return env;
 }
+
+/**
+ * `gpus.join(",")`, once per distinct list: thousands of processes, a few lists (a node's GPUs split
+ * into workers). Contiguous lists (what the layout makes) are looked up by first index and count.
+ */
+function gpuList(gpus: readonly number[]): string {
+  const first = gpus[0] as number;
+  const n = gpus.length;
+  if (first + n - 1 !== gpus[n - 1] || first < 0 || n > 1024 || !Number.isInteger(first))
+    return gpus.join(",");
+  for (let i = 1; i < n; i++) if (gpus[i] !== first + i) return gpus.join(",");
+  const key = first * 1024 + n;
+  let text = gpuLists.get(key);
+  if (text === undefined) {
+    text = gpus.join(",");
+    gpuLists.set(key, text);
+  }
+  return text;
+}
+const gpuLists = new Map<number, string>();
 
 function infraPortNames(spec: DeploymentSpec): string[] {
   const names: string[] = [];

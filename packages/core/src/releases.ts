@@ -56,16 +56,70 @@ export interface RuntimeFacts {
    * workers on a node); `port` = DYN_SYSTEM_PORT ≥ 0 (0.9.0+); `none` = SDK era.
    */
   readonly systemServer: "none" | "enabled-flag" | "port";
+  /**
+   * The per-worker request counter that system server exports on /metrics (Prometheus text), or null
+   * where there is none. The token gate reads it on every worker before and after its request to
+   * prove each role handled it (docs/reliability.md § The token gate).
+   */
+  readonly requestCounter: RequestCounter | null;
   /** Frontend and workers must run the same release (1.4.0+: event subjects changed). */
   readonly lockstep: boolean;
 }
 
+/**
+ * A counter every endpoint a worker serves carries (lib/runtime/src/pipeline/network/ingress/
+ * push_handler.rs WorkHandlerMetrics::from_endpoint: work_handler::REQUESTS_TOTAL, incremented per
+ * request the endpoint handles), named with the component prefix and auto-labelled with the
+ * endpoint's place in the hierarchy (lib/runtime/src/metrics.rs create_metric).
+ */
+export interface RequestCounter {
+  /** The metric name: `dynamo_component_` + `requests_total`. */
+  readonly metric: string;
+  /** The label naming the endpoint, and the endpoint a worker serves requests on. */
+  readonly endpointLabel: string;
+  readonly endpoint: string;
+  /** The labels every series carries (alphabetical, as the prometheus crate prints them). */
+  readonly labels: readonly string[];
+}
+
+/**
+ * The counter as 0.4.1 introduced it (prometheus_names.rs: name_prefix::COMPONENT "dynamo_component_",
+ * labels dynamo_namespace/dynamo_component/dynamo_endpoint; system_status_server.rs serves the
+ * runtime's registry on /metrics). Checked at the release commits of
+ * shared/reference/dynamo-flags/releases-*.json in the ai-dynamo/dynamo history (mirror wxsms/dynamo):
+ * 0.4.1 46175f5df0b8, 0.6.1 5f9d20251667, 0.9.0 4d9e64a2c1f0, 1.0.0 8381e28a3e4a, 1.1.0 01a4b6d6ddd5,
+ * 1.2.0 976dc4d068d3, 1.3.0 4cba833f0161, 1.4.0 5a638087d82c, 1.5.0 2a6da14c8361. 0.3.2 (c4935b34979b)
+ * has no lib/runtime metrics module and no system server. A disaggregated request reaches the prefill
+ * worker's generate endpoint too, so both roles count it: at 0.4.1 the SGLang decode worker calls it
+ * (components/backends/sglang/src/dynamo/sglang/main.py prefill_client = ….endpoint("generate"),
+ * request_handlers/decode_handler.py), at 1.5.0 the frontend's PrefillRouter does
+ * (lib/llm/src/kv_router/prefill_router, lib/llm/src/discovery/watcher.rs).
+ */
+const REQUEST_COUNTER: RequestCounter = Object.freeze({
+  metric: "dynamo_component_requests_total",
+  endpointLabel: "dynamo_endpoint",
+  endpoint: "generate",
+  labels: Object.freeze(["dynamo_component", "dynamo_endpoint", "dynamo_namespace"]),
+});
+
 /** Rows of the runtime facts (dynamo-releases.md § Infrastructure, § Environment). */
 export const RUNTIME_ROWS: readonly ReleaseRow<RuntimeFacts>[] = Object.freeze([
-  { since: "0.3.2", nats: "required", discovery: [], systemServer: "none", lockstep: false },
-  { since: "0.4.1", systemServer: "enabled-flag" },
+  {
+    since: "0.3.2",
+    nats: "required",
+    discovery: [],
+    systemServer: "none",
+    requestCounter: null,
+    lockstep: false,
+  },
+  { since: "0.4.1", systemServer: "enabled-flag", requestCounter: REQUEST_COUNTER },
   { since: "0.9.0", systemServer: "port" },
   { since: "1.0.0", nats: "event-plane", discovery: ["file", "mem", "kubernetes"] },
+  {
+    since: "1.1.0",
+    requestCounter: { ...REQUEST_COUNTER, labels: [...REQUEST_COUNTER.labels, "worker_id"] },
+    note: "metrics carry worker_id, the instance id in hex (#8089)",
+  },
   { since: "1.3.0", nats: "optional", note: "event plane defaults to zmq (#10902)" },
   { since: "1.4.0", lockstep: true, note: "frontend and workers must run the same release" },
 ]);

@@ -18,12 +18,27 @@ const WHOLE = "must be a whole number";
  * Number.MAX_SAFE_INTEGER it is refused as not whole (it would not be exact).
  */
 export function whole(min: number, max?: number) {
-  // The bounds on the number form too, so the JSON Schema (the input side) carries them.
-  return z
-    .union([int(min, max), digits(WHOLE)], { error: WHOLE })
-    .transform(Number)
-    .pipe(int(min, max));
+  // One schema per range: the spec uses a dozen, several alike, and building each (a union, a
+  // transform, a pipe, two bounded ints) is most of the spec's construction at start-up. zod schemas
+  // are immutable (.optional(), .default() wrap them), so sharing one is safe.
+  const key = `${min}:${max}`;
+  let schema = wholes.get(key);
+  if (!schema) {
+    schema = wholeSchema(min, max);
+    wholes.set(key, schema);
+  }
+  return schema;
 }
+
+function wholeSchema(min: number, max?: number) {
+  // The bounds on the number form too, so the JSON Schema (the input side) carries them.
+  const n = int(min, max);
+  return z
+    .union([n, digits(WHOLE)], { error: WHOLE })
+    .transform(Number)
+    .pipe(n);
+}
+const wholes = new Map<string, ReturnType<typeof wholeSchema>>();
 
 /** A whole number ≥ min, or `auto` (slurm.nodes). One flat union, so a bound's message comes through. */
 export function wholeOrAuto(min: number) {

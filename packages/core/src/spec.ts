@@ -382,6 +382,13 @@ export const DeploymentSpec = z
          * first request after every instance registered); false skips it (--no-smoke).
          */
         smoke: z.boolean().default(true),
+        /**
+         * With the smoke request: every prefill, decode and aggregated worker's request counter
+         * (/metrics on its system port) is read before and after it, and each role must have handled
+         * it (a disaggregated deployment silently running aggregated fails). Releases without the
+         * counter skip it, saying so in the smoke event; false skips it (--no-smoke-counters).
+         */
+        smokeCounters: z.boolean().default(true),
         /** Bound on that first request (model warm-up included). */
         smokeTimeoutSeconds: z.number().int().min(1).max(3600).default(120),
       })

@@ -67,7 +67,8 @@ function appendPiece(parts: WordPart[], piece: Arg): void {
   if (typeof piece === "string") {
     if (piece !== "") appendPart(parts, { lit: piece });
   } else {
-    for (const part of piece.parts) appendPart(parts, part);
+    const from = piece.parts;
+    for (let i = 0; i < from.length; i++) appendPart(parts, from[i] as WordPart);
   }
 }
 
@@ -78,7 +79,8 @@ function appendPart(parts: WordPart[], part: WordPart): void {
   else parts.push(part);
 }
 
-function renderPort(ref: PortRef): string {
+/** Shell text for a port alone: what renderArg(port(ref)) renders, without building the Word. */
+export function renderPort(ref: PortRef): string {
   return ref.kind === "fixed" ? String(ref.port) : renderOffset(ref.offset);
 }
 

@@ -93,9 +93,25 @@ describe("defineReleases", () => {
       nats: "required",
       discovery: [],
       systemServer: "none",
+      requestCounter: null,
       lockstep: false,
     });
     expect(RUNTIME_ROWS[0]?.since).toBe("0.3.2");
+  });
+
+  it("says which releases' workers count their requests on /metrics, under which name and labels", () => {
+    const counter = (v: string) => {
+      const c = table.facts(v).requestCounter;
+      return c ? `${c.metric}{${c.endpointLabel}="${c.endpoint}"} ${c.labels.join(",")}` : "none";
+    };
+    expect(RUNTIME_ONLY_RELEASES.facts("0.3.2").requestCounter).toBeNull();
+    const three = "dynamo_component,dynamo_endpoint,dynamo_namespace";
+    for (const v of ["0.4.1", "0.6.1", "0.9.0", "1.0.0", "1.0.2"])
+      expect(counter(v)).toBe(`dynamo_component_requests_total{dynamo_endpoint="generate"} ${three}`);
+    for (const v of ["1.1.0", "1.3.0", "1.5.1"])
+      expect(counter(v)).toBe(
+        `dynamo_component_requests_total{dynamo_endpoint="generate"} ${three},worker_id`,
+      );
   });
 
   it("facts have no since/note, are frozen, and are computed once per release", () => {

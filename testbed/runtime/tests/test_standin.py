@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.request
 
 from . import support
 from .support import EXAMPLES, RUNTIME, Base, free_port, http_json, wait_for
@@ -363,6 +364,68 @@ class ServingTests(Base):
         port = free_port()
         self.worker("dynamo.vllm", "--model", "m", DYN_SYSTEM_PORT=port)
         wait_for(lambda: http_json(f"http://127.0.0.1:{port}/health")[1].get("status") == "ready", 20, "system /health")
+
+    def metrics(self, port):
+        """The system port's /metrics as {labels: value} for dynamo_component_requests_total."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            self.assertTrue(r.headers["Content-Type"].startswith("text/plain"), r.headers["Content-Type"])
+            text = r.read().decode()
+        self.assertIn("# TYPE dynamo_component_requests_total counter", text)
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("dynamo_component_requests_total{"):
+                labels, value = line[len("dynamo_component_requests_total"):].rsplit(" ", 1)
+                out[labels] = int(value)
+        return out
+
+    def disagg(self, version="1.5.1", **env):
+        """Frontend, one vLLM prefill and one decode worker (1.0.0+ flags), each with its own system port."""
+        _, url = self.frontend(DYN_STANDIN_VERSION=version)
+        pre_port, dec_port = free_port(), free_port()
+        self.module("vllm", "--model", "Qwen/Q", "--disaggregation-mode", "prefill", "--kv-transfer-config", KV,
+                    version=version, DYN_SYSTEM_PORT=pre_port, **env)
+        self.module("vllm", "--model", "Qwen/Q", "--disaggregation-mode", "decode", version=version,
+                    DYN_SYSTEM_PORT=dec_port, **env)
+        pre = self.wait_instances(url, 1, "prefill")[0]
+        dec = self.wait_instances(url, 1, "backend")[0]
+        return url, (pre_port, pre), (dec_port, dec)
+
+    def chat(self, url):
+        st, out = http_json(url + "/v1/chat/completions", {"model": "Qwen/Q", "messages": [
+            {"role": "user", "content": "hello there"}]})
+        self.assertEqual(st, 200, out)
+        self.assertTrue(out["choices"][0]["message"]["content"])
+        return out
+
+    def test_system_port_metrics_count_the_requests_each_worker_handled(self):
+        url, (pre_port, pre), (dec_port, dec) = self.disagg()
+        # 1.5.1: the three hierarchy labels and worker_id (1.1.0+, #8089), sorted as the prometheus crate prints them
+        pre_key = f'{{dynamo_component="prefill",dynamo_endpoint="generate",dynamo_namespace="dynamo",worker_id="{pre["instance_id"]:x}"}}'
+        dec_key = f'{{dynamo_component="backend",dynamo_endpoint="generate",dynamo_namespace="dynamo",worker_id="{dec["instance_id"]:x}"}}'
+        wait_for(lambda: self.metrics(pre_port) == {pre_key: 0}, 10, "prefill /metrics")
+        self.assertEqual(self.metrics(dec_port), {dec_key: 0})
+        for n in (1, 2):
+            out = self.chat(url)
+            self.assertEqual(out["dyn_route"]["prefill_instance"], f"{pre['instance_id']:x}")
+            self.assertEqual((self.metrics(pre_port), self.metrics(dec_port)), ({pre_key: n}, {dec_key: n}))
+
+    def test_metrics_labels_before_1_1_have_no_worker_id(self):
+        url, (pre_port, _), (dec_port, _) = self.disagg("1.0.1")
+        self.chat(url)
+        self.assertEqual(self.metrics(pre_port),
+                         {'{dynamo_component="prefill",dynamo_endpoint="generate",dynamo_namespace="dynamo"}': 1})
+        self.assertEqual(self.metrics(dec_port),
+                         {'{dynamo_component="backend",dynamo_endpoint="generate",dynamo_namespace="dynamo"}': 1})
+
+    def test_skip_prefill_hook_serves_tokens_with_the_prefill_worker_idle(self):
+        # set for both workers, as a job's environment is: only the decode worker acts on it
+        url, (pre_port, _), (dec_port, _) = self.disagg(DYN_STANDIN_SKIP_PREFILL="1")
+        out = self.chat(url)
+        self.assertIsNone(out["dyn_route"]["prefill"])
+        self.assertEqual(list(self.metrics(pre_port).values()), [0])
+        self.assertEqual(list(self.metrics(dec_port).values()), [1])
+        decode_proc = self.procs[-1][0]
+        self.assertIn("DYN_STANDIN_SKIP_PREFILL: serving without the prefill workers", self.output(decode_proc))
 
     def test_unreachable_services_exit_1(self):
         r = self.run_cli([sys.executable, "-m", "dynamo.vllm", "--model", "m"],

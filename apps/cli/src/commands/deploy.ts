@@ -2,9 +2,9 @@
  * `dyn deploy`: resolve the spec, plan, render, write the run directory atomically, submit with
  * `sbatch --parsable`, record by-job/<id>. `--dry-run` stops before sbatch; `--wait` follows the job.
  */
-import { existsSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { DynError, explainPlan, planToJson } from "@dyn/core";
+import { runFs } from "../host.js";
 import { type Io, printJson, progressLine, style } from "../io.js";
 import {
   backoff,
@@ -64,7 +64,7 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   // --quiet: stdout is one line a script can capture (the URL with --wait, else the job id, or the
   // run directory of a dry run); everything else goes to stderr.
   const say = flags.quiet ? io.stderr : io.stdout;
-  const { plan, spec, runsDir, runsDirLabel, input } = await prepare(flags, io);
+  const { plan, spec, runsDir, runsDirLabel, input, remote } = await prepare(flags, io, { remote: true });
 
   if (!dryRun) {
     const missing = missingSecrets(spec, io.env);
@@ -120,21 +120,29 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     try {
       makeDirectory(logDir, labelFor(input, "slurm.output"));
     } catch (err) {
-      rmSync(runDir, { recursive: true, force: true });
+      runFs().remove(runDir);
       throw err;
     }
   }
 
   if (!slurm) {
     if (flags.json)
-      printJson(io, { format: "dyn.deploy/v1", dryRun: true, jobId: null, runDir, files, plan: planJson });
+      printJson(io, {
+        format: "dyn.deploy/v1",
+        dryRun: true,
+        jobId: null,
+        remote: remote ?? null,
+        runDir,
+        files,
+        plan: planJson,
+      });
     else {
       say(`${explainPlan(plan)}\n\n`);
-      say(`dry run: nothing submitted. Files in ${runDir}:\n`);
+      say(`dry run: nothing submitted. Files in ${runDir}${remote ? ` on ${remote}` : ""}:\n`);
       say(
         `  ${FILES.script}  the sbatch script\n  ${FILES.plan}   the plan (dyn plan --json)\n  ${FILES.spec}   the resolved spec (secret names only)\n`,
       );
-      if (logDirOutside && !existsSync(logDir))
+      if (logDirOutside && !runFs().exists(logDir))
         say(`the batch log goes to ${logDir}/: create it before sbatch (dyn deploy does)\n`);
       say(`submit it yourself with: sbatch ${files.script}\n`);
       if (flags.quiet) io.stdout(`${runDir}\n`);
@@ -147,18 +155,24 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     submitted = await slurm.submit(files.script, { cwd: runDir });
   } catch (err) {
     // Nothing was queued: leave no orphan run directory behind.
-    rmSync(runDir, { recursive: true, force: true });
+    runFs().remove(runDir);
     throw err;
   }
   const { jobId } = submitted;
   const job = { jobId, cluster: submitted.cluster ?? null, submittedAt: new Date(io.now()).toISOString() };
   recordSubmission(runsDir, runDir, job);
-  remember(io.env, { ...job, runDir, name: basename(runDir), backend: planJson.backend }, io.stderr);
+  remember(
+    io.env,
+    { ...job, runDir, name: basename(runDir), backend: planJson.backend, remote: remote ?? null },
+    io.stderr,
+  );
   const next = [`dyn status ${jobId}`, `dyn logs ${jobId}`, `dyn stop ${jobId}`];
   const s = style(io);
   if (!flags.json) {
-    say(`submitted job ${s.bold(jobId)}${submitted.cluster ? ` on cluster ${submitted.cluster}` : ""}\n`);
-    say(`run directory: ${runDir}\n`);
+    say(
+      `submitted job ${s.bold(jobId)}${submitted.cluster ? ` on cluster ${submitted.cluster}` : ""}${remote ? ` via ${remote}` : ""}\n`,
+    );
+    say(`run directory: ${runDir}${remote ? ` (on ${remote})` : ""}\n`);
     if (!wait) say(`next: ${next.join("  |  ")}\n`);
     if (flags.quiet && !wait) io.stdout(`${jobId}\n`);
   }
@@ -167,6 +181,7 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     dryRun: false,
     jobId,
     cluster: submitted.cluster ?? null,
+    remote: remote ?? null,
     runDir,
     files,
     next,

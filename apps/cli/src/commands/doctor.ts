@@ -12,10 +12,12 @@
 import { accessSync, constants, existsSync, statfsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DynError } from "@dyn/core";
+import { currentHost } from "../host.js";
 import { type Io, printJson, style } from "../io.js";
 import { resolveRunsDir } from "../run-dir.js";
 import { type ProbeResult, type Slurm, slurmMessage } from "../slurm.js";
 import { resolveInput } from "../spec-from-options.js";
+import { useRemoteOf } from "./shared.js";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "skip";
 
@@ -31,6 +33,7 @@ export interface Check {
 
 /** Every check, in the order they are printed; `--json` always has all of them. */
 export const CHECK_NAMES = [
+  "ssh",
   "sbatch",
   "srun",
   "squeue",
@@ -141,6 +144,8 @@ const FILESYSTEMS: ReadonlyArray<{ magic: number; name: string; kind: "pseudo" |
 
 interface Context {
   readonly io: Io;
+  /** --remote: the login node and its login directory, reached over ssh. */
+  readonly remote: { readonly spec: string; readonly login: string } | undefined;
   readonly slurm: Slurm;
   readonly timeoutMs: number;
   readonly wantsPyxis: boolean;
@@ -366,33 +371,74 @@ function pyxisCheck(help: ProbeResult, ctx: Context): Check {
   );
 }
 
-function filesystemOf(path: string): (typeof FILESYSTEMS)[number] | undefined {
-  try {
-    const type = Number(statfsSync(path).type);
-    return FILESYSTEMS.find((f) => f.magic === type);
-  } catch {
-    return undefined;
-  }
+/** What the runs-directory check looks at: the nearest existing ancestor, its kind and filesystem. */
+export interface RunsDirFacts {
+  readonly existing: string;
+  readonly isDirectory: boolean;
+  /** null when writable (W_OK|X_OK), else the reason (an errno code). */
+  readonly notWritable: string | null;
+  /** statfs f_type, when known. */
+  readonly magic: number | undefined;
 }
 
-/** Writable without writing: the directory (or its nearest existing parent) by access(2), and its filesystem. */
-export function runsDirCheck(runsDir: string): Check {
+function localRunsDirFacts(runsDir: string): RunsDirFacts {
   let existing = runsDir;
   while (!existsSync(existing)) existing = dirname(existing);
-  const fix = "choose a directory on a shared filesystem you can write: --runs-dir /shared/… or DYN_RUNS_DIR";
-  if (!statSync(existing).isDirectory())
-    return problem("runs directory", true, `${existing} is not a directory`, fix);
+  let notWritable: string | null = null;
   try {
     accessSync(existing, constants.W_OK | constants.X_OK);
   } catch (err) {
-    return problem(
-      "runs directory",
-      true,
-      `${existing} is not writable (${(err as NodeJS.ErrnoException).code})`,
-      fix,
-    );
+    notWritable = (err as NodeJS.ErrnoException).code ?? "EACCES";
   }
-  const fs = filesystemOf(existing);
+  let magic: number | undefined;
+  try {
+    magic = Number(statfsSync(existing).type);
+  } catch {
+    magic = undefined;
+  }
+  return { existing, isDirectory: statSync(existing).isDirectory(), notWritable, magic };
+}
+
+/**
+ * The same facts on a --remote login node, in one round trip: test(1) for the kind and access, GNU
+ * stat's `-f -c %t` for the filesystem type in hex (statfs f_type).
+ */
+export const REMOTE_RUNS_DIR_SCRIPT = [
+  'p="$1"',
+  'while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done',
+  "printf '%s\\n' \"$p\"",
+  '[ -d "$p" ] && echo dir || echo file',
+  '[ -w "$p" ] && [ -x "$p" ] && echo ok || echo EACCES',
+  'stat -f -c %t -- "$p" 2>/dev/null || echo ?',
+].join("\n");
+
+export function parseRunsDirFacts(stdout: string): RunsDirFacts | undefined {
+  const [existing, kind, access, type] = stdout.trim().split("\n");
+  if (!existing || !kind || !access) return undefined;
+  const magic = type && /^[0-9a-f]+$/i.test(type) ? Number.parseInt(type, 16) : undefined;
+  return { existing, isDirectory: kind === "dir", notWritable: access === "ok" ? null : access, magic };
+}
+
+async function runsDirFacts(
+  runsDir: string,
+  slurm: Slurm,
+  timeoutMs: number,
+): Promise<RunsDirFacts | string> {
+  if (!currentHost().remote) return localRunsDirFacts(runsDir);
+  const r = await slurm.probe("sh", ["-c", REMOTE_RUNS_DIR_SCRIPT, "sh", runsDir], { timeoutMs });
+  return parseRunsDirFacts(r.stdout) ?? `cannot check ${runsDir}: ${r.stderr.trim() || "no answer"}`;
+}
+
+/** Writable without writing: the directory (or its nearest existing parent) by access(2), and its filesystem. */
+export function runsDirCheck(runsDir: string, given?: RunsDirFacts | string): Check {
+  const fix = "choose a directory on a shared filesystem you can write: --runs-dir /shared/… or DYN_RUNS_DIR";
+  const facts = given ?? localRunsDirFacts(runsDir);
+  if (typeof facts === "string") return problem("runs directory", true, facts, fix);
+  const { existing } = facts;
+  if (!facts.isDirectory) return problem("runs directory", true, `${existing} is not a directory`, fix);
+  if (facts.notWritable)
+    return problem("runs directory", true, `${existing} is not writable (${facts.notWritable})`, fix);
+  const fs = FILESYSTEMS.find((f) => f.magic === facts.magic);
   if (fs?.kind === "pseudo")
     return problem("runs directory", true, `${runsDir} is on ${fs.name}, which cannot hold files`, fix);
   const where =
@@ -459,6 +505,10 @@ async function context(flags: Record<string, unknown>, io: Io): Promise<Context>
     {},
     { cwd: io.cwd, env: io.env, configPath: flags.config as string | undefined },
   );
+  // --remote: every probe below runs on the login node; a connection that fails ends doctor here
+  // with ssh's reason (DYN_REMOTE_FAILED), since no check could run.
+  const remote = useRemoteOf(flags, io, input.config);
+  const login = remote ? currentHost().home() : undefined;
   const container = plain(input.raw.container);
   const infra = plain(input.raw.infra);
   const wantsPyxis = container.kind === "pyxis";
@@ -468,6 +518,7 @@ async function context(flags: Record<string, unknown>, io: Io): Promise<Context>
   const gpus = slurmRaw.gpusPerNode;
   return {
     io,
+    remote: remote ? { spec: remote, login: login ?? "" } : undefined,
     slurm: await io.slurm(),
     timeoutMs,
     wantsPyxis,
@@ -503,6 +554,9 @@ async function doctor(
   const versionText = answered ? answered.stdout || answered.stderr : undefined;
   const [partitionCheck, partitions] = partitionsCheck(sinfo, controller.status === "ok", ctx);
   const checks = [
+    ctx.remote
+      ? ok("ssh", true, `${ctx.remote.spec}: connected, login directory ${ctx.remote.login}`)
+      : skip("ssh", "no --remote: checking this machine"),
     toolCheck("sbatch", sbatch, ctx, true, "dyn deploy cannot submit"),
     toolCheck("srun", srun, ctx, true, "the job script starts every process with srun"),
     toolCheck("squeue", squeue, ctx, false, "dyn status, list and --wait cannot see the queue"),
@@ -512,7 +566,7 @@ async function doctor(
     partitionCheck,
     gpusCheck(partitions, ctx),
     pyxisCheck(help, ctx),
-    runsDirCheck(ctx.runsDir),
+    runsDirCheck(ctx.runsDir, await runsDirFacts(ctx.runsDir, ctx.slurm, ctx.timeoutMs)),
     infraCheck("etcd", etcd, ctx.etcdManaged, ctx),
     infraCheck("nats-server", nats, ctx.natsManaged, ctx),
   ];
@@ -548,6 +602,7 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     printJson(io, {
       format: "dyn.doctor/v1",
       ok,
+      remote: ctx.remote?.spec ?? null,
       slurm: { version, controller: controller?.status === "ok" ? "up" : "unreachable" },
       runsDir: ctx.runsDir,
       checks,

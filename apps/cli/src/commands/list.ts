@@ -2,6 +2,7 @@
  * `dyn list`: the deployments dyn knows (the runs directory's and the per-user registry's), joined
  * with ONE squeue call (and one sacct call for the jobs that ended: how each ended).
  */
+import { currentHost } from "../host.js";
 import { type Io, printJson, style } from "../io.js";
 import { endText, observe } from "../observe.js";
 import { registryDir } from "../registry.js";
@@ -30,7 +31,13 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     };
   });
   if (flags.json) {
-    printJson(io, { format: "dyn.list/v1", runsDir, registry: registry ?? null, deployments: rows });
+    printJson(io, {
+      format: "dyn.list/v1",
+      remote: currentHost().remote ?? null,
+      runsDir,
+      registry: registry ?? null,
+      deployments: rows,
+    });
     return 0;
   }
   if (rows.length === 0) {

@@ -3,9 +3,9 @@
  * script's own log; with it, the matching process logs (plan.json says which file is whose). `-f`
  * polls the files (1 s) and the queue (2 s → 10 s backoff) and stops when the job leaves the queue.
  */
-import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DynError } from "@dyn/core";
+import { runFs } from "../host.js";
 import type { Io } from "../io.js";
 import { backoff, readTail } from "../observe.js";
 import { registryDir } from "../registry.js";
@@ -128,19 +128,12 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
 
 function size(path: string): number {
   try {
-    return statSync(path).size;
+    return runFs().stat(path).size;
   } catch {
     return 0;
   }
 }
 
 function readRange(path: string, from: number, to: number): string {
-  const fd = openSync(path, "r");
-  try {
-    const buf = Buffer.alloc(to - from);
-    readSync(fd, buf, 0, buf.length, from);
-    return buf.toString("utf8");
-  } finally {
-    closeSync(fd);
-  }
+  return runFs().readRange(path, from, to);
 }

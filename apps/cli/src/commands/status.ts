@@ -8,6 +8,7 @@
  * what sacct does not know).
  */
 import { DynError, type Timeline } from "@dyn/core";
+import { currentHost } from "../host.js";
 import { type Io, printJson, style } from "../io.js";
 import {
   backoff,
@@ -31,6 +32,8 @@ export function statusJson(observations: readonly Observation[], timelines?: Rea
     deployments: observations.map((o, i) => ({
       jobId: o.jobId,
       name: o.name,
+      // the login node it runs on (--remote, DYN_REMOTE, remote:, or its registry entry); null: here
+      remote: currentHost().remote ?? null,
       runDir: o.runDir,
       state: o.state,
       // url and roles are live only while live is true; once the job ended, lastUrl and roles are

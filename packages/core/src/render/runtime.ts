@@ -188,6 +188,7 @@ dyn_batch() {
     DYN_WHERE[launch-$n]=$node
     declare -ga "DYN_B$n=()" "DYN_O$n=()"
     local -n options="DYN_O$n"
+    # shellcheck disable=SC2034 # a nameref: this sets DYN_O<n>, read by dyn_launch_batched
     options=("\${opts[@]}")
   fi
   local -n queue="DYN_B$n"
@@ -409,15 +410,85 @@ dyn_ib_check() {
 }
 export -f dyn_ib_check
 
-# dyn_smoke <frontend URL> <served model name> <seconds>: READY means it answered. One streaming chat
-# completion through the frontend (the model /v1/models lists under the served name, else its first
-# one; a short fixed prompt, max_tokens 8); emits "smoke" with the tokens returned and the time to
-# the first one, or fails the job with what was seen (HTTP status, the body's head, no tokens).
+# dyn_smoke_targets <file> <segment>...: writes one counter target a line, "<role>:<step>@<node>=<ip>:<system
+# port>", for every worker the segments name (script.ts smokeCounterArgs: "<role>:<first worker>:<count>:
+# <first node>:<node step>:<ports>:<id suffix>"; worker first+j runs on node first + j/P*step with port
+# j%P of the P ports, "+N" = DYN_PORT_BASE+N).
+dyn_smoke_targets() {
+  local file=$1 seg role first count node0 step ports suffix j k p
+  local o=()
+  shift
+  for seg in "$@"; do
+    IFS=: read -r role first count node0 step ports suffix <<<"$seg"
+    IFS=, read -ra o <<<"$ports"
+    for ((j = 0; j < count; j++)); do
+      k=$((node0 + (j / \${#o[@]}) * step)) p=\${o[j % \${#o[@]}]}
+      [[ $p != +* ]] || p=$((DYN_PORT_BASE + \${p#+}))
+      printf '%s:%s-w%s%s@%s=%s:%s\\n' "$role" "$role" "$((first + j))" "$suffix" "\${DYN_NODES[k]}" \\
+        "\${DYN_IP_OF[\${DYN_NODES[k]}]}" "$p"
+    done
+  done >"$file"
+}
+
+# dyn_smoke <frontend URL> <served model name> <seconds> counters <metric> <label>=<value> <segment>...
+#   | skip <reason>: READY means it answered. One streaming chat completion through the frontend (the
+# model /v1/models lists under the served name, else its first one; a short fixed prompt, max_tokens
+# 8); emits "smoke" with the tokens returned and the time to the first one, or fails the job with what
+# was seen (HTTP status, the body's head, no tokens). With "counters", the same python3 reads every
+# worker's /metrics (dyn_smoke_targets) before and after the request (Prometheus text; 3 s bound per
+# worker, 64 at once, 30 s per reading in all): the sum of <metric> over the series whose <label> is
+# <value>, or "?<why>" when it cannot say. dyn_handled then asks that every role handled the
+# request; "smoke" also carries the requests each role handled and the readings' time (counters_ms).
+# With "skip", "smoke" carries the reason nothing was read (handled_skipped).
 dyn_smoke() {
-  local got tokens ttft model
-  got=$(timeout "$3" env "\${DYN_UNSET[@]}" python3 - smoke "$1" "$2" <<'PY' 2>&1 || true
-import json, sys, time, urllib.error, urllib.request
+  local got tokens ttft model line last="" before="" after="" ms=0 fields=() args=("\${@:4}")
+  local targets=$DYN_SCRATCH/smoke-targets
+  if [ "\${4:-}" = counters ]; then
+    dyn_smoke_targets "$targets" "\${@:7}"
+    args=(counters "$5" "$6" "$targets")
+  fi
+  got=$(timeout "$3" env "\${DYN_UNSET[@]}" python3 - smoke "$1" "$2" "\${args[@]}" <<'PY' 2>&1 || true
+import concurrent.futures, json, re, sys, time, urllib.error, urllib.request
 url, want = sys.argv[2], sys.argv[3]
+counters = sys.argv[4:5] == ["counters"]
+metric, sel, targets = (sys.argv[5], sys.argv[6], open(sys.argv[7]).read().split()) if counters else ("", "=", [])
+label, value = sel.split("=", 1)
+sample = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\\{(.*)\\})?\\s+(\\S+)")
+pair = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\\\]|\\\\.)*)"')
+def count(target):
+    try:
+        with urllib.request.urlopen("http://" + target.rsplit("=", 1)[1] + "/metrics", timeout=3) as r:
+            text = r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return f"?/metrics answered HTTP {e.code}"
+    except Exception as e:
+        return "?" + " ".join(f"/metrics: {e}".split())[:120]
+    total, seen = 0.0, False
+    for line in text.splitlines():
+        m = sample.match(line)
+        if not m or m.group(1) != metric or dict(pair.findall(m.group(2) or "")).get(label) != value:
+            continue
+        try:
+            total, seen = total + float(m.group(3)), True
+        except ValueError:
+            pass
+    return f"{total:.0f}" if seen else f"?/metrics has no {metric} series with {label}={value}"
+spent = 0.0
+def readings(when):
+    global spent
+    t = time.monotonic()
+    if targets:
+        pool = concurrent.futures.ThreadPoolExecutor(min(64, len(targets)))
+        futures = [pool.submit(count, target) for target in targets]
+        concurrent.futures.wait(futures, timeout=30)
+        for target, f in zip(targets, futures):
+            print(when, target, f.result() if f.done() else "?not read within 30 s")
+        sys.stdout.flush()
+        for f in futures:  # the unstarted ones (cancel_futures is Python >= 3.9 only)
+            f.cancel()
+        pool.shutdown(wait=False)
+    spent += time.monotonic() - t
+readings("before")
 def fail(msg):
     print("fail " + " ".join(msg.split())[:300], flush=True)
     sys.exit(0)
@@ -473,18 +544,79 @@ except Exception as e:
     fail(f"POST /v1/chat/completions failed: {e} (body head: {head(seen)})")
 if tokens == 0 or ttft is None:
     fail(f"POST /v1/chat/completions answered HTTP 200 with no tokens (body head: {head(seen)})")
+readings("after")
+print(f"readings {spent * 1000:.0f}", flush=True)
 print(f"ok {tokens} {ttft * 1000:.0f} {json.dumps(model)}", flush=True)  # JSON: one line whatever the name
 PY
 )
-  got=\${got##*$'\\n'}
+  while IFS= read -r line; do
+    case "$line" in
+      "before "*) before+=\${line#before }$'\\n' ;;
+      "after "*) after+=\${line#after }$'\\n' ;;
+      "readings "*) ms=\${line#readings } ;;
+      *) last=$line ;; # the answer is the last other line
+    esac
+  done <<<"$got"
+  got=$last
   case "$got" in
     "ok "*)
       read -r _ tokens ttft model <<<"$got"
-      dyn_emit smoke tokens "$tokens" ttft_ms "$ttft" model "$model"
+      if [ "\${4:-}" = counters ]; then
+        dyn_handled "$5{\${6%%=*}=\\"\${6#*=}\\"}" "$before" "$after" "$targets"
+        fields=(handled "$DYN_HANDLED" counters_ms "$ms")
+        [ -z "$DYN_UNCHECKED" ] || fields+=(handled_skipped "$(dyn_json "$DYN_UNCHECKED")")
+      else
+        fields=(handled_skipped "$(dyn_json "\${5:-not checked}")")
+      fi
+      dyn_emit smoke tokens "$tokens" ttft_ms "$ttft" model "$model" "\${fields[@]}"
       ;;
     "fail "*) dyn_fail smoke "the first request through the frontend failed: \${got#fail }" ;;
     *) dyn_fail smoke "the first request through the frontend got no answer within $3 s\${got:+ ($got)}" ;;
   esac
+}
+
+# dyn_handled <counter> <before> <after> <targets file>: did every role see the smoke request? From the
+# two readings ("<target> <count>" lines), per role (prefill, decode, aggregated, in the targets' order) the
+# requests its workers handled in between. Sets DYN_HANDLED ({"prefill":1,"decode":1}) and
+# DYN_UNCHECKED (the roles whose counters could not be read, and why); fails the job as smoke,
+# naming the role and each of its workers' readings, when a role's workers all read and none moved.
+dyn_handled() {
+  local counter=$1 t v id role b a out="" idle="" more
+  local -A before=() after=() sum=() seen=() unread=() detail=() shown=()
+  local roles=()
+  while read -r t v; do [ -z "$t" ] || before[$t]=$v; done <<<"$2"
+  while read -r t v; do [ -z "$t" ] || after[$t]=$v; done <<<"$3"
+  while read -r t; do
+    [ -n "$t" ] || continue
+    role=\${t%%:*} id=\${t#*:}
+    id=\${id%%=*}
+    [ -n "\${seen[$role]:-}" ] || roles+=("$role")
+    seen[$role]=$((\${seen[$role]:-0} + 1))
+    b=\${before[$t]:-?no reading} a=\${after[$t]:-?no reading}
+    # What a message names: the first 8 workers of a role, then how many more.
+    if [[ $b =~ ^[0-9]+$ && $a =~ ^[0-9]+$ ]]; then
+      ((a <= b)) || sum[$role]=$((\${sum[$role]:-0} + a - b))
+      if ((\${seen[$role]} <= 8)); then detail[$role]+="\${detail[$role]:+, }$id $b->$a"; fi
+    else
+      if [[ $b =~ ^[0-9]+$ ]]; then b=$a; fi
+      if ((\${seen[$role]} <= 8)); then unread[$role]+="\${unread[$role]:+, }$id: \${b#?}"; fi
+      shown[$role]=1
+    fi
+  done <"$4"
+  DYN_HANDLED="" DYN_UNCHECKED=""
+  for role in "\${roles[@]}"; do
+    more=""
+    ((\${seen[$role]} <= 8)) || more=", ... $((\${seen[$role]} - 8)) more"
+    if [ "\${sum[$role]:-0}" -gt 0 ]; then
+      out+="\${out:+,}\\"$role\\":\${sum[$role]}"
+    elif [ -n "\${shown[$role]:-}" ]; then
+      DYN_UNCHECKED+="\${DYN_UNCHECKED:+; }$role not checked (\${unread[$role]:-}$more)"
+    else
+      idle+="\${idle:+; }no $role worker handled the smoke request: \${detail[$role]}$more"
+    fi
+  done
+  [ -z "$idle" ] || dyn_fail smoke "$idle ($counter on each worker's system port, before->after the request)"
+  DYN_HANDLED="{$out}"
 }
 
 # Runs on every node (exported to srun): removes what dead dyn jobs left (dyn_clean_stale), creates

@@ -10,7 +10,7 @@ import { isInfraStep, type Plan, type PlannedStep } from "../plan.js";
 import { portBaseExpression } from "../ports.js";
 import { shellQuote } from "../quote.js";
 import { hostVar, nodeIpVar } from "../runtime-vars.js";
-import { join, type PortRef, port, renderArg } from "../word.js";
+import { join, type PortRef, port, renderArg, renderPort } from "../word.js";
 import { isDirectiveSafe, sbatchHeader } from "./header.js";
 import {
   hetjobAllocation,
@@ -241,11 +241,18 @@ function allocationCheck(plan: Plan): string[] {
 function portsUsed(plan: Plan): { offsets: number; pinned: string } {
   let offsets = 0;
   const pinned = new Set<string>();
-  for (const step of plan.steps)
-    for (const ref of Object.values(step.ports)) {
+  // Indexed loops over the steps here and below: thousands of steps, and a for-of iterator allocates
+  // until the loop is optimized.
+  const steps = plan.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as PlannedStep;
+    for (const name in step.ports) {
+      if (!Object.hasOwn(step.ports, name)) continue;
+      const ref = step.ports[name] as PortRef;
       if (ref.kind === "job") offsets = Math.max(offsets, ref.offset + 1);
       else for (const k of step.nodes) pinned.add(`${k}:${ref.port}`);
     }
+  }
   return { offsets, pinned: [...pinned].join(" ") };
 }
 
@@ -367,9 +374,7 @@ function preflightChecks(plan: Plan): string[] {
   // Rendered as renderArg renders join(`${k}:`, nodeIpVar(k), ":", port(ref), `:${label}:${lo}-${hi}`),
   // part by part, without building a Word for each of thousands of checks.
   const check = (k: number, ref: PortRef, label: string, lo: number, hi: number) =>
-    checks.push(
-      `${k}:${renderArg(nodeIpVar(k))}:${renderArg(port(ref))}${shellQuote(`:${label}:${lo}-${hi}`)}`,
-    );
+    checks.push(`${k}:${renderArg(nodeIpVar(k))}:${renderPort(ref)}${shellQuote(`:${label}:${lo}-${hi}`)}`);
   for (const step of plan.steps) {
     if (!isInfraStep(step)) continue;
     const main = step.ports[step.role] as PortRef;
@@ -377,23 +382,41 @@ function preflightChecks(plan: Plan): string[] {
   }
   // Per-node ranks of one worker: rank 0 is the leader the others connect to. A worker's steps are
   // listed together, so one pass over the steps finds each worker's leader and node range.
-  const workers = new Map<string, { leader?: PlannedStep; count: number; lo: number; hi: number }>();
-  for (const step of plan.steps) {
+  // By role, then by worker index (a key string per step would be most of this pass's cost).
+  type Worker = { leader?: PlannedStep; count: number; lo: number; hi: number };
+  const workers: Worker[] = [];
+  const byRole = new Map<string, Map<number, Worker>>();
+  let last: { role: string; worker: number; w: Worker } | undefined;
+  const steps = plan.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as PlannedStep;
     if (isInfraStep(step) || (step.rank === 0 && step.nodes.length > 1)) continue;
-    const key = `${step.role}/${step.worker}`;
-    let w = workers.get(key);
+    let w: Worker | undefined =
+      last && last.role === step.role && last.worker === step.worker ? last.w : undefined;
     if (!w) {
-      w = { count: 0, lo: Number.POSITIVE_INFINITY, hi: Number.NEGATIVE_INFINITY };
-      workers.set(key, w);
+      let ofRole = byRole.get(step.role);
+      if (!ofRole) {
+        ofRole = new Map();
+        byRole.set(step.role, ofRole);
+      }
+      w = ofRole.get(step.worker);
+      if (!w) {
+        w = { count: 0, lo: Number.POSITIVE_INFINITY, hi: Number.NEGATIVE_INFINITY };
+        ofRole.set(step.worker, w);
+        workers.push(w);
+      }
+      last = { role: step.role, worker: step.worker, w };
     }
     w.count++;
     if (step.rank === 0 && !w.leader) w.leader = step;
-    for (const k of step.nodes) {
+    const nodes = step.nodes;
+    for (let j = 0; j < nodes.length; j++) {
+      const k = nodes[j] as number;
       if (k < w.lo) w.lo = k;
       if (k > w.hi) w.hi = k;
     }
   }
-  for (const { leader, count, lo, hi } of workers.values()) {
+  for (const { leader, count, lo, hi } of workers) {
     if (!leader || count < 2) continue;
     for (const [name, ref] of Object.entries(leader.ports))
       if (ref.kind === "job") check(leader.nodes[0] as number, ref, `${leader.id} (${name})`, lo, hi);
@@ -474,7 +497,11 @@ function infra(plan: Plan, timeout: number): string[] {
 
 function services(plan: Plan): string[] {
   const entries: StepEntry[] = [];
-  for (const step of plan.steps) if (!isInfraStep(step)) entries.push({ step, text: stepText(plan, step) });
+  const steps = plan.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as PlannedStep;
+    if (!isInfraStep(step)) entries.push({ step, text: stepText(plan, step) });
+  }
   // Env entries every step has: rendered once, as DYN_ENV.
   const shared = sharedEnv(entries);
   const perNode = plan.spec.slurm.launch === "per-node";
@@ -495,12 +522,83 @@ function services(plan: Plan): string[] {
 /** `[component@node]="step ids"` for every registering step: which steps a lost instance may be. */
 function stepsAt(plan: Plan): string {
   const at = new Map<string, string[]>();
-  for (const step of plan.steps) {
+  const steps = plan.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as PlannedStep;
     if (!step.registers) continue;
     const key = `${step.registers}@${step.nodes[0]}`;
-    at.set(key, [...(at.get(key) ?? []), step.id]);
+    const ids = at.get(key);
+    if (ids) ids.push(step.id);
+    else at.set(key, [step.id]);
   }
   return [...at].map(([k, ids]) => `[${shellQuote(k)}]=${shellQuote(ids.join(" "))}`).join(" ");
+}
+
+/**
+ * dyn_smoke's counter arguments: `counters <metric> <label>=<endpoint> <segment>…` naming every
+ * registering worker's system port, or `skip <reason>` (plan.smokeCounters). A segment is
+ * `<role>:<first worker>:<count>:<first node>:<node step>:<system ports>:<id suffix>` (dyn_smoke_targets
+ * expands it): worker first+j of the role, step id `<role>-w<first+j><suffix>`, on node
+ * first node + ⌊j / P⌋ × node step with system port j mod P of the P listed (`+N` = DYN_PORT_BASE+N).
+ * Workers are placed in runs like that, so a plan at the process limit needs a few segments, not a
+ * word per worker.
+ */
+function smokeCounterArgs(plan: Plan): string {
+  const c = plan.smokeCounters ?? { skipped: "not planned (a plan from an older dyn)" };
+  if ("skipped" in c) return `skip ${shellQuote(c.skipped)}`;
+  const segments: string[] = [];
+  let seg:
+    | {
+        role: string;
+        first: number;
+        count: number;
+        node: number;
+        step: number;
+        ports: string[];
+        suffix: string;
+        per: number;
+      }
+    | undefined;
+  const close = () => {
+    if (seg)
+      segments.push(
+        shellQuote(
+          [seg.role, seg.first, seg.count, seg.node, seg.step, seg.ports.join(","), seg.suffix].join(":"),
+        ),
+      );
+    seg = undefined;
+  };
+  for (const step of plan.steps) {
+    const sys = step.ports.system;
+    if (!step.registers || step.role === "frontend" || !sys) continue;
+    const node = step.nodes[0] as number;
+    const sysPort = sys.kind === "fixed" ? String(sys.port) : `+${sys.offset}`;
+    const suffix = step.id.slice(`${step.role}-w${step.worker}`.length);
+    const j = seg ? step.worker - seg.first : -1;
+    const fits =
+      seg !== undefined &&
+      step.role === seg.role &&
+      suffix === seg.suffix &&
+      j === seg.count &&
+      (seg.per === 0
+        ? node === seg.node || (node > seg.node && sysPort === seg.ports[0])
+        : node === seg.node + Math.floor(j / seg.per) * seg.step && sysPort === seg.ports[j % seg.per]);
+    if (seg && fits) {
+      if (seg.per === 0 && node === seg.node) seg.ports.push(sysPort);
+      else if (seg.per === 0) {
+        seg.per = seg.ports.length;
+        seg.step = node - seg.node;
+      }
+      seg.count++;
+      continue;
+    }
+    close();
+    seg = { role: step.role, first: step.worker, count: 1, node, step: 1, ports: [sysPort], suffix, per: 0 };
+  }
+  close();
+  return ["counters", shellQuote(c.metric), shellQuote(`${c.endpointLabel}=${c.endpoint}`), ...segments].join(
+    " ",
+  );
 }
 
 function readiness(plan: Plan): string[] {
@@ -537,7 +635,7 @@ function readiness(plan: Plan): string[] {
     ...(plan.spec.readiness.smoke
       ? [
           "# Registered is not serving: one real request must come back with tokens.",
-          `dyn_smoke "$DYN_URL" ${shellQuote(plan.spec.model.servedName ?? plan.spec.model.path ?? "")} ${plan.spec.readiness.smokeTimeoutSeconds}`,
+          `dyn_smoke "$DYN_URL" ${shellQuote(plan.spec.model.servedName ?? plan.spec.model.path ?? "")} ${plan.spec.readiness.smokeTimeoutSeconds} ${smokeCounterArgs(plan)}`,
         ]
       : []),
     'dyn_emit ready url "$(dyn_json "$DYN_URL")" registered "$(dyn_json "$counts")"',

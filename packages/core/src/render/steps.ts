@@ -95,11 +95,14 @@ function containerEnvFlag(plan: Plan, step: PlannedStep): string | undefined {
   return forced.length > 0 ? `--container-env=${forced.join(",")}` : undefined;
 }
 
-function gpuFlags(plan: Plan, step: PlannedStep): Arg[] {
+function gpuFlags(
+  plan: Plan,
+  step: { readonly gpus: readonly number[]; readonly nodes?: readonly number[] },
+): Arg[] {
   if (step.gpus.length === 0) return [];
   const s = plan.spec.slurm;
   // A heterogeneous job's component has its own GPUs per node and type.
-  const own = componentOf(plan, step.nodes[0] as number);
+  const own = step.nodes ? componentOf(plan, step.nodes[0] as number) : undefined;
   const gpuType = own ? own.gpuType : s.gpuType;
   const gpn = own ? own.gpusPerNode : plan.gpusPerNode;
   const type = gpuType ? `${gpuType}:` : "";
@@ -141,7 +144,7 @@ function envPrefix(name: string): string {
 }
 
 export function stepText(plan: Plan, step: PlannedStep): StepText {
-  if (step.log !== `logs/${step.id}.log`) {
+  if (!logsToId(step)) {
     // dyn_step derives the log path from the id; a plan that says otherwise would be misreported.
     throw new TypeError(`step ${step.id} logs to ${step.log}, not logs/${step.id}.log`);
   }
@@ -164,7 +167,11 @@ export function stepText(plan: Plan, step: PlannedStep): StepText {
     add("", "--kill-on-bad-exit=1");
   }
   if (step.mpi && plan.spec.slurm.mpi) add("", renderArg(`--mpi=${plan.spec.slurm.mpi}`));
-  for (const flag of gpuFlags(plan, step)) add("", renderArg(flag));
+  if (step.gpus.length > 0) {
+    // A heterogeneous job's component has its own GPUs per node and type: not the cached flag.
+    const flag = plan.components ? gpuFlags(plan, step).map(renderArg)[0] : renderedGpuFlag(plan);
+    if (flag !== undefined) add("", flag);
+  }
   const c = containerAt(plan, step.nodes[0] as number);
   const array = containerArrayName(plan, step);
   if (c.kind === "pyxis" && array) {
@@ -182,7 +189,7 @@ export function stepText(plan: Plan, step: PlannedStep): StepText {
   if (isInfraStep(step)) add("", '"${DYN_UNSET[@]}"');
   const entriesAt = pres.length;
   // Names are validated identifiers: `K=` is a literal prefix, the value a whole word.
-  forEachEnv(plan, step, (name, value) => add(envPrefix(name), renderArg(value)));
+  addEnv(plan, step, pres, rests);
   const argvAt = pres.length;
   // Every process starts through bash: a command missing on the node or in the image exits 127
   // with a line naming it, the step and the node, instead of slurmstepd's bare execve error.
@@ -231,28 +238,69 @@ function hostName(k: number): string {
 const hostNames: string[] = [];
 
 /**
- * A step's `env` entries in order, with the names `env` sets: the plan's GPU indices are slots on the
- * node, mapped onto SLURM's GPUs at start (EXEC_CHECK), so CUDA_VISIBLE_DEVICES is DYN_GPU_SLOTS.
- * Every service process also gets HF_HOME: in its place if the plan's env sets it, else last (the
- * order of `{ ...step.env, HF_HOME }`), without copying the env.
+ * A step's `env` entries in order (`K=` prefix, rendered value), with the names `env` sets: the
+ * plan's GPU indices are slots on the node, mapped onto SLURM's GPUs at start (EXEC_CHECK), so
+ * CUDA_VISIBLE_DEVICES is DYN_GPU_SLOTS. Every service process also gets HF_HOME: in its place if
+ * the plan's env sets it, else last (the order of `{ ...step.env, HF_HOME }`), without copying the env.
  */
-function forEachEnv(plan: Plan, step: PlannedStep, fn: (name: string, value: Arg) => void): void {
+function addEnv(plan: Plan, step: PlannedStep, pres: string[], rests: string[]): void {
   const hfHome: Arg | undefined = isInfraStep(step)
     ? undefined
     : containerAt(plan, step.nodes[0] as number).kind === "pyxis"
       ? CONTAINER_HF_HOME
       : variable("DYN_HF_CACHE");
   let hfHomeSet = false;
-  const keys = Object.keys(step.env);
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as string;
+  const env = step.env;
+  // for-in in Object.keys order, without a keys array per step (the env's own keys: a plain object).
+  for (const k in env) {
+    if (!Object.hasOwn(env, k)) continue;
+    let name = k;
+    let value = env[k] as Arg;
     if (k === "HF_HOME" && hfHome !== undefined) {
-      fn(k, hfHome);
+      value = hfHome;
       hfHomeSet = true;
-    } else fn(k === "CUDA_VISIBLE_DEVICES" ? "DYN_GPU_SLOTS" : k, step.env[k] as Arg);
+    } else if (k === "CUDA_VISIBLE_DEVICES") name = "DYN_GPU_SLOTS";
+    pres.push(envPrefix(name));
+    rests.push(renderArg(value));
   }
-  if (hfHome !== undefined && !hfHomeSet) fn("HF_HOME", hfHome);
+  if (hfHome !== undefined && !hfHomeSet) {
+    pres.push(envPrefix("HF_HOME"));
+    rests.push(renderArg(hfHome));
+  }
 }
+
+/** Whether the step logs to logs/<id>.log (compared without building that string). */
+function logsToId(step: PlannedStep): boolean {
+  const { log, id } = step;
+  return (
+    log.length === id.length + 9 && log.startsWith("logs/") && log.startsWith(id, 5) && log.endsWith(".log")
+  );
+}
+
+/**
+ * The GPU steps' srun flag (undefined: the plan asks for none), rendered once for as long as what it
+ * is made of stays the same: every GPU step of a plan has the same one.
+ */
+function renderedGpuFlag(plan: Plan): string | undefined {
+  const s = plan.spec.slurm;
+  const c = gpuFlagCache;
+  if (c.request !== s.gpuRequest || c.type !== s.gpuType || c.perNode !== plan.gpusPerNode) {
+    const flags = gpuFlags(plan, { gpus: [0] });
+    gpuFlagCache = {
+      request: s.gpuRequest,
+      type: s.gpuType,
+      perNode: plan.gpusPerNode,
+      text: flags.length > 0 ? renderArg(flags[0] as Arg) : undefined,
+    };
+  }
+  return gpuFlagCache.text;
+}
+let gpuFlagCache: {
+  request?: string;
+  type?: string | undefined;
+  perNode?: number;
+  text?: string | undefined;
+} = {};
 
 /** Lines that write a step's files (e.g. nats.conf) into the run directory before it starts. */
 export function fileLines(step: PlannedStep): string[] {

@@ -29,13 +29,24 @@ export function sharedEnv(entries: readonly StepEntry[]): Map<string, string> {
   if (!first) return shared;
   for (let i = first.entriesAt; i < first.argvAt; i++)
     shared.set(first.pres[i] as string, first.rests[i] as string);
-  // A step has a handful of entries: a linear scan beats building a map per step.
-  for (let s = 1; s < entries.length && shared.size > 0; s++) {
+  // The candidates as two arrays (a Map's iterator allocates per entry, per step); a step has a
+  // handful of entries: a linear scan beats building a map per step.
+  const pres: (string | undefined)[] = [...shared.keys()];
+  const rests = pres.map((pre) => shared.get(pre as string) as string);
+  let left = pres.length;
+  for (let s = 1; s < entries.length && left > 0; s++) {
     const t = (entries[s] as StepEntry).text;
-    for (const [pre, rest] of shared) {
+    for (let c = 0; c < pres.length; c++) {
+      const pre = pres[c];
+      if (pre === undefined) continue;
       let found = false;
-      for (let i = t.entriesAt; i < t.argvAt && !found; i++) found = t.pres[i] === pre && t.rests[i] === rest;
-      if (!found) shared.delete(pre);
+      for (let i = t.entriesAt; i < t.argvAt && !found; i++)
+        found = t.pres[i] === pre && t.rests[i] === rests[c];
+      if (!found) {
+        shared.delete(pre);
+        pres[c] = undefined;
+        left--;
+      }
     }
   }
   return shared;
@@ -98,6 +109,35 @@ const INDEXED: readonly { prefix: string; suffix: string; template: (n: string) 
 
 const DIGITS = /^\d+$/;
 
+/**
+ * indexedForm and the number of each word, once per distinct word of a render: the same few
+ * thousand words (node and port variables, rendered once each) recur in every step of a group.
+ */
+class Forms {
+  readonly #forms = new Map<string, number>();
+  readonly #numbers = new Map<string, string>();
+
+  form(text: string): number {
+    let k = this.#forms.get(text);
+    if (k === undefined) {
+      k = indexedForm(text);
+      this.#forms.set(text, k);
+    }
+    return k;
+  }
+
+  /** The number in `text`, whose form is `k`. */
+  number(text: string, k: number): string {
+    let n = this.#numbers.get(text);
+    if (n === undefined) {
+      const f = INDEXED[k] as (typeof INDEXED)[number];
+      n = text.slice(f.prefix.length, -f.suffix.length);
+      this.#numbers.set(text, n);
+    }
+    return n;
+  }
+}
+
 /** Which INDEXED form `text` has (-1 for none). */
 function indexedForm(text: string): number {
   for (let k = 0; k < INDEXED.length; k++) {
@@ -126,38 +166,41 @@ interface Template {
   readonly slots: Uint8Array;
 }
 
-function slotsOf(group: readonly StepEntry[], shared: SharedEnv): Uint8Array {
+function slotsOf(group: readonly StepEntry[], shared: SharedEnv, forms: Forms): Uint8Array {
   const first = (group[0] as StepEntry).text;
   const h = first.rests.length;
-  const slots = new Uint8Array(h + first.argv.length);
-  for (let i = 0; i < h; i++) {
-    const pre = first.pres[i];
-    const rest = first.rests[i];
-    let same = i !== first.idAt;
-    for (let g = 1; g < group.length && same; g++) {
-      const t = (group[g] as StepEntry).text;
-      same = t.rests[i] === rest && t.pres[i] === pre;
+  const n = first.argv.length;
+  // Which positions differ from the first step: the whole word, or its prefix. Member by member
+  // (each step's words read once, in order), skipping positions already known to differ.
+  const differs = new Uint8Array(h + n);
+  const prefixDiffers = new Uint8Array(h);
+  for (let g = 1; g < group.length; g++) {
+    const t = (group[g] as StepEntry).text;
+    for (let i = 0; i < h; i++) {
+      if (prefixDiffers[i]) continue;
+      if (t.pres[i] !== first.pres[i]) {
+        prefixDiffers[i] = 1;
+        differs[i] = 1;
+      } else if (!differs[i] && t.rests[i] !== first.rests[i]) differs[i] = 1;
     }
+    for (let j = 0; j < n; j++)
+      if (!differs[h + j] && !sameArg(t.argv[j] as Arg, first.argv[j] as Arg)) differs[h + j] = 1;
+  }
+  const slots = new Uint8Array(h + n);
+  for (let i = 0; i < h; i++) {
+    const same = i !== first.idAt && !differs[i];
     // A differing word keeps its prefix only when every step has the same one.
-    let prefixed = !same && pre !== "";
-    for (let g = 1; g < group.length && prefixed; g++)
-      prefixed = (group[g] as StepEntry).text.pres[i] === pre;
+    const prefixed = !same && first.pres[i] !== "" && !prefixDiffers[i];
     if (!same && !prefixed) first.pres[i] = ""; // the whole word is the argument (first is the template's copy)
     slots[i] = same ? (isShared(first, i, shared) ? SKIP : SAME) : HOLE;
   }
-  for (let j = 0; j < first.argv.length; j++) {
-    const a = first.argv[j] as Arg;
-    let same = true;
-    for (let g = 1; g < group.length && same; g++)
-      same = sameArg((group[g] as StepEntry).text.argv[j] as Arg, a);
-    slots[h + j] = same ? SAME : HOLE;
-  }
+  for (let j = 0; j < n; j++) slots[h + j] = differs[h + j] ? HOLE : SAME;
   for (let i = 0; i < slots.length; i++) {
     if (slots[i] !== HOLE || i === first.idAt) continue;
-    const k = indexedForm(holeText(first, i, first));
+    const k = forms.form(holeText(first, i, first));
     let all = k >= 0;
     for (let g = 1; g < group.length && all; g++)
-      all = indexedForm(holeText((group[g] as StepEntry).text, i, first)) === k;
+      all = forms.form(holeText((group[g] as StepEntry).text, i, first)) === k;
     if (all) slots[i] = INDEXED_AT + k;
   }
   return slots;
@@ -190,17 +233,15 @@ function definition(name: string, t: StepText, slots: Uint8Array, shared: Shared
 }
 
 /** One call: the template's name, the step id and each differing word (or only its number). */
-function call(tpl: Template, e: StepEntry, template: StepText): string {
+function call(tpl: Template, e: StepEntry, template: StepText, forms: Forms): string {
   const t = e.text;
   let text = `${tpl.name} ${shellQuote(e.step.id)}`;
   for (let i = 0; i < tpl.slots.length; i++) {
     const slot = tpl.slots[i] as number;
     if (slot < HOLE || i === t.idAt) continue;
     const word = holeText(t, i, template);
-    if (slot >= INDEXED_AT) {
-      const f = INDEXED[slot - INDEXED_AT] as (typeof INDEXED)[number];
-      text += ` ${word.slice(f.prefix.length, -f.suffix.length)}`;
-    } else text += ` ${word || "''"}`;
+    if (slot >= INDEXED_AT) text += ` ${forms.number(word, slot - INDEXED_AT)}`;
+    else text += ` ${word || "''"}`;
   }
   return text;
 }
@@ -245,6 +286,7 @@ export function startLines(entries: readonly StepEntry[], shared: SharedEnv): st
   const lines: string[] = [];
   const templateAt: ({ tpl: Template; first: StepText } | undefined)[] = new Array(entries.length);
   let count = 0;
+  const forms = new Forms();
   for (const group of groupsOf(entries)) {
     if (group.length < 2) continue;
     if (count === 0)
@@ -257,7 +299,7 @@ export function startLines(entries: readonly StepEntry[], shared: SharedEnv): st
     const members = group.map((i) =>
       i === group[0] ? { step: e0.step, text: first } : (entries[i] as StepEntry),
     );
-    const slots = slotsOf(members, shared);
+    const slots = slotsOf(members, shared, forms);
     const tpl = { name: `dyn_t${count++}`, slots };
     lines.push(definition(tpl.name, first, slots, shared));
     for (const i of group) templateAt[i] = { tpl, first };
@@ -265,7 +307,7 @@ export function startLines(entries: readonly StepEntry[], shared: SharedEnv): st
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i] as StepEntry;
     const t = templateAt[i];
-    lines.push(t ? call(t.tpl, e, t.first) : plainBlock(e, shared));
+    lines.push(t ? call(t.tpl, e, t.first, forms) : plainBlock(e, shared));
   }
   return lines;
 }

@@ -189,8 +189,10 @@ class Frontend:
             if req.get(k) is not None:
                 payload[k] = req[k]
         route = {"prefill": None, "decode": None}
+        d = decode[n % len(decode)]
         try:
-            if prefill:
+            # A decode instance that prefills locally (DYN_STANDIN_SKIP_PREFILL) gets no prefill result.
+            if prefill and not d.get("local_prefill"):
                 p = prefill[n % len(prefill)]
                 payload["prefill_result"] = post_json(self._url(p), dict(payload, phase="prefill"))
                 route["prefill"] = p.get("host")
@@ -198,7 +200,6 @@ class Frontend:
         except (OSError, ValueError) as e:
             self.log(f"request {rid} failed: {e}", err=True)
             return 503, {"error": {"message": f"worker request failed: {e}", "code": 503}}
-        d = decode[n % len(decode)]
         route["decode"] = d.get("host")
         route["decode_instance"] = f"{d.get('instance_id', 0):x}"
         return 200, (d, payload, route)

@@ -132,6 +132,10 @@ class Hooks:
         self.exit_after = float(ea) if (ea and applies) else None
         # DYN_STANDIN_EMPTY_REPLY=1: registered and answering, with no tokens (HTTP 200, empty text).
         self.empty_reply = applies and os.environ.get("DYN_STANDIN_EMPTY_REPLY") == "1"
+        # DYN_STANDIN_SKIP_PREFILL=1: a decode worker serves every request without the prefill workers
+        # (prefills locally), as a misconfigured disaggregated deployment does: tokens come back and
+        # the prefill workers stay idle. Only decode workers act on it.
+        self.skip_prefill = applies and "decode" in tokens and os.environ.get("DYN_STANDIN_SKIP_PREFILL") == "1"
         da = os.environ.get("DYN_STANDIN_DEREGISTER_AFTER")
         self.deregister_after = float(da) if (da and applies) else None
 

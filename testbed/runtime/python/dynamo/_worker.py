@@ -50,6 +50,47 @@ class WorkerSpec:
         return {self.role, self.component, self.backend, hostname(), f"rank{self.rank}"}
 
 
+class RequestCounters:
+    """The process's dynamo_component_requests_total series (one registry per process, as the
+    runtime's: every endpoint this process serves adds one), served on /metrics of the system port.
+
+    Upstream (shared/reference: checked at each release commit of ai-dynamo/dynamo, see
+    packages/core/src/releases.ts REQUEST_COUNTER): lib/runtime/src/pipeline/network/ingress/
+    push_handler.rs counts every request an endpoint handles in work_handler::REQUESTS_TOTAL,
+    "requests_total" with the prefix "dynamo_component_" (metrics/prometheus_names.rs), auto-labelled
+    dynamo_namespace/dynamo_component/dynamo_endpoint (metrics.rs create_metric) from 0.4.1 and, from
+    1.1.0 (#8089), worker_id = the instance id in hex. The prometheus crate prints labels sorted."""
+    HELP = "Total number of requests processed by work handler"
+    lock = threading.Lock()
+    series: dict = {}
+
+    @classmethod
+    def add(cls, version: str, namespace: str, component: str, endpoint: str, instance_id: int):
+        labels = {"dynamo_namespace": namespace, "dynamo_component": component, "dynamo_endpoint": endpoint}
+        if at_least(version, "1.1.0"):
+            labels["worker_id"] = f"{instance_id:x}"
+        key = tuple(sorted(labels.items()))
+        with cls.lock:
+            cls.series.setdefault(key, 0)
+        return key
+
+    @classmethod
+    def inc(cls, key):
+        with cls.lock:
+            cls.series[key] = cls.series.get(key, 0) + 1
+
+    @classmethod
+    def text(cls) -> str:
+        with cls.lock:
+            items = sorted(cls.series.items())
+        name = "dynamo_component_requests_total"
+        out = [f"# HELP {name} {cls.HELP}", f"# TYPE {name} counter"]
+        for key, n in items:
+            labels = ",".join(f'{k}="{v}"' for k, v in key)
+            out.append(f"{name}{{{labels}}} {n}")
+        return "\n".join(out) + "\n"
+
+
 class _GenerateHandler(JsonHandler):
     worker = None
 
@@ -62,6 +103,8 @@ class _GenerateHandler(JsonHandler):
     def do_POST(self):
         if self.path != "/generate":
             return self.send_json(404, {"error": "not found"})
+        if self.worker.counter:     # counted on arrival, whatever the outcome (push_handler.rs)
+            RequestCounters.inc(self.worker.counter)
         req = self.read_json()
         if req is None:
             return self.send_json(400, {"error": "invalid JSON"})
@@ -133,13 +176,21 @@ class _Bootstrap:
 
 
 class _SystemHandler(JsonHandler):
-    """DYN_SYSTEM_PORT: the worker's own /health and /live (upstream system status server)."""
+    """DYN_SYSTEM_PORT: the worker's own /health and /live (upstream system status server), and
+    /metrics with the process's request counters (RequestCounters)."""
     worker = None
 
     def do_GET(self):
         w = self.worker
         if self.path == "/live":
             self.send_json(200, {"status": "live"})
+        elif self.path == "/metrics":
+            data = RequestCounters.text().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         elif self.path == "/health":
             if w.registered.is_set():
                 self.send_json(200, {"status": "ready", "endpoints": {"generate": "ready"}})
@@ -156,6 +207,7 @@ class Worker:
         self.ip = host_ip()
         self.node = hostname()
         self.instance_id = None
+        self.counter = None     # this worker's RequestCounters series, once its endpoint serves
         self.lease = None
         self.registered = threading.Event()
         self.servers, self.nats, self.store, self.peers, self.bootstrap = [], None, None, None, None
@@ -257,6 +309,11 @@ class Worker:
                  "dynamo_version": s.version, "standin": __version__, "pid": os.getpid()}
         if s.forward_to:    # the frontend calls this prefill instance as the model's entry point
             value["forward_to"] = f"dyn://{s.namespace}.{s.forward_to}.generate"
+        if self.hooks.skip_prefill and s.role == "decode":   # the frontend sends it no prefill results
+            value["local_prefill"] = True
+            log("DYN_STANDIN_SKIP_PREFILL: serving without the prefill workers (prefilling locally)", err=True)
+        if at_least(s.version, "0.4.1"):
+            self.counter = RequestCounters.add(s.version, s.namespace, s.component, "generate", self.lease)
         self.store.put(key, json.dumps(value), self.lease)
         self.registered.set()
         log(f"registered {key} -> {self.ip}:{port} model={s.model or '-'} role={s.role}"
