@@ -20,13 +20,61 @@ import {
 } from "@dyn/core";
 import { runFs } from "./host.js";
 import { batchLogPath, type Deployment, FILES } from "./run-dir.js";
-import type { AccountingEntry, QueueEntry, Slurm } from "./slurm.js";
+import { type AccountingEntry, hetComponent, type QueueEntry, type Slurm } from "./slurm.js";
 
 export interface RoleReadiness {
   readonly role: string;
   readonly component: string;
   readonly registered: number | null;
   readonly expected: number;
+  /** Heterogeneous jobs only: the --het-group the role runs in (components[] has its nodes). */
+  readonly hetGroup?: number;
+}
+
+/** A heterogeneous job's component as `dyn status` shows it: its resources, roles and nodes. */
+export interface ComponentPlacement {
+  readonly index: number;
+  readonly partition: string | null;
+  readonly account: string | null;
+  readonly qos: string | null;
+  readonly gpusPerNode: number;
+  readonly gpuType: string | null;
+  readonly constraint: string | null;
+  /** The pyxis image its processes run in, null without a container. */
+  readonly image: string | null;
+  /** Worker roles; component 0 also runs the frontend(s) and etcd/NATS. */
+  readonly roles: readonly string[];
+  /** Node indices of the job's node list (plan.json). */
+  readonly nodes: readonly number[];
+  /** Their SLURM names once the job reported them (status file `node` events), else null. */
+  readonly hosts: readonly string[] | null;
+}
+
+/** Per component of a heterogeneous job, where its roles run; null for an ordinary job. */
+export function componentsOf(
+  deployment: Deployment | undefined,
+  summary: StatusSummary | null,
+): ComponentPlacement[] | null {
+  const components = deployment?.plan?.components;
+  if (!components) return null;
+  const name = new Map((summary?.nodes ?? []).map((n) => [n.index, n.name]));
+  return components.map((c) => {
+    const nodes = Array.from({ length: c.nodes }, (_, i) => c.firstNode + i);
+    const hosts = nodes.map((k) => name.get(k));
+    return {
+      index: c.index,
+      partition: c.partition ?? null,
+      account: c.account ?? null,
+      qos: c.qos ?? null,
+      gpusPerNode: c.gpusPerNode,
+      gpuType: c.gpuType ?? null,
+      constraint: c.constraint ?? null,
+      image: c.container.kind === "pyxis" ? c.container.image : null,
+      roles: c.index === 0 ? ["frontend", ...c.roles] : [...c.roles],
+      nodes,
+      hosts: hosts.every((h) => h !== undefined) ? (hosts as string[]) : null,
+    };
+  });
 }
 
 /** How a job ended. */
@@ -69,6 +117,8 @@ export interface Observation {
   readonly lastUrl: string | null;
   /** Readiness per role: live while the job runs, the last counts seen once it ended. */
   readonly roles: readonly RoleReadiness[];
+  /** Heterogeneous jobs: where each component's roles run (null for an ordinary job). */
+  readonly components: readonly ComponentPlacement[] | null;
   /** A component's failure: while the job ends because of it, or when it is how the job ended. */
   readonly failed: { readonly component: string; readonly message: string } | null;
   /** How the job ended; null while it runs (or when nothing at all is known of it). */
@@ -121,6 +171,7 @@ export function rolesOf(deployment: Deployment | undefined, summary: StatusSumma
         component: g.component,
         registered: ready ? g.workers : got === undefined ? null : shared ? Math.min(got, g.workers) : got,
         expected: shared ? g.workers : expected,
+        ...(g.hetGroup !== undefined ? { hetGroup: g.hetGroup } : {}),
       };
     });
 }
@@ -222,6 +273,7 @@ export function combine(
     url: live ? (summary?.url ?? null) : null,
     lastUrl: summary?.url ?? null,
     roles: rolesOf(target.deployment, summary),
+    components: componentsOf(target.deployment, summary),
     failed,
     end,
     attribution,
@@ -285,8 +337,12 @@ export function slurmTime(text: string | undefined): number | null {
 export function parseQueueTimes(stdout: string, source: QueueTimes["source"]): Map<string, QueueTimes> {
   const out = new Map<string, QueueTimes>();
   for (const line of stdout.split("\n")) {
-    const [id = "", submit, start] = line.trim().split("|");
-    if (!id || id.includes(".")) continue;
+    const [raw = "", submit, start] = line.trim().split("|");
+    if (!raw || raw.includes(".")) continue;
+    // A heterogeneous job (`<leader>+<offset>`): its components start together; the leader's line.
+    const het = hetComponent(raw);
+    if (het && het.offset > 0) continue;
+    const id = het ? het.jobId : raw;
     out.set(id, { submit: slurmTime(submit), start: slurmTime(start), source });
   }
   return out;

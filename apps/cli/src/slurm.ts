@@ -83,12 +83,40 @@ export function parseSbatchParsable(stdout: string): { jobId: string; cluster?: 
   return m[2] ? { jobId: m[1] as string, cluster: m[2] } : { jobId: m[1] as string };
 }
 
+/**
+ * A heterogeneous job's components are listed as `<leader>+<offset>` by squeue and sacct
+ * (slurm.schedmd.com/heterogeneous_jobs.html: "using the format <het_job_id>+<het_job_offset>";
+ * `squeue -j 3` on the testbed's 22.05 prints `3+0` and `3+1`): the job is its leader's id, its
+ * state component 0's (the batch script's), its nodes every component's.
+ */
+export function hetComponent(jobId: string): { jobId: string; offset: number } | undefined {
+  const m = /^(\d+)\+(\d+)$/.exec(jobId);
+  return m ? { jobId: m[1] as string, offset: Number(m[2]) } : undefined;
+}
+
+/** Entries keyed by job id, a heterogeneous job's components folded into its leader's entry. */
+function foldComponents<E extends { readonly jobId: string; readonly nodes: string }>(
+  out: Map<string, E>,
+  entry: E,
+): void {
+  const het = hetComponent(entry.jobId);
+  if (!het) {
+    out.set(entry.jobId, entry);
+    return;
+  }
+  const prev = out.get(het.jobId);
+  const nodes = [prev?.nodes, entry.nodes].filter((n) => n && n !== "(null)").join(",");
+  // Component 0's fields win whatever order the lines come in; the nodes are every component's.
+  if (het.offset === 0 || !prev) out.set(het.jobId, { ...(prev ?? {}), ...entry, jobId: het.jobId, nodes });
+  else out.set(het.jobId, { ...prev, nodes });
+}
+
 export function parseQueue(stdout: string): Map<string, QueueEntry> {
   const out = new Map<string, QueueEntry>();
   for (const line of stdout.split("\n")) {
     if (line.trim() === "") continue;
     const [jobId = "", state = "", reason = "", nodes = "", name = "", time = ""] = line.trim().split("|");
-    out.set(jobId, { jobId, state, reason, nodes, name, time });
+    foldComponents(out, { jobId, state, reason, nodes, name, time });
   }
   return out;
 }
@@ -111,7 +139,7 @@ export function parseEndedQueue(stdout: string): Map<string, QueueEntry> {
     if (f.length < 8) continue;
     const [jobId = "", state = "", reason = "", nodes = ""] = f;
     const exitCode = exitCodeOfStatus(f.at(-2) ?? "");
-    out.set(jobId, {
+    foldComponents(out, {
       jobId,
       state,
       reason,
@@ -132,7 +160,11 @@ export function parseAccounting(stdout: string): Map<string, AccountingEntry> {
     if (jobId.includes(".")) continue; // steps
     // "CANCELLED by 1000" (sacct's State when scancel ended the job): the uid of who cancelled it.
     const by = /^\S+ by (\d+)$/.exec(state)?.[1];
-    out.set(jobId, { jobId, state: state.split(" ")[0] ?? state, exitCode, ...(by ? { by } : {}) });
+    // A heterogeneous job: its leader's (component 0's) line stands for the job.
+    const het = hetComponent(jobId);
+    if (het && het.offset > 0) continue;
+    const id = het ? het.jobId : jobId;
+    out.set(id, { jobId: id, state: state.split(" ")[0] ?? state, exitCode, ...(by ? { by } : {}) });
   }
   return out;
 }

@@ -1,4 +1,5 @@
 /** Explain a plan: a plain-text table (node → processes, GPUs, ports) and a stable JSON form. */
+import type { PlanComponent } from "./components.js";
 import type { Plan, PlannedStep } from "./plan.js";
 import { shellQuote } from "./quote.js";
 import { type PortRef, showArg } from "./word.js";
@@ -35,19 +36,49 @@ export function profileLine(p: NonNullable<Plan["profile"]>): string {
   return `profile ${p.name}${chain} (${p.from}): ${files}${unused}`;
 }
 
+/** A container in a word or two: the image, or `no container` (+ its setup line). */
+function showContainer(c: PlanComponent["container"]): string {
+  return c.kind === "pyxis"
+    ? `image ${c.image}`
+    : c.setup
+      ? `no container, setup ${shellQuote(c.setup)}`
+      : "no container";
+}
+
+/** `component 1 (--het-group=1): nodes 1-2 · partition gpu2 · 4 GPUs per node · image … · decode`. */
+function componentLine(c: PlanComponent): string {
+  const last = c.firstNode + c.nodes - 1;
+  const what = c.index === 0 ? ["frontend", "etcd/NATS", ...c.roles] : c.roles;
+  return [
+    `component ${c.index} (--het-group=${c.index}): node${c.nodes > 1 ? `s ${c.firstNode}-${last}` : ` ${c.firstNode}`}`,
+    `partition ${c.partition ?? "(default)"}`,
+    ...(c.account ? [`account ${c.account}`] : []),
+    ...(c.qos ? [`qos ${c.qos}`] : []),
+    `${c.gpusPerNode} ${c.gpuType ? `${c.gpuType} ` : ""}GPUs per node`,
+    ...(c.constraint ? [`constraint ${c.constraint}`] : []),
+    showContainer(c.container),
+    what.join(", "),
+  ].join(" · ");
+}
+
 export function explainPlan(plan: Plan): string {
   const s = plan.spec;
   const lines: string[] = [];
+  const het = plan.components;
+  const size = het
+    ? `${plan.nodes} node${plan.nodes > 1 ? "s" : ""} in ${het.length} components (heterogeneous job)`
+    : `${plan.nodes} node${plan.nodes > 1 ? "s" : ""} × ${plan.gpusPerNode} GPUs`;
   lines.push(
-    `backend ${plan.backend} · Dynamo ${plan.release.version} (${releaseWhy(plan.release)}) · ${plan.nodes} node${plan.nodes > 1 ? "s" : ""} × ${plan.gpusPerNode} GPUs · model ${s.model.path ?? "(backend default)"}`,
+    `backend ${plan.backend} · Dynamo ${plan.release.version} (${releaseWhy(plan.release)}) · ${size} · model ${s.model.path ?? "(backend default)"}`,
   );
   if (plan.profile) lines.push(`  ${profileLine(plan.profile)}`);
   for (const note of plan.release.notes) lines.push(`  note: ${note}`);
   for (const w of plan.warnings ?? []) lines.push(`  warning: ${w.key}: ${w.message}`);
+  for (const c of het ?? []) lines.push(`  ${componentLine(c)}`);
   for (const g of plan.groups) {
     lines.push(
       `  ${g.role}: ${g.workers} worker${g.workers === 1 ? "" : "s"} × ${g.gpusPerWorker} GPU${g.gpusPerWorker > 1 ? "s" : ""}` +
-        `${g.nodesPerWorker > 1 ? ` (${g.nodesPerWorker} nodes each)` : ""} — ${g.alias} → ${g.dynamo}, registers as "${g.component}"`,
+        `${g.nodesPerWorker > 1 ? ` (${g.nodesPerWorker} nodes each)` : ""}${g.hetGroup !== undefined ? ` in component ${g.hetGroup}` : ""} — ${g.alias} → ${g.dynamo}, registers as "${g.component}"`,
     );
     const args = s.roles[g.role]?.args ?? [];
     if (args.length > 0) lines.push(`    engine args: ${showWords(args)}`);
@@ -98,6 +129,8 @@ export interface PlanJson {
   readonly nodes: number;
   readonly gpusPerNode: number;
   readonly groups: Plan["groups"];
+  /** Heterogeneous jobs only: each component's nodes, resources and roles. */
+  readonly components?: NonNullable<Plan["components"]>;
   readonly expected: Plan["expected"];
   /** The token gate's per-role counter check, or why it is skipped (null: an older plan). */
   readonly smokeCounters: NonNullable<Plan["smokeCounters"]> | null;
@@ -129,6 +162,7 @@ export function planToJson(plan: Plan): PlanJson {
     nodes: plan.nodes,
     gpusPerNode: plan.gpusPerNode,
     groups: plan.groups,
+    ...(plan.components ? { components: plan.components } : {}),
     expected: plan.expected,
     smokeCounters: plan.smokeCounters ?? null,
     ports: { base: plan.spec.ports.base, slot: plan.spec.ports.slot, slots: plan.spec.ports.slots },

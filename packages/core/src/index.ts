@@ -7,6 +7,7 @@ export * from "./args.js";
 export * from "./attribution.js";
 export * from "./backend.js";
 export * from "./chain.js";
+export * from "./components.js";
 export * from "./errors.js";
 export * from "./explain.js";
 export * from "./frontend.js";

@@ -24,6 +24,8 @@ interface Group {
   readonly role: WorkerRole;
   readonly workers: number;
   readonly gpusPerWorker: number;
+  /** GPUs per node of the group's nodes (its component's), if not slurm.gpusPerNode. */
+  readonly gpusPerNode?: number;
 }
 
 /** srun steps one worker of the group runs: one per node, or one for an MPI step or several tasks. */
@@ -34,7 +36,7 @@ function stepsPerWorker(
   options: unknown,
   release: Release,
 ) {
-  const gpn = spec.slurm.gpusPerNode;
+  const gpn = g.gpusPerNode ?? spec.slurm.gpusPerNode;
   const span = nodesPerWorker(g.gpusPerWorker, gpn, g.role);
   if (span === 1) return 1;
   if (backend.multiNode(g.role, options, release) === "mpi") return 1;

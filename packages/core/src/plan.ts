@@ -1,5 +1,6 @@
 /** The Plan: every process of a deployment, where it runs and what it runs. Pure data (JSON-able). */
 import type { ProcessRole } from "./backend.js";
+import type { PlanComponent } from "./components.js";
 import type { PlanProfile } from "./profiles.js";
 import type { ResolvedRelease } from "./releases.js";
 import type { DeploymentSpec, WorkerRole } from "./spec.js";
@@ -44,6 +45,8 @@ export interface WorkerGroupPlan {
   readonly component: string;
   readonly alias: string;
   readonly dynamo: string;
+  /** Heterogeneous jobs only: the --het-group (index into Plan.components) the role runs in. */
+  readonly hetGroup?: number;
 }
 
 /** Something the user set that the chosen release does not use (said, never dropped silently). */
@@ -72,6 +75,11 @@ export interface Plan {
   readonly nodes: number;
   readonly gpusPerNode: number;
   readonly groups: readonly WorkerGroupPlan[];
+  /**
+   * Heterogeneous jobs only (roles with their own slurm/container settings): the components, each
+   * with its nodes (global indices, in order) and settings. Absent for an ordinary job.
+   */
+  readonly components?: readonly PlanComponent[];
   readonly steps: readonly PlannedStep[];
   /** Node that hosts etcd/NATS and the first frontend. */
   readonly infraNode: number;

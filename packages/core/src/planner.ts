@@ -12,6 +12,13 @@ import {
   releaseOf,
   resolveOptions,
 } from "./backend.js";
+import {
+  assignComponents,
+  type ComponentAssignment,
+  checkComponents,
+  type PlanComponent,
+  roleSettings,
+} from "./components.js";
 import { DynError } from "./errors.js";
 import { etcdStep, infraEnv, natsStep } from "./infra.js";
 import { type GroupRequest, type Layout, layOut, nodesPerWorker, type PlacedWorker } from "./layout.js";
@@ -31,6 +38,8 @@ import { type DeploymentSpec, WORKER_ROLES, type WorkerGroup, type WorkerRole } 
 import type { Arg, PortRef, Word } from "./word.js";
 
 interface ResolvedGroup extends GroupRequest {
+  /** GPUs per node of the role's nodes (its component's: slurm.gpusPerNode unless the role sets one). */
+  readonly gpusPerNode: number;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly info: ComponentInfo;
@@ -61,7 +70,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
       {
         workers: g.workers,
         gpusPerWorker: g.gpusPerWorker,
-        nodesPerWorker: nodesPerWorker(g.gpusPerWorker, gpn, g.role),
+        nodesPerWorker: nodesPerWorker(g.gpusPerWorker, g.gpusPerNode, g.role),
       },
     ]),
   );
@@ -70,12 +79,12 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
   });
   if (veto) throw new DynError("DYN_UNSUPPORTED", `${veto.key}: ${veto.reason}`, { key: veto.key });
   for (const g of groups) {
-    if (nodesPerWorker(g.gpusPerWorker, gpn, g.role) > 1) {
+    if (nodesPerWorker(g.gpusPerWorker, g.gpusPerNode, g.role) > 1) {
       const how = backend.multiNode(g.role, options, release);
       if (typeof how === "object") {
         throw new DynError(
           "DYN_UNSUPPORTED",
-          `roles.${g.role}.gpusPerWorker: ${g.gpusPerWorker} GPUs span ${nodesPerWorker(g.gpusPerWorker, gpn, g.role)} nodes, but with Dynamo ${release.version} ${how.unsupported}`,
+          `roles.${g.role}.gpusPerWorker: ${g.gpusPerWorker} GPUs span ${nodesPerWorker(g.gpusPerWorker, g.gpusPerNode, g.role)} nodes, but with Dynamo ${release.version} ${how.unsupported}`,
           { key: `roles.${g.role}.gpusPerWorker` },
         );
       }
@@ -90,14 +99,13 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
   }
 
   checkScale(spec, backend, groups, options, release, hosted);
-  const layout = layOut({
-    groups,
-    gpusPerNode: gpn,
-    frontendCount: spec.roles.frontend.count,
-    frontendPlacement: spec.roles.frontend.placement,
-    colocate: spec.roles.colocate || sharesOneNode(spec),
-    hosted,
-  });
+  const assignment = assignComponents(
+    spec,
+    groups.map((g) => g.role),
+  );
+  checkComponents(spec, assignment, hosted);
+  for (const g of groups) checkRoleRelease(spec, backend, g.role, release, planOptions);
+  const { layout, components: hetComponents } = layOutComponents(spec, groups, assignment, hosted);
   checkNodeCount(spec, layout, groups);
   checkInfra(spec, release, layout.nodes);
 
@@ -111,8 +119,8 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
 
   const commonEnv = { ...infraEnv(spec, release.facts), ...spec.env };
   /** A process's env as built, with what the release and its GPUs add. */
-  const stepEnv = (env: Record<string, Arg>, gpus: readonly number[]) =>
-    withGpus(withSystemServer(env, release), gpus, gpn);
+  const stepEnv = (env: Record<string, Arg>, gpus: readonly number[], nodeGpus = gpn) =>
+    withGpus(withSystemServer(env, release), gpus, nodeGpus);
   const frontendPorts = layout.frontends.map((n, i) => frontendPort(spec, ports, n, i));
   // Words are immutable, so the processes using a port share one Word for it (the allocator hands
   // out one PortRef per offset): thousands of processes, at most ports.slot offsets.
@@ -237,7 +245,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
           gpus: placed.gpus,
           ports: own,
           argv: cmd.argv,
-          env: stepEnv(envOf(env, cmd.env), placed.gpus),
+          env: stepEnv(envOf(env, cmd.env), placed.gpus, group.gpusPerNode),
           cwd: cmd.cwd,
           mpi: true,
           registers: group.info.health,
@@ -278,7 +286,7 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
         gpus: placed.gpus,
         ports: own,
         argv: cmd.argv,
-        env: stepEnv(envOf(env, cmd.env), placed.gpus),
+        env: stepEnv(envOf(env, cmd.env), placed.gpus, group.gpusPerNode),
         cwd: cmd.cwd,
         mpi: false,
         registers: rank === 0 ? group.info.health : undefined,
@@ -304,12 +312,14 @@ export function plan(spec: DeploymentSpec, backend: Backend, planOptions: PlanOp
         role: g.role,
         workers: g.workers,
         gpusPerWorker: g.gpusPerWorker,
-        nodesPerWorker: nodesPerWorker(g.gpusPerWorker, gpn, g.role),
+        nodesPerWorker: nodesPerWorker(g.gpusPerWorker, g.gpusPerNode, g.role),
         component: g.info.health,
         alias: g.info.alias,
         dynamo: g.info.dynamo,
+        ...(hetComponents ? { hetGroup: assignment.of.get(g.role) ?? 0 } : {}),
       }),
     ),
+    ...(hetComponents ? { components: hetComponents } : {}),
     steps,
     infraNode,
     frontend: { node: infraNode, port: frontendPorts[0] as PortRef },
@@ -604,8 +614,17 @@ function resolveGroups(
         },
       );
     }
-    const gpusPerWorker = group.gpusPerWorker ?? backend.defaults?.gpusPerWorker?.[role] ?? gpn;
-    return { role, workers: group.workers, gpusPerWorker, args: group.args, env: group.env, info };
+    const roleGpn = given.length > 0 ? roleSettings(spec, role).gpusPerNode : gpn;
+    const gpusPerWorker = group.gpusPerWorker ?? backend.defaults?.gpusPerWorker?.[role] ?? roleGpn;
+    return {
+      role,
+      workers: group.workers,
+      gpusPerWorker,
+      gpusPerNode: roleGpn,
+      args: group.args,
+      env: group.env,
+      info,
+    };
   });
 }
 
@@ -668,7 +687,7 @@ function checkNodeCount(spec: DeploymentSpec, layout: Layout, groups: readonly R
   const gpn = spec.slurm.gpusPerNode;
   const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
   const needs = groups.map((g) => {
-    const span = nodesPerWorker(g.gpusPerWorker, gpn, g.role);
+    const span = nodesPerWorker(g.gpusPerWorker, g.gpusPerNode, g.role);
     const nodes = new Set(layout.workers.filter((w) => w.role === g.role).flatMap((w) => w.nodes)).size;
     return `${g.role} ${plural(g.workers, "worker")} × ${plural(g.gpusPerWorker, "GPU")} = ${plural(g.workers * g.gpusPerWorker, "GPU")} on ${plural(nodes, "node")}${span > 1 ? ` (${span} whole nodes per worker)` : ""}`;
   });
@@ -684,4 +703,98 @@ function checkNodeCount(spec: DeploymentSpec, layout: Layout, groups: readonly R
     `slurm.nodes: ${plural(asked, "node")} × ${plural(gpn, "GPU")} (${asked * gpn} GPUs) is ${verdict}: the plan needs ${plural(layout.nodes, "node")} (${layout.nodes * gpn} GPUs) — ${needs.join("; ")}`,
     { key: "slurm.nodes", hint: `use --nodes ${layout.nodes} (or omit it), or change the worker counts` },
   );
+}
+
+/**
+ * Node layout per component: component 0 (the frontend, etcd/NATS and the roles with the top-level
+ * settings) first, then each other component on nodes of its own, with its own GPUs per node. Node
+ * indices are global: component k's nodes follow component k-1's in the job's node list, so a worker
+ * is always inside one component (its consecutive nodes are laid out within that component's). One
+ * component: exactly the layout of an ordinary job, and no `components` in the plan.
+ */
+function layOutComponents(
+  spec: DeploymentSpec,
+  groups: readonly ResolvedGroup[],
+  assignment: ComponentAssignment,
+  hosted: WorkerRole | undefined,
+): { layout: Layout; components: PlanComponent[] | undefined } {
+  const colocate = spec.roles.colocate || sharesOneNode(spec);
+  const gpn = spec.slurm.gpusPerNode;
+  if (assignment.settings.length < 2) {
+    const layout = layOut({
+      groups,
+      gpusPerNode: gpn,
+      frontendCount: spec.roles.frontend.count,
+      frontendPlacement: spec.roles.frontend.placement,
+      colocate,
+      hosted,
+    });
+    return { layout, components: undefined };
+  }
+  const workers: PlacedWorker[] = [];
+  const components: PlanComponent[] = [];
+  let frontends: readonly number[] = [];
+  let first = 0;
+  assignment.settings.forEach((settings, index) => {
+    const own = groups.filter((g) => (assignment.of.get(g.role) ?? 0) === index);
+    const part = layOut({
+      groups: own,
+      gpusPerNode: settings.gpusPerNode,
+      frontendCount: index === 0 ? spec.roles.frontend.count : 0,
+      frontendPlacement: spec.roles.frontend.placement,
+      colocate,
+      hosted: index === 0 ? hosted : undefined,
+    });
+    const shift = (n: number) => n + first;
+    if (index === 0) frontends = part.frontends;
+    for (const w of part.workers) workers.push({ ...w, nodes: w.nodes.map(shift) });
+    components.push({
+      ...settings,
+      index,
+      roles: own.map((g) => g.role),
+      firstNode: first,
+      nodes: part.nodes,
+    });
+    first += part.nodes;
+  });
+  // Back in the plan's order: by role as requested, then by worker index (as layOut sorts).
+  const order = new Map(groups.map((g, i) => [g.role, i]));
+  workers.sort((a, b) => (order.get(a.role) ?? 0) - (order.get(b.role) ?? 0) || a.worker - b.worker);
+  return { layout: { nodes: first, workers, frontends }, components };
+}
+
+/**
+ * A role's own pyxis image names a release too (its tag): it must be the release the plan renders,
+ * since every process of the deployment speaks to the same etcd/NATS with one release's protocol.
+ */
+function checkRoleRelease(
+  spec: DeploymentSpec,
+  backend: Backend,
+  role: WorkerRole,
+  release: Release,
+  o: PlanOptions,
+): void {
+  const c = spec.roles[role]?.container;
+  if (c?.kind !== "pyxis") return;
+  const key = `roles.${role}.container.image`;
+  let own: Release;
+  try {
+    own = releaseOf(backend, {
+      version: spec.dynamo.version,
+      origin: o.versionOrigin,
+      image: c.image,
+      allowUnknown: spec.dynamo.allowUnknownVersion,
+    });
+  } catch (err) {
+    if (err instanceof DynError)
+      throw new DynError(err.code, `${key}: ${err.message}`, { key, hint: err.hint });
+    throw err;
+  }
+  if (own.version !== release.version) {
+    throw new DynError(
+      "DYN_UNSUPPORTED",
+      `${key}: ${c.image} is Dynamo ${own.version}, but the deployment renders Dynamo ${release.version} (${release.source === "default" ? "the newest release" : `from ${release.origin}`}); every role must run the same release`,
+      { key, hint: "use an image of the same release for every role, or set --dynamo-version" },
+    );
+  }
 }

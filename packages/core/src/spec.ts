@@ -28,6 +28,84 @@ export const slurmName = z
   .string()
   .regex(/^[A-Za-z0-9_.,:+-]+$/, "must be a SLURM name (letters, digits, _ . , : + -)");
 
+/**
+ * Keys of `slurm` that are job-wide in a heterogeneous job: sbatch propagates them from the first
+ * component to the others (slurm.schedmd.com/heterogeneous_jobs.html, "A list of propagated options":
+ * --job-name, --time, --output, --requeue/--no-requeue, --open-mode; checked on the testbed's 22.05:
+ * a --time set on component 0 only is every component's TimeLimit), or they describe the whole job
+ * (its node count, how GPUs are requested, --sbatch-arg lines, srun --mpi).
+ */
+export const JOB_WIDE_SLURM_KEYS = [
+  "jobName",
+  "time",
+  "output",
+  "requeue",
+  "nodes",
+  "gpuRequest",
+  "extraSbatch",
+  "mpi",
+  "exclusive",
+] as const;
+
+/**
+ * Per-role SLURM resources (`roles.<role>.slurm`): a role that sets any of them runs in its own
+ * component of a heterogeneous job (`#SBATCH hetjob`), with these per-component options; what it
+ * does not set is the top-level `slurm` value. Roles with the same settings share a component.
+ */
+export const ROLE_SLURM_KEYS = [
+  "partition",
+  "account",
+  "qos",
+  "gpusPerNode",
+  "gpuType",
+  "constraint",
+] as const;
+export interface RoleSlurmSettings {
+  readonly partition?: string;
+  readonly account?: string;
+  readonly qos?: string;
+  readonly gpusPerNode?: number;
+  readonly gpuType?: string;
+  readonly constraint?: string;
+}
+export const RoleSlurm = z
+  .object({
+    partition: slurmName.optional(),
+    account: slurmName.optional(),
+    qos: slurmName.optional(),
+    /** GPUs per node of this role's nodes (its workers are laid out with it). */
+    gpusPerNode: whole(1, 64).optional(),
+    gpuType: slurmName.optional(),
+    /** sbatch --constraint (node features), e.g. `h100&ib`. */
+    constraint: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_.,:+&|!*[\]()-]+$/,
+        "must be a SLURM constraint (features joined with & | , [ ] ( ) *)",
+      )
+      .optional(),
+  })
+  .catchall(z.unknown())
+  .superRefine((v, ctx) => {
+    for (const key of Object.keys(v)) {
+      if ((ROLE_SLURM_KEYS as readonly string[]).includes(key)) continue;
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: (JOB_WIDE_SLURM_KEYS as readonly string[]).includes(key)
+          ? `is job-wide in a heterogeneous job, not per role: set slurm.${key}`
+          : "unknown key (per role: partition, account, qos, gpusPerNode, gpuType, constraint)",
+      });
+    }
+  })
+  // Only the known keys survive (any other is an issue above, so the parse fails anyway).
+  .transform((v): RoleSlurmSettings => {
+    const out: { -readonly [K in keyof RoleSlurmSettings]: RoleSlurmSettings[K] } = {};
+    for (const key of ROLE_SLURM_KEYS) if (v[key] !== undefined) Object.assign(out, { [key]: v[key] });
+    return out;
+  });
+export type RoleSlurm = z.output<typeof RoleSlurm>;
+
 export const WorkerGroup = z.strictObject({
   /** Number of worker instances (each one engine, possibly spanning nodes). */
   workers: whole(0),
@@ -40,6 +118,10 @@ export const WorkerGroup = z.strictObject({
    */
   args: engineArgs.default([]),
   env: env.default({}),
+  /** This role's own SLURM resources: it then runs in a component of a heterogeneous job. */
+  slurm: z.lazy(() => RoleSlurm).optional(),
+  /** This role's own container (replaces the top-level `container` for its processes). */
+  container: z.lazy(() => RoleContainer).optional(),
 });
 export type WorkerGroup = z.output<typeof WorkerGroup>;
 
@@ -149,6 +231,10 @@ const Bare = z.strictObject({
   /** A line run before each process, e.g. `source /opt/venv/bin/activate`. Trusted shell text. */
   setup: text.optional(),
 });
+/** A role's container: etcd and NATS stay in the top-level one, so there is no `infra` key. */
+const RoleContainer = z.discriminatedUnion("kind", [Pyxis.omit({ infra: true }), Bare]);
+export type ContainerSpec = z.output<typeof Pyxis> | z.output<typeof Bare>;
+export type RoleContainerSpec = z.output<typeof RoleContainer>;
 
 const Infra = z.strictObject({
   mode: z.enum(["managed", "external", "off"]).default("managed"),
@@ -392,6 +478,7 @@ export const DeploymentSpec = z
       });
     }
     checkLifetime(spec, ctx);
+    checkRoleSlurm(spec, ctx);
     if (spec.roles.aggregated && (spec.roles.prefill || spec.roles.decode)) {
       ctx.addIssue({
         code: "custom",
@@ -439,3 +526,37 @@ export type DeploymentSpecInput = z.input<typeof DeploymentSpec>;
 export type DeploymentSpec = z.output<typeof DeploymentSpec>;
 export type WorkerRole = "prefill" | "decode" | "aggregated";
 export const WORKER_ROLES: readonly WorkerRole[] = ["prefill", "decode", "aggregated"];
+
+/**
+ * A role's `slurm` key that a top-level setting contradicts: a GPU type while dyn requests no GPUs
+ * (slurm.gpuRequest none), and a constraint while an --sbatch-arg line already sets --constraint
+ * (component 0 would get both). Reported at the role's key, naming the other one.
+ */
+function checkRoleSlurm(
+  spec: { readonly slurm: { readonly gpuRequest: string; readonly extraSbatch: readonly string[] } } & {
+    readonly roles: Partial<
+      Record<WorkerRole, { readonly slurm?: RoleSlurmSettings | undefined } | undefined>
+    >;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  // sbatch(1): -C, --constraint=<list> (getopt_long also takes an abbreviation such as --constr).
+  const constraintArg = spec.slurm.extraSbatch.find((e) => /^(--constr[a-z]*|-C)(=|\s|$)|^-C./.test(e));
+  for (const role of WORKER_ROLES) {
+    const own = spec.roles[role]?.slurm;
+    if (!own) continue;
+    if (own.gpuType !== undefined && spec.slurm.gpuRequest === "none")
+      ctx.addIssue({
+        code: "custom",
+        path: ["roles", role, "slurm", "gpuType"],
+        message:
+          "has no effect: slurm.gpuRequest is none (--gpu-request none), so dyn requests no GPUs in any component",
+      });
+    if (own.constraint !== undefined && constraintArg !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["roles", role, "slurm", "constraint"],
+        message: `conflicts with slurm.extraSbatch ${JSON.stringify(constraintArg)} (--sbatch-arg), which sets --constraint for component 0 too; set the constraint per role only`,
+      });
+  }
+}

@@ -87,7 +87,15 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   // Before anything is written: the partition can hold the plan (when sinfo answers in time).
   if (slurm) {
     const labels = { nodes: labelFor(input, "slurm.nodes"), partition: labelFor(input, "slurm.partition") };
-    await checkPartition(slurm, spec.slurm.partition, plan.nodes, labels);
+    if (!plan.components) await checkPartition(slurm, spec.slurm.partition, plan.nodes, labels);
+    // A heterogeneous job: each component's nodes in its own partition (the role's, else the top-level one).
+    for (const c of plan.components ?? []) {
+      const own = c.roles.find((r) => spec.roles[r]?.slurm?.partition !== undefined);
+      await checkPartition(slurm, c.partition, c.nodes, {
+        nodes: `component ${c.index} (${c.index === 0 ? ["frontend", ...c.roles].join(", ") : c.roles.join(", ")})`,
+        partition: own ? labelFor(input, `roles.${own}.slurm.partition`) : labels.partition,
+      });
+    }
   }
   // Created here one directory at a time (a recursive mkdir never returns under /proc).
   makeDirectory(runsDir, runsDirLabel);

@@ -51,6 +51,8 @@ export function statusJson(observations: readonly Observation[], timelines?: Rea
         ? { state: o.accounting.state, exitCode: o.accounting.exitCode, by: o.accounting.by ?? null }
         : null,
       roles: o.roles,
+      // heterogeneous jobs: per component its resources, roles and nodes; null for an ordinary job
+      components: o.components,
       failed: o.failed,
       // whose fault a failure is: { component, node, code, category, rule, reason, message, logTail, log }
       attribution: o.attribution,
@@ -158,6 +160,11 @@ export function statusTable(io: Io, observations: readonly Observation[]): strin
     if (a)
       lines.push(
         `  ${o.jobId}: ${a.category} failure: ${a.component}${a.node ? ` on ${a.node}` : ""}${a.code !== null ? `, exit code ${a.code}` : ""} (${a.reason})`,
+      );
+    // A heterogeneous job: which nodes each component's roles run on.
+    for (const c of o.components ?? [])
+      lines.push(
+        `  ${o.jobId}: component ${c.index}${c.partition ? ` (partition ${c.partition})` : ""}: ${c.roles.join(", ")} on ${c.hosts ? c.hosts.join(",") : `node${c.nodes.length > 1 ? "s" : ""} ${c.nodes.join(",")}`}`,
       );
     const w = o.summary?.ports;
     if (w && w.window !== w.preferred)

@@ -188,6 +188,7 @@ dyn_batch() {
     DYN_WHERE[launch-$n]=$node
     declare -ga "DYN_B$n=()" "DYN_O$n=()"
     local -n options="DYN_O$n"
+    # shellcheck disable=SC2034 # a nameref: this sets DYN_O<n>, read by dyn_launch_batched
     options=("\${opts[@]}")
   fi
   local -n queue="DYN_B$n"

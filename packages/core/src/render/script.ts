@@ -12,6 +12,13 @@ import { shellQuote } from "../quote.js";
 import { hostVar, nodeIpVar } from "../runtime-vars.js";
 import { join, type PortRef, port, renderArg, renderPort } from "../word.js";
 import { isDirectiveSafe, sbatchHeader } from "./header.js";
+import {
+  hetjobAllocation,
+  hetjobContainerArrays,
+  hetjobNodeWide,
+  hetjobPreload,
+  hetjobRuntime,
+} from "./hetjob-script.js";
 import { keepAliveLibrary, keepAliveReady, keepAliveSettings, keepAliveTick } from "./keepalive.js";
 import { RUNTIME_LIBRARY } from "./runtime.js";
 import {
@@ -112,7 +119,8 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     "export DYN_RUN_DIR DYN_PORT_BASE DYN_SCRATCH DYN_HF_CACHE",
     ...containerArray(plan, "services"),
     ...containerArray(plan, "infra"),
-    ...(spec.container.kind === "none" && spec.container.setup
+    ...hetjobContainerArrays(plan),
+    ...(spec.container.kind === "none" && spec.container.setup && !plan.components
       ? [] // each step's setup wrapper carries the check itself
       : [
           "# shellcheck disable=SC2016 # expanded by the bash that starts each process",
@@ -135,6 +143,7 @@ export function renderScript(plan: Plan, options: RenderOptions): string {
     "",
     RUNTIME_LIBRARY,
     ...keepAliveLibrary(spec),
+    ...hetjobRuntime(plan),
   ];
   // One join over all lines (concat, not push(...section): a section with thousands of steps would
   // pass them all as call arguments). The final "" gives the trailing newline inside the join, so
@@ -201,11 +210,15 @@ function allocationCheck(plan: Plan): string[] {
     "",
     "# ---- allocation: must match the plan ----",
     // SLURM_RESTART_COUNT counts requeues: each attempt starts a new section of the status file.
-    'dyn_emit job-started job "$(dyn_json "$SLURM_JOB_ID")" nodelist "$(dyn_json "$SLURM_JOB_NODELIST")" attempt "$((${SLURM_RESTART_COUNT:-0} + 1))"',
-    'mapfile -t DYN_NODES < <(scontrol show hostnames "$SLURM_JOB_NODELIST")',
-    `if [ "\${#DYN_NODES[@]}" -ne ${plan.nodes} ]; then`,
-    `  dyn_fail allocation "the job has \${#DYN_NODES[@]} nodes but the plan needs ${plan.nodes}; submit with the script's own #SBATCH --nodes"`,
-    "fi",
+    ...(plan.components
+      ? hetjobAllocation(plan.components)
+      : [
+          'dyn_emit job-started job "$(dyn_json "$SLURM_JOB_ID")" nodelist "$(dyn_json "$SLURM_JOB_NODELIST")" attempt "$((${SLURM_RESTART_COUNT:-0} + 1))"',
+          'mapfile -t DYN_NODES < <(scontrol show hostnames "$SLURM_JOB_NODELIST")',
+          `if [ "\${#DYN_NODES[@]}" -ne ${plan.nodes} ]; then`,
+          `  dyn_fail allocation "the job has \${#DYN_NODES[@]} nodes but the plan needs ${plan.nodes}; submit with the script's own #SBATCH --nodes"`,
+          "fi",
+        ]),
   ];
   if (plan.spec.slurm.gpuRequest !== "none") {
     lines.push(
@@ -253,6 +266,11 @@ function nodeSetup(plan: Plan): string[] {
   const tries = Math.min(slots, 8);
   const step = (what: string) =>
     `  srun --overlap --nodes=${n} --ntasks=${n} --ntasks-per-node=1 --job-name=${what} \\`;
+  // One srun over all nodes; in a heterogeneous job one per component (hetjob-script.ts).
+  const nodeWide = (what: string, indent: string, program: string, args: string): string[] =>
+    plan.components
+      ? hetjobNodeWide(plan.components, what, indent, program, args)
+      : [step(what), `${indent}env "\${DYN_UNSET[@]}" bash -c '${program}' ${what} ${args}`];
   const lines = [
     "",
     "# ---- node setup: stale leftovers removed, routable IPs, the model cache and the port window ----",
@@ -266,8 +284,12 @@ function nodeSetup(plan: Plan): string[] {
     `DYN_PINNED=${shellQuote(used.pinned)}`,
     "declare -A DYN_IP_OF=() DYN_CLAIM=() DYN_SETUP_T=()",
     'while read -r name ip claim t0 t1; do DYN_IP_OF[$name]=$ip; DYN_CLAIM[$name]=$claim; DYN_SETUP_T[$name]="$t0 $t1"; done < <(',
-    step("node-setup"),
-    `    env "\${DYN_UNSET[@]}" bash -c 'dyn_node_setup "$@"' node-setup "$DYN_IFACE" "$DYN_HF_CACHE" "$DYN_LOCKS" "$DYN_WINDOW" "$((${base} + DYN_WINDOW * ${slot}))" ${used.offsets} "$DYN_PINNED" "$DYN_LIVE"`,
+    ...nodeWide(
+      "node-setup",
+      "    ",
+      'dyn_node_setup "$@"',
+      `"$DYN_IFACE" "$DYN_HF_CACHE" "$DYN_LOCKS" "$DYN_WINDOW" "$((${base} + DYN_WINDOW * ${slot}))" ${used.offsets} "$DYN_PINNED" "$DYN_LIVE"`,
+    ),
     ")",
     'DYN_WINDOWS_SEEN=""',
     "for ((try = 1; ; try++)); do",
@@ -289,8 +311,12 @@ function nodeSetup(plan: Plan): string[] {
     "  DYN_CLAIM=()",
     "  # shellcheck disable=SC2016 # expanded by the step's bash",
     "  while read -r name claim; do DYN_CLAIM[$name]=$claim; done < <(",
-    step("port-window"),
-    `      env "\${DYN_UNSET[@]}" bash -c 'printf "%s %s\\n" "\${SLURMD_NODENAME:-$(hostname -s)}" "$(dyn_claim_window "$@")"' port-window "$DYN_LOCKS" "$DYN_WINDOW" "$((${base} + DYN_WINDOW * ${slot}))" ${used.offsets} "$DYN_PINNED" "$DYN_LIVE" "$prev"`,
+    ...nodeWide(
+      "port-window",
+      "      ",
+      'printf "%s %s\\n" "${SLURMD_NODENAME:-$(hostname -s)}" "$(dyn_claim_window "$@")"',
+      `"$DYN_LOCKS" "$DYN_WINDOW" "$((${base} + DYN_WINDOW * ${slot}))" ${used.offsets} "$DYN_PINNED" "$DYN_LIVE" "$prev"`,
+    ),
     "  )",
     "done",
     `DYN_PORT_BASE=$((${base} + DYN_WINDOW * ${slot}))`,
@@ -313,7 +339,9 @@ function nodeSetup(plan: Plan): string[] {
     "done",
   ];
   const c = plan.spec.container;
-  if (c.kind === "pyxis" && c.preload) {
+  if (plan.components) {
+    for (const line of hetjobPreload(plan, plan.components)) lines.push(line);
+  } else if (c.kind === "pyxis" && c.preload) {
     // Import the image once per node into the job-scoped named containers before anything joins them.
     const infraNode = plan.steps.find(isInfraStep)?.nodes[0];
     // Both containers at once (each srun in the background): the infra node imports two names.
@@ -414,8 +442,18 @@ function preflight(plan: Plan): string[] {
     "# ---- network preflight: every node reaches the infra node and its worker's leader, InfiniBand devices named in the env are up ----",
     "declare -A DYN_PREFLIGHT=()",
     "while read -r name result; do DYN_PREFLIGHT[$name]=$result; done < <(",
-    `  srun --overlap --nodes=${n} --ntasks=${n} --ntasks-per-node=1 --job-name=preflight \\`,
-    `    env "\${DYN_UNSET[@]}" bash -c 'dyn_preflight "$@"' preflight "\${DYN_SYSFS_ROOT:-/sys}" ${net.preflightTimeoutSeconds} ${envArg("UCX_NET_DEVICES")} ${envArg("NCCL_IB_HCA")}${checks.length > 0 ? ` ${checks.join(" ")}` : ""}`,
+    ...(plan.components
+      ? hetjobNodeWide(
+          plan.components,
+          "preflight",
+          "    ",
+          'dyn_preflight "$@"',
+          `"\${DYN_SYSFS_ROOT:-/sys}" ${net.preflightTimeoutSeconds} ${envArg("UCX_NET_DEVICES")} ${envArg("NCCL_IB_HCA")}${checks.length > 0 ? ` ${checks.join(" ")}` : ""}`,
+        )
+      : [
+          `  srun --overlap --nodes=${n} --ntasks=${n} --ntasks-per-node=1 --job-name=preflight \\`,
+          `    env "\${DYN_UNSET[@]}" bash -c 'dyn_preflight "$@"' preflight "\${DYN_SYSFS_ROOT:-/sys}" ${net.preflightTimeoutSeconds} ${envArg("UCX_NET_DEVICES")} ${envArg("NCCL_IB_HCA")}${checks.length > 0 ? ` ${checks.join(" ")}` : ""}`,
+        ]),
     ")",
     'for node in "${DYN_NODES[@]}"; do',
     '  case "${DYN_PREFLIGHT[$node]-missing}" in',

@@ -2,7 +2,9 @@
 import { isInfraStep, type Plan, type PlannedStep } from "../plan.js";
 import { shellQuote } from "../quote.js";
 import { hostVar } from "../runtime-vars.js";
+import type { ContainerSpec } from "../spec.js";
 import { type Arg, join, renderArg, variable } from "../word.js";
+import { componentOf, containerAt, hetGroupFlag } from "./hetjob.js";
 
 /** Where the container keeps the model cache (HF_HOME inside pyxis containers). */
 export const CONTAINER_HF_HOME = "/root/.cache/huggingface";
@@ -27,8 +29,19 @@ export const CONTAINER_ARRAY: Readonly<Record<ContainerRole, string>> = {
   infra: "DYN_CONTAINER_INFRA",
 };
 
-export function containerFlags(plan: Plan, role: ContainerRole): Arg[] {
-  const c = plan.spec.container;
+/** The shell array of component k's services container (k > 0 in a heterogeneous job). */
+export const hetContainerArray = (k: number) => `DYN_CONTAINER_HET${k}`;
+
+/**
+ * The pyxis flags of one container; `component` > 0: a later component's services container, from
+ * its own container settings, named apart from component 0's.
+ */
+export function containerFlags(
+  plan: Plan,
+  role: ContainerRole,
+  component?: { readonly index: number; readonly container: ContainerSpec },
+): Arg[] {
+  const c = component?.container ?? plan.spec.container;
   if (c.kind !== "pyxis") return [];
   if (role === "infra" && c.infra === "host") return [];
   const runDir = variable("DYN_RUN_DIR");
@@ -42,7 +55,13 @@ export function containerFlags(plan: Plan, role: ContainerRole): Arg[] {
   const flags: Arg[] = [join("--container-image=", c.image)];
   // Scoped by job id: a name shared across jobs would reuse a stale container (pyxis#28).
   if (c.preload)
-    flags.push(join("--container-name=dyn-", variable("SLURM_JOB_ID"), role === "infra" ? "-infra" : ""));
+    flags.push(
+      join(
+        "--container-name=dyn-",
+        variable("SLURM_JOB_ID"),
+        role === "infra" ? "-infra" : component && component.index > 0 ? `-het${component.index}` : "",
+      ),
+    );
   flags.push(join(...mountArg));
   if (!c.mountHome) flags.push("--no-container-mount-home");
   if (!c.entrypoint) flags.push("--no-container-entrypoint");
@@ -52,7 +71,13 @@ export function containerFlags(plan: Plan, role: ContainerRole): Arg[] {
 }
 
 /** The shell array a step's pyxis flags live in (rendered once each), or undefined without a container. */
-export function containerArrayName(plan: Plan, step: { readonly role: string }): string | undefined {
+export function containerArrayName(
+  plan: Plan,
+  step: { readonly role: string; readonly nodes: readonly number[] },
+): string | undefined {
+  const k = componentOf(plan, step.nodes[0] as number)?.index ?? 0;
+  if (k > 0)
+    return containerAt(plan, step.nodes[0] as number).kind === "pyxis" ? hetContainerArray(k) : undefined;
   const c = plan.spec.container;
   if (c.kind !== "pyxis") return undefined;
   if (!isInfraStep(step)) return CONTAINER_ARRAY.services;
@@ -64,19 +89,27 @@ export function containerArrayName(plan: Plan, step: { readonly role: string }):
  * etcd and NATS, which need none of them (least privilege: a secret reaches only what uses it).
  */
 function containerEnvFlag(plan: Plan, step: PlannedStep): string | undefined {
-  if (plan.spec.container.kind !== "pyxis" || isInfraStep(step)) return undefined;
-  const forced = [...new Set([...plan.spec.secrets, ...plan.spec.container.env])];
+  const c = containerAt(plan, step.nodes[0] as number);
+  if (c.kind !== "pyxis" || isInfraStep(step)) return undefined;
+  const forced = [...new Set([...plan.spec.secrets, ...c.env])];
   return forced.length > 0 ? `--container-env=${forced.join(",")}` : undefined;
 }
 
-function gpuFlags(plan: Plan, step: { readonly gpus: readonly number[] }): Arg[] {
+function gpuFlags(
+  plan: Plan,
+  step: { readonly gpus: readonly number[]; readonly nodes?: readonly number[] },
+): Arg[] {
   if (step.gpus.length === 0) return [];
   const s = plan.spec.slurm;
-  const type = s.gpuType ? `${s.gpuType}:` : "";
+  // A heterogeneous job's component has its own GPUs per node and type.
+  const own = step.nodes ? componentOf(plan, step.nodes[0] as number) : undefined;
+  const gpuType = own ? own.gpuType : s.gpuType;
+  const gpn = own ? own.gpusPerNode : plan.gpusPerNode;
+  const type = gpuType ? `${gpuType}:` : "";
   // --overlap steps share GRES; each GPU step asks for the node's GPUs and narrows with
   // CUDA_VISIBLE_DEVICES (set in the plan when it uses part of the node).
-  if (s.gpuRequest === "gpus-per-node") return [`--gpus-per-node=${type}${plan.gpusPerNode}`];
-  if (s.gpuRequest === "gres") return [`--gres=gpu:${type}${plan.gpusPerNode}`];
+  if (s.gpuRequest === "gpus-per-node") return [`--gpus-per-node=${type}${gpn}`];
+  if (s.gpuRequest === "gres") return [`--gres=gpu:${type}${gpn}`];
   return [];
 }
 
@@ -122,6 +155,8 @@ export function stepText(plan: Plan, step: PlannedStep): StepText {
     rests.push(rest);
   };
   const tasks = step.nodes.length * step.tasksPerNode;
+  const het = hetGroupFlag(plan, step.nodes[0] as number);
+  if (het) add("", het);
   // Numbers render as themselves (renderArg would return them unchanged).
   add("--nodes=", String(step.nodes.length));
   add("--ntasks=", String(tasks));
@@ -133,10 +168,11 @@ export function stepText(plan: Plan, step: PlannedStep): StepText {
   }
   if (step.mpi && plan.spec.slurm.mpi) add("", renderArg(`--mpi=${plan.spec.slurm.mpi}`));
   if (step.gpus.length > 0) {
-    const flag = renderedGpuFlag(plan);
+    // A heterogeneous job's component has its own GPUs per node and type: not the cached flag.
+    const flag = plan.components ? gpuFlags(plan, step).map(renderArg)[0] : renderedGpuFlag(plan);
     if (flag !== undefined) add("", flag);
   }
-  const c = plan.spec.container;
+  const c = containerAt(plan, step.nodes[0] as number);
   const array = containerArrayName(plan, step);
   if (c.kind === "pyxis" && array) {
     add("", `"\${${array}[@]}"`);
@@ -210,7 +246,7 @@ const hostNames: string[] = [];
 function addEnv(plan: Plan, step: PlannedStep, pres: string[], rests: string[]): void {
   const hfHome: Arg | undefined = isInfraStep(step)
     ? undefined
-    : plan.spec.container.kind === "pyxis"
+    : containerAt(plan, step.nodes[0] as number).kind === "pyxis"
       ? CONTAINER_HF_HOME
       : variable("DYN_HF_CACHE");
   let hfHomeSet = false;
