@@ -9,7 +9,9 @@
  * File access is synchronous (the callers are), so the remote one uses spawnSync over an already
  * established multiplexed connection: each call is one round trip on the existing TCP connection.
  */
-import { spawn } from "node:child_process";
+/** node:child_process on first use: `--help` and a dry run never load it (test/bin.test.ts). */
+const childProcess = () => process.getBuiltinModule("node:child_process");
+
 import {
   closeSync,
   existsSync,
@@ -94,7 +96,7 @@ export function runLocal(
   return new Promise((resolve) => {
     let stdout = "";
     let stderr = "";
-    const child = spawn(command, args, {
+    const child = childProcess().spawn(command, args, {
       cwd: options.cwd,
       env: env as NodeJS.ProcessEnv,
       stdio: ["pipe", "pipe", "pipe"],

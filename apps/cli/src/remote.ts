@@ -20,7 +20,9 @@
  * The remote command is one string the login shell parses again (ssh(1): the command is executed on
  * the remote host by the user's shell), so every word in it is quoted with core's shellQuote.
  */
-import { spawnSync } from "node:child_process";
+/** node:child_process on first use: `--help` and a dry run never load it (test/bin.test.ts). */
+const childProcess = () => process.getBuiltinModule("node:child_process");
+
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
@@ -151,7 +153,7 @@ export function createSshHost(target: RemoteTarget, env: Readonly<Record<string,
   function connect(): void {
     if (connected) return;
     const [cmd = "ssh", ...check] = sshArgv(target, env, dir, "check");
-    const alive = spawnSync(cmd, check, { stdio: "ignore", env: env as NodeJS.ProcessEnv });
+    const alive = childProcess().spawnSync(cmd, check, { stdio: "ignore", env: env as NodeJS.ProcessEnv });
     if (alive.status !== 0) {
       const [m = "ssh", ...master] = sshArgv(target, env, dir, "master");
       // stderr to a file: the master forked by -f keeps it open (see above)
@@ -159,7 +161,10 @@ export function createSshHost(target: RemoteTarget, env: Readonly<Record<string,
       const errFile = join(errDir, "stderr");
       const fd = openSync(errFile, "w");
       try {
-        const r = spawnSync(m, master, { stdio: ["ignore", "ignore", fd], env: env as NodeJS.ProcessEnv });
+        const r = childProcess().spawnSync(m, master, {
+          stdio: ["ignore", "ignore", fd],
+          env: env as NodeJS.ProcessEnv,
+        });
         if (r.error) throw remoteFailed(target, r.error.message);
         if (r.status !== 0) throw remoteFailed(target, readFileSync(errFile, "utf8"));
       } finally {
@@ -174,7 +179,7 @@ export function createSshHost(target: RemoteTarget, env: Readonly<Record<string,
   function sh(script: string, input?: Buffer | string): { status: number; stdout: Buffer; stderr: string } {
     connect();
     const [cmd = "ssh", ...args] = client;
-    const r = spawnSync(cmd, [...args, "--", script], {
+    const r = childProcess().spawnSync(cmd, [...args, "--", script], {
       input: input ?? "",
       env: env as NodeJS.ProcessEnv,
       maxBuffer: 1 << 30,

@@ -4,22 +4,8 @@
  * symlink to the run directory so `dyn status <jobid>` finds it. The path is absolute and must be on
  * a filesystem the compute nodes share (the job writes its logs and status file there).
  */
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { CHAIN_FILES, DynError, type PlanJson, parseChain } from "@dyn/core";
 import { currentHost, ioError, runFs } from "./host.js";
 import { entries, lookup } from "./registry.js";
