@@ -141,6 +141,26 @@ function isLink(p: string): boolean {
   return lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() === true;
 }
 
+/**
+ * Write one file of this machine atomically (temp file in the same directory, then rename), its
+ * directory created first unless `makeDir` is false.
+ */
+export function writeFileAtomic(path: string, text: string, mode = 0o644, makeDir = true): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    if (makeDir) mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(tmp, text, { mode });
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // its directory is not one: nothing was written
+    }
+    throw ioError(`cannot write ${path}`, err);
+  }
+}
+
 export const localFs: RunFs = {
   readText: (path) => readFileSync(path, "utf8"),
   exists: (path) => existsSync(path),
@@ -178,18 +198,7 @@ export const localFs: RunFs = {
     }
   },
   writeFile(path, text) {
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-    try {
-      writeFileSync(tmp, text, { mode: 0o644 });
-      renameSync(tmp, path);
-    } catch (err) {
-      try {
-        rmSync(tmp, { force: true });
-      } catch {
-        // its directory is not one: nothing was written
-      }
-      throw ioError(`cannot write ${path}`, err);
-    }
+    writeFileAtomic(path, text, 0o644, false);
   },
   link(link, target) {
     try {

@@ -4,10 +4,10 @@
  * symlink to the run directory so `dyn status <jobid>` finds it. The path is absolute and must be on
  * a filesystem the compute nodes share (the job writes its logs and status file there).
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { CHAIN_FILES, DynError, type PlanJson, parseChain } from "@dyn/core";
-import { currentHost, ioError, runFs } from "./host.js";
+import { currentHost, runFs } from "./host.js";
 import { entries, lookup } from "./registry.js";
 
 export const DEFAULT_RUNS_DIR = "dyn-runs";
@@ -50,25 +50,8 @@ export function writeRunDir(target: string, files: Readonly<Record<string, strin
   runFs().writeDir(target, files);
 }
 
-/**
- * Write one file of this machine atomically (temp file in the same directory, then rename): render
- * --out and init, which write here even with --remote.
- */
-export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(tmp, text, { mode });
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      rmSync(tmp, { force: true });
-    } catch {
-      // its directory is not one: nothing was written
-    }
-    throw ioError(`cannot write ${path}`, err);
-  }
-}
+/** render --out, init and the chain's stop marker write here even with --remote (host.ts). */
+export { writeFileAtomic } from "./host.js";
 
 export interface JobRecord {
   readonly jobId: string;
