@@ -5,10 +5,10 @@
  * node, and the runs directory when one was given and is writable — written atomically into the
  * user's or the site's profiles file. An existing profile of that name is refused unless --force.
  */
-import { renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { DynError, type ProfileScope, profileName } from "@dyn/core";
 import type { Document } from "yaml";
+import { writeFileAtomic } from "../host.js";
 import { makeDirectory } from "../paths.js";
 import { profilePaths, readProfilesFile } from "../profiles-file.js";
 import type { ProbeResult } from "../slurm.js";
@@ -239,15 +239,11 @@ function annotate(node: unknown, path: string[], why: Record<string, string>): v
 
 /** Written beside the file and renamed over it: a reader sees the old file or the new one, never half. */
 export function writeAtomically(file: string, text: string): void {
-  const dir = dirname(file);
-  makeDirectory(dir, "--write-profile");
-  const tmp = join(dir, `.profiles.yaml.tmp-${process.pid}-${Date.now()}`);
+  makeDirectory(dirname(file), "--write-profile");
   try {
-    writeFileSync(tmp, text, { mode: 0o644, flag: "wx" });
-    renameSync(tmp, file);
+    writeFileAtomic(file, text, 0o644, false);
   } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new DynError("DYN_IO_FAILED", `--write-profile: cannot write ${file}: ${(err as Error).message}`, {
+    throw new DynError("DYN_IO_FAILED", `--write-profile: ${(err as Error).message}`, {
       hint: "write it with --user, or as a user who may write the site directory",
     });
   }
