@@ -4,7 +4,7 @@
  * `.prefault({})` (not `.default`) so nested defaults are applied when a whole section is omitted.
  */
 import { z } from "zod";
-import { checkExtraSbatch } from "./sbatch-directives.js";
+import { checkExtraSbatch, sbatchOptionName } from "./sbatch-directives.js";
 import {
   engineArgs,
   envValue,
@@ -491,7 +491,7 @@ export const DeploymentSpec = z
 /** keep-alive needs a time limit to outlive, and SLURM's warning must come before that limit. */
 function checkLifetime(
   spec: {
-    slurm: { time?: string | undefined };
+    slurm: { time?: string | undefined; extraSbatch: readonly string[] };
     lifetime?: { keepAlive: boolean; handover?: string | undefined; warnSeconds: number } | undefined;
   },
   ctx: z.RefinementCtx,
@@ -504,6 +504,17 @@ function checkLifetime(
       message: "has no effect without keep-alive (lifetime.keepAlive, --keep-alive)",
     });
   if (!l?.keepAlive) return;
+  // keep-alive writes #SBATCH --signal=B:USR1@<warnSeconds> itself (render/keepalive.ts); a second
+  // --signal would win (sbatch keeps the last value) and the chain would never hear its warning.
+  spec.slurm.extraSbatch.forEach((entry, i) => {
+    const { name, long } = sbatchOptionName(entry);
+    if (long && name.length >= 4 && "signal".startsWith(name))
+      ctx.addIssue({
+        code: "custom",
+        path: ["slurm", "extraSbatch", i],
+        message: `${JSON.stringify(entry)} repeats #SBATCH --signal, which dyn writes for keep-alive from lifetime.warnSeconds (--warn-seconds)`,
+      });
+  });
   if (spec.slurm.time === undefined) {
     ctx.addIssue({
       code: "custom",

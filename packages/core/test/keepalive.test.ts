@@ -52,6 +52,18 @@ describe("lifetime in the spec", () => {
     ]);
     expect(issues({ slurm: { time: "2" }, lifetime: { keepAlive: true, warnSeconds: 119 } })).toEqual([]);
     expect(issues({ lifetime: { keepAlive: false } })).toEqual([]);
+    // keep-alive writes #SBATCH --signal itself: a user's (or an abbreviation of it) would replace it.
+    const time = { time: "30" };
+    expect(
+      issues({
+        slurm: { ...time, extraSbatch: ["--mail-type=END", "--signal=B:TERM@60", "--sign=USR2"] },
+        lifetime: { keepAlive: true },
+      }),
+    ).toEqual([
+      'slurm.extraSbatch.1: "--signal=B:TERM@60" repeats #SBATCH --signal, which dyn writes for keep-alive from lifetime.warnSeconds (--warn-seconds)',
+      'slurm.extraSbatch.2: "--sign=USR2" repeats #SBATCH --signal, which dyn writes for keep-alive from lifetime.warnSeconds (--warn-seconds)',
+    ]);
+    expect(issues({ slurm: { ...time, extraSbatch: ["--signal=USR2@30"] } })).toEqual([]);
     expect(issues({ lifetime: { keepAlive: false, handover: "overlap" } })).toEqual([
       "lifetime.handover: has no effect without keep-alive (lifetime.keepAlive, --keep-alive)",
     ]);
