@@ -5,14 +5,12 @@
  * has no chain, and every command treats it exactly as before.
  */
 
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { attemptDir, CHAIN_FILES, type ChainAttempt, parseChain } from "@dyn/core";
-import { currentHost } from "./host.js";
+import { currentHost, runFs } from "./host.js";
 import { type Observation, observe, type Target } from "./observe.js";
 import type { RegistryEntry } from "./registry.js";
 import type { Deployment } from "./run-dir.js";
-import { writeFileAtomic } from "./run-dir.js";
 import type { Slurm } from "./slurm.js";
 
 export interface ChainEntry {
@@ -30,9 +28,10 @@ export interface ChainEntry {
   readonly refused: string | null;
 }
 
+// Through the host seam: with --remote the chain's files are on the cluster's filesystem.
 const read = (path: string) => {
   try {
-    return readFileSync(path, "utf8");
+    return runFs().readText(path);
   } catch {
     return undefined;
   }
@@ -57,7 +56,7 @@ export function currentUrl(runDir: string): string | null {
 
 /** `dyn stop`'s marker: no attempt submits a successor after this, and none that starts runs. */
 export function writeStopMarker(runDir: string, now: Date): void {
-  writeFileAtomic(join(runDir, CHAIN_FILES.stop), `${now.toISOString()}\n`);
+  runFs().writeFile(join(runDir, CHAIN_FILES.stop), `${now.toISOString()}\n`);
 }
 
 /**

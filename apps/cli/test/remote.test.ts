@@ -16,6 +16,7 @@ import {
 import { join } from "node:path";
 import { DynError } from "@dyn/core";
 import { describe, expect, it } from "vitest";
+import { chainOf, currentUrl, writeStopMarker } from "../src/chain.js";
 import { parseRunsDirFacts, REMOTE_RUNS_DIR_SCRIPT, runsDirCheck } from "../src/commands/doctor.js";
 import { useHost } from "../src/host.js";
 import { lookup } from "../src/registry.js";
@@ -28,6 +29,7 @@ import {
   sshArgv,
   sshMessage,
 } from "../src/remote.js";
+import type { Deployment } from "../src/run-dir.js";
 import { tarFiles } from "../src/tar.js";
 import { FakeSlurm, run, tmp } from "./helpers.js";
 
@@ -179,6 +181,37 @@ describe("--remote: the run directory in one round trip", () => {
     host.fs.writeFile(join(target, "job.json"), '{"jobId":"7"}\n');
     host.fs.link(join(dir, "runs", "by-job", "7"), target);
     expect(host.fs.realpath(join(dir, "runs", "by-job", "7"))).toBe(target);
+  });
+});
+
+describe("--remote with keep-alive: the chain's files are read and written on the cluster", () => {
+  it("chainOf reads chain.jsonl, currentUrl current-url, and writeStopMarker writes chain.stop, all over ssh", () => {
+    const { env, dir, log } = fakeEnv();
+    const runDir = join(dir, "runs", "dynamo-1");
+    mkdirSync(runDir, { recursive: true });
+    writeFileSync(
+      join(runDir, "chain.jsonl"),
+      '{"attempt":1,"job":"41","event":"started"}\n{"attempt":2,"job":"42","event":"submitted"}\n',
+    );
+    writeFileSync(join(runDir, "current-url"), "http://10.0.0.2:8000\n");
+    const deployment = { runDir, plan: { spec: { lifetime: { keepAlive: true } } }, job: { jobId: "41" } };
+    useHost(createSshHost(parseRemote("login1", "--remote"), env));
+    try {
+      const before = calls(log).length;
+      const chain = chainOf(deployment as unknown as Deployment);
+      expect(chain?.map((a) => [a.attempt, a.jobId])).toEqual([
+        [1, "41"],
+        [2, "42"],
+      ]);
+      expect(currentUrl(runDir)).toBe("http://10.0.0.2:8000");
+      writeStopMarker(runDir, new Date("2026-12-03T00:00:00Z"));
+      expect(readFileSync(join(runDir, "chain.stop"), "utf8")).toBe("2026-12-03T00:00:00.000Z\n");
+      const made = calls(log).slice(before);
+      expect(made.some((l) => l.includes("chain.jsonl"))).toBe(true);
+      expect(made.some((l) => l.includes("chain.stop"))).toBe(true);
+    } finally {
+      useHost(undefined);
+    }
   });
 });
 
