@@ -3,11 +3,11 @@
 // its dist/dyn.cjs and code cache), interleaved as bench/startup.mjs does. To get another checkout:
 //   mkdir -p /tmp/base && git archive <commit> | tar -x -C /tmp/base
 //   (cd /tmp/base && pnpm install --frozen-lockfile --offline && pnpm run build)
-import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { interleaved, ms } from "./stats.mjs";
+import { formatStartup, timed } from "./startup.mjs";
+import { interleaved } from "./stats.mjs";
 
 const [other, runsArg] = process.argv.slice(2);
 if (!other) throw new Error("usage: node bench/startup-ab.mjs <other checkout> [runs]");
@@ -17,15 +17,6 @@ const bins = {
   other: join(other, "apps/cli/bin/dyn.js"),
   this: join(import.meta.dirname, "../apps/cli/bin/dyn.js"),
 };
-
-function timed(args) {
-  return () => {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, args, { stdio: "ignore", env: { ...process.env, NO_COLOR: "1" } });
-    if (r.status !== 0) throw new Error(`node ${args.join(" ")} exited ${r.status}`);
-    return Number(process.hrtime.bigint() - t0) / 1e6;
-  };
-}
 
 const cases = {
   "node -e 0": timed(["-e", "0"]),
@@ -37,10 +28,4 @@ const cases = {
 for (const fn of Object.values(cases)) fn(); // the file cache, and each command's code cache
 const n = Number(runsArg ?? 40);
 const stats = await interleaved(n, cases);
-const base = stats["node -e 0"].median;
-console.log(`| command (${n} interleaved runs each; other = ${other}) | median | p10–p90 | × node -e 0 |`);
-console.log("|---|---:|---:|---:|");
-for (const [name, s] of Object.entries(stats))
-  console.log(
-    `| \`${name}\` | ${ms(s.median)} | ${ms(s.p10)}–${ms(s.p90)} | ${(s.median / base).toFixed(2)}× |`,
-  );
+console.log(formatStartup(stats, `command (${n} interleaved runs each; other = ${other})`));

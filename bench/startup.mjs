@@ -12,7 +12,8 @@ const bundle = join(repo, "apps/cli/dist/dyn.cjs");
 const runs = mkdtempSync(join(tmpdir(), "dyn-bench-runs-"));
 const dry = ["deploy", "--backend", "sglang", "--dry-run", "--runs-dir", runs];
 
-function timed(args) {
+/** A case: the wall time of `node <args>`, which must exit 0. */
+export function timed(args) {
   return () => {
     const t0 = process.hrtime.bigint();
     const r = spawnSync(process.execPath, args, { stdio: "ignore", env: { ...process.env, NO_COLOR: "1" } });
@@ -33,9 +34,9 @@ export async function startup(runsCount = 25) {
   return interleaved(runsCount, cases);
 }
 
-export function formatStartup(stats) {
+export function formatStartup(stats, title = "command") {
   const base = stats["node -e 0"].median;
-  const lines = ["| command | median | p10–p90 | × node -e 0 |", "|---|---:|---:|---:|"];
+  const lines = [`| ${title} | median | p10–p90 | × node -e 0 |`, "|---|---:|---:|---:|"];
   for (const [name, s] of Object.entries(stats)) {
     lines.push(
       `| \`${name}\` | ${ms(s.median)} | ${ms(s.p10)}–${ms(s.p90)} | ${(s.median / base).toFixed(2)}× |`,
