@@ -5,7 +5,7 @@
  * a missing secret, a failed image import, no routable IP) end the job with a `failed` event naming
  * the culprit.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
@@ -422,6 +422,11 @@ describe("failures end the job with a failed event naming the culprit", () => {
     const nodesUsed = new Set(launches.map((s) => s.nodes[0]));
     expect(launchSteps.length).toBeLessThan(launches.length);
     expect(launchSteps.length).toBeGreaterThanOrEqual(nodesUsed.size);
+    // each launch step's one task runs many processes: never bound to one task's CPUs by a site default
+    for (const f of launchSteps) {
+      const argv = readFileSync(join(a.run.dir, "stubs", "rec", f), "utf8").split("\0");
+      expect(argv.slice(0, argv.indexOf("bash")), f).toContain("--cpu-bind=none");
+    }
     a.run.signal("SIGTERM");
     await a.run.waitExit();
     for (const s of launches) expect(a.run.alive(s.id), s.id).toBe(false);
@@ -429,8 +434,11 @@ describe("failures end the job with a failed event naming the culprit", () => {
     const b = start({ ...four, slurm: { launch: "per-process" } });
     await b.run.untilEvent("ready");
     expect(readdirSync(join(b.run.dir, "stubs", "rec")).filter((f) => f.startsWith("launch-"))).toEqual([]);
-    for (const s of launches)
+    for (const s of launches) {
       expect(b.run.argv(s.id), s.id).toContain(`--output=${b.run.runDir}/logs/${s.id}.log`);
+      // a single process per step keeps the site's binding (SLURM's auto binding leaves it unbound)
+      expect(b.run.argv(s.id), s.id).not.toContain("--cpu-bind=none");
+    }
   });
 
   it("a readiness timeout names the roles that did not register", async () => {

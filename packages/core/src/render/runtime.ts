@@ -206,7 +206,11 @@ dyn_launch_batched() {
     opts=("\${!all}")
     all="DYN_B\${n}[@]"
     q=("\${!all}")
-    srun --overlap --job-name="launch-$n" --output="$DYN_RUN_DIR/logs/launch-$n.log" --open-mode=append \\
+    # --cpu-bind=none: the launcher is one task that runs all of the node's processes. Where a site sets
+    # a default binding (a node's or partition's CpuBind, TaskPluginParam; srun(1) --cpu-bind), that
+    # one task, and so every process it starts, would be bound to a single task's CPUs; unbound, they
+    # share the CPUs the step has on the node (all of the job's there: no --exact).
+    srun --overlap --job-name="launch-$n" --output="$DYN_RUN_DIR/logs/launch-$n.log" --open-mode=append --cpu-bind=none \\
       "\${opts[@]}" --nodelist="$node" bash -c "$DYN_LAUNCHER" "launch-$n" "$DYN_RUN_DIR/logs" "\${q[@]}" </dev/null &
     DYN_PIDS[launch-$n]=$!
     for ((i = 0; i < \${#q[@]}; i += count + 2)); do
