@@ -174,6 +174,20 @@ describe("the port window at run time", () => {
   });
 });
 
+it("etcd's and NATS's identities are asked in one python3, each at its own port", async () => {
+  const { run } = start({});
+  await run.untilEvent("ready");
+  const ask = (run.recorded("identity.argv") ?? "").split("\0").slice(0, -1);
+  expect(ask).toHaveLength(4);
+  expect(ask[0]).toBe("etcd");
+  expect(ask[1]).toMatch(/^http:\/\/10\.9\.0\.1:\d+$/);
+  expect(ask[2]).toBe("nats");
+  expect(ask[3]).toMatch(/^http:\/\/10\.9\.0\.1:\d+$/);
+  expect(ask[1]).not.toBe(ask[3]);
+  const infraUp = run.events().find((e) => e.event === "infra-up");
+  expect(String(infraUp?.etcd)).toBe(ask[1]);
+});
+
 it("a stranger that takes the etcd port after the check fails the job as etcd, before any worker", async () => {
   const { run } = start({}, { env: { STUB_IDENTITY: "(not etcd: HTTP 501)" } });
   const failed = await run.untilEvent("failed");

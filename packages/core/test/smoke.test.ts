@@ -90,8 +90,13 @@ function targetsOf(run: ScriptRun): string[] {
 }
 
 /** Every target is at its step's node address and the port its process got as DYN_SYSTEM_PORT. */
-function expectAtSystemPorts(run: ScriptRun, plan: Plan, targets: string[]) {
+async function expectAtSystemPorts(run: ScriptRun, plan: Plan, targets: string[]) {
   const registering = plan.steps.filter((s) => s.registers && s.role !== "frontend");
+  // The stub's READY does not wait for the processes: a launch step may still be recording their argv.
+  await run.until(
+    "every worker's recorded argv",
+    () => registering.every((s) => run.argv(s.id)) || undefined,
+  );
   expect(targets.map((t) => t.replace(/@.*/, ""))).toEqual(registering.map((s) => `${s.role}:${s.id}`));
   for (const [i, t] of targets.entries()) {
     const step = registering[i] as Plan["steps"][number];
@@ -120,7 +125,7 @@ it("reads every worker's request counter on its node's system port before and af
     "prefill:prefill-w1@node1",
     "decode:decode-w0@node2",
   ]);
-  expectAtSystemPorts(run, plan, targets);
+  await expectAtSystemPorts(run, plan, targets);
 });
 
 it("many workers on a node and nodes with fewer: each at its own port, from a few segments of the script", async () => {
@@ -129,7 +134,7 @@ it("many workers on a node and nodes with fewer: each at its own port, from a fe
   await run.untilEvent("ready");
   const targets = targetsOf(run);
   expect(targets).toHaveLength(7);
-  expectAtSystemPorts(run, plan, targets);
+  await expectAtSystemPorts(run, plan, targets);
   const segments = smokeArgv(run).slice(3);
   expect(segments.length).toBeLessThanOrEqual(2);
   expect(run.events().find((e) => e.event === "smoke")).toMatchObject({ handled: { aggregated: 7 } });

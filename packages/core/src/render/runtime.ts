@@ -294,34 +294,56 @@ dyn_wait_tcp() {
   done
 }
 
-# dyn_check_identity etcd|nats <http base URL> <seconds>: bounded wait until the service on that port
-# says it is this run's (etcd's member name, NATS's server_name = DYN_INFRA_ID); anything else that
-# answers there is a stranger, and the job fails before any worker starts.
+# dyn_check_identity <seconds> etcd|nats <http base URL> [etcd|nats <http base URL>]: bounded wait
+# until each service on its port says it is this run's (etcd's member name, NATS's server_name =
+# DYN_INFRA_ID); anything else that answers there is a stranger, and the job fails before any worker
+# starts. One python3 asks both (a python3 start costs more than the two requests).
 dyn_check_identity() {
-  local what=$1 base=$2 deadline=$((SECONDS + $3)) got=""
+  local deadline=$((SECONDS + $1)) what got line out
+  shift
+  local -A at=() said=()
+  local pending=()
+  while (($# >= 2)); do
+    at[$1]=$2
+    pending+=("$1")
+    shift 2
+  done
   while :; do
-    got=$(env "\${DYN_UNSET[@]}" python3 - "$what" "$base" <<'PY' 2>/dev/null || true
+    local ask=()
+    for what in "\${pending[@]}"; do ask+=("$what" "\${at[$what]}"); done
+    out=$(env "\${DYN_UNSET[@]}" python3 - identity "\${ask[@]}" <<'PY' 2>/dev/null || true
 import json, sys, urllib.error, urllib.request
-what, base = sys.argv[1], sys.argv[2]
-try:
-    if what == "etcd":
-        req = urllib.request.Request(base + "/v3/cluster/member/list", data=b"{}", method="POST")
-        names = [m.get("name", "") for m in json.load(urllib.request.urlopen(req, timeout=2)).get("members", [])]
-        print(" ".join(names) or "(no member name)")
-    else:
-        print(json.load(urllib.request.urlopen(base + "/varz", timeout=2)).get("server_name") or "(no server_name)")
-except urllib.error.HTTPError as e:
-    print(f"(not {what}: HTTP {e.code})")  # something answers HTTP there, and it is not etcd/NATS
-except Exception:
-    print("")
+args = sys.argv[2:]
+for what, base in zip(args[::2], args[1::2]):
+    try:
+        if what == "etcd":
+            req = urllib.request.Request(base + "/v3/cluster/member/list", data=b"{}", method="POST")
+            names = [m.get("name", "") for m in json.load(urllib.request.urlopen(req, timeout=2)).get("members", [])]
+            got = " ".join(names) or "(no member name)"
+        else:
+            got = json.load(urllib.request.urlopen(base + "/varz", timeout=2)).get("server_name") or "(no server_name)"
+    except urllib.error.HTTPError as e:
+        got = f"(not {what}: HTTP {e.code})"  # something answers HTTP there, and it is not etcd/NATS
+    except Exception:
+        got = ""
+    print(what, got.replace("\\n", " "), flush=True)
 PY
 )
-    case " $got " in *" $DYN_INFRA_ID "*) return 0 ;; esac
-    dyn_check_steps
-    if [ -n "$got" ] || ((SECONDS >= deadline)); then
-      # Something answered with another identity (or never answered over HTTP): not this job's.
-      dyn_fail "$what" "the $what at \${base#http://} is not this job's (it says \${got:-nothing}; expected $DYN_INFRA_ID): another process holds the port"
-    fi
+    said=()
+    while IFS= read -r line; do [ -z "$line" ] || said[\${line%% *}]=\${line#* }; done <<<"$out"
+    local left=()
+    for what in "\${pending[@]}"; do
+      got=\${said[$what]:-}
+      case " $got " in *" $DYN_INFRA_ID "*) continue ;; esac
+      dyn_check_steps
+      if [ -n "$got" ] || ((SECONDS >= deadline)); then
+        # Something answered with another identity (or never answered over HTTP): not this job's.
+        dyn_fail "$what" "the $what at \${at[$what]#http://} is not this job's (it says \${got:-nothing}; expected $DYN_INFRA_ID): another process holds the port"
+      fi
+      left+=("$what")
+    done
+    ((\${#left[@]})) || return 0
+    pending=("\${left[@]}")
     sleep 0.1
   done
 }

@@ -483,10 +483,13 @@ function infra(plan: Plan, timeout: number): string[] {
   if (etcdStep) lines.push(waitFor("etcd", etcdStep, "etcd"));
   if (natsStep) lines.push(waitFor("nats", natsStep, "nats"));
   // The port answering is not enough: it must be this run's etcd and NATS (a stranger may listen there).
-  const identity = (name: string, step: PlannedStep, portName: string, url: string) =>
-    `dyn_check_identity ${name} ${renderArg(join(url, nodeIpVar(step.nodes[0] as number), ":", port(step.ports[portName] as PortRef)))} ${timeout}`;
-  if (etcdStep) lines.push(identity("etcd", etcdStep, "etcd", "http://"));
-  if (natsStep) lines.push(identity("nats", natsStep, "natsMonitor", "http://"));
+  const identity = (name: string, step: PlannedStep, portName: string) =>
+    `${name} ${renderArg(join("http://", nodeIpVar(step.nodes[0] as number), ":", port(step.ports[portName] as PortRef)))}`;
+  const ask = [
+    etcdStep ? identity("etcd", etcdStep, "etcd") : "",
+    natsStep ? identity("nats", natsStep, "natsMonitor") : "",
+  ].filter(Boolean);
+  if (ask.length > 0) lines.push(`dyn_check_identity ${timeout} ${ask.join(" ")}`);
   const env = [
     etcd.mode !== "off" ? "DYN_ETCD_ENDPOINTS" : "",
     nats.mode !== "off" ? "DYN_NATS_SERVER" : "",
