@@ -125,7 +125,9 @@ describe("the chain under bash", () => {
   it("overlap: at USR1 the successor is submitted; once it is READY this attempt drains and exits 0", async () => {
     const { run } = start({ handover: "overlap" }, { SLURM_CPUS_ON_NODE: "4" });
     await run.untilEvent("ready");
-    expect(read(join(run.runDir, "current-url"))).toMatch(new RegExp(`^${url}\\d+\\n$`));
+    // current-url is written right after the ready event: wait for it, as for the chain's record
+    const current = await run.until("current-url", () => read(join(run.runDir, "current-url")));
+    expect(current).toMatch(new RegExp(`^${url}\\d+\\n$`));
     await run.until("the chain's ready record", () => chain(run)[0]?.url ?? undefined);
     expect(chain(run)).toMatchObject([
       { attempt: 1, jobId: String(JOB_ID), url: expect.stringContaining(url) },
@@ -191,7 +193,9 @@ describe("the chain under bash", () => {
       [2, String(JOB_ID)],
       [3, "5001"],
     ]);
-    expect(read(join(run.runDir, "current-url"))).toMatch(new RegExp(`^${url}`));
+    expect(await run.until("current-url", () => read(join(run.runDir, "current-url")))).toMatch(
+      new RegExp(`^${url}`),
+    );
     // Attempt 1's status file is left as it was: attempt 2 writes only its own.
     expect(read(join(run.runDir, "status.jsonl"))).toBe('{"t":1,"event":"stopped","signal":"TERM"}\n');
     expect(sbatchArgv(run)).toContain("--export=ALL,DYN_ATTEMPT=3");
