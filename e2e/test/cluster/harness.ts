@@ -43,10 +43,18 @@ export interface Run {
 /** Run the CLI as a user would (a real process), with a hard timeout; `bin` for an installed copy. */
 export function dyn(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; bin?: string } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    timeoutMs?: number;
+    bin?: string;
+    /** A command that runs node, e.g. setpriv to run as another user: `<wrap...> node <bin> <args>`. */
+    wrap?: readonly string[];
+  } = {},
 ): Promise<Run> {
+  const argv = [...(options.wrap ?? []), process.execPath, options.bin ?? dynBin, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.bin ?? dynBin, ...args], {
+    const child = spawn(argv[0] as string, argv.slice(1), {
       env: options.env ?? standinEnv(),
       cwd: options.cwd ?? repo,
       stdio: ["ignore", "pipe", "pipe"],

@@ -23,7 +23,7 @@ import {
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dynBin, inQueue, type Run, repo, SMALL, waitFor } from "./harness.js";
+import { dyn, inQueue, type Run, repo, SMALL, waitFor } from "./harness.js";
 
 const NOBODY = 65534;
 const runtime = join(repo, "testbed/runtime");
@@ -57,39 +57,18 @@ const sshCalls = () => {
 
 /** The CLI as the user nobody, with the ssh config in DYN_SSH_COMMAND and its own state directory. */
 function dynAsUser(args: string[], timeoutMs = 180_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      "setpriv",
-      [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", process.execPath, dynBin, ...args],
-      {
-        cwd: join(local, "project"),
-        env: {
-          PATH: process.env.PATH,
-          HOME: local,
-          NO_COLOR: "1",
-          XDG_STATE_HOME: join(local, "state"),
-          XDG_RUNTIME_DIR: join(local, "run"),
-          DYN_SSH_COMMAND: join(local, "ssh-counting"),
-        },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`dyn ${args.join(" ")} timed out\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+  return dyn(args, {
+    wrap: ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"],
+    cwd: join(local, "project"),
+    env: {
+      PATH: process.env.PATH,
+      HOME: local,
+      NO_COLOR: "1",
+      XDG_STATE_HOME: join(local, "state"),
+      XDG_RUNTIME_DIR: join(local, "run"),
+      DYN_SSH_COMMAND: join(local, "ssh-counting"),
+    },
+    timeoutMs,
   });
 }
 
