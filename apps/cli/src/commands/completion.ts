@@ -91,20 +91,33 @@ const BASH_VALUES: Readonly<Record<Values["kind"], (v: Values) => string>> = {
   files: () => "_dyn_files",
 };
 
-export function bash(program: Command): string {
+/**
+ * The case arms both shells' scripts share, in their own words: `complete` is how a shell offers a
+ * list of words (bash `_dyn_words`, zsh `compadd --`), `values` how it offers each kind of value.
+ */
+function cases(
+  program: Command,
+  values: Readonly<Record<Values["kind"], (v: Values) => string>>,
+  complete: string,
+) {
   const cmds = words(program);
   const top = cmds.filter((c) => !c.path.includes(" ")).map((c) => c.path);
   const valueCases = cmds.flatMap((c) =>
-    c.values.map(([flag, v]) => `    "${c.path} ${flag}") ${BASH_VALUES[v.kind](v)}; return ;;`),
+    c.values.map(([flag, v]) => `    "${c.path} ${flag}") ${values[v.kind](v)}; return ;;`),
   );
   const argumentCases = cmds
     .filter((c) => c.argument !== undefined || c.subcommands.length > 0)
     .map((c) => {
-      const subs = c.subcommands.length > 0 ? `_dyn_words ${c.subcommands.join(" ")}` : "";
-      const arg = c.argument ? BASH_VALUES[c.argument.kind](c.argument) : "";
+      const subs = c.subcommands.length > 0 ? `${complete} ${c.subcommands.join(" ")}` : "";
+      const arg = c.argument ? values[c.argument.kind](c.argument) : "";
       return `    "${c.path}") ${[subs, arg].filter(Boolean).join("; ")}; return ;;`;
     });
-  const optionCases = cmds.map((c) => `    "${c.path}") _dyn_words ${c.options.join(" ")} ;;`);
+  const optionCases = cmds.map((c) => `    "${c.path}") ${complete} ${c.options.join(" ")} ;;`);
+  return { top, valueCases, argumentCases, optionCases };
+}
+
+export function bash(program: Command): string {
+  const { top, valueCases, argumentCases, optionCases } = cases(program, BASH_VALUES, "_dyn_words");
   return `# dyn bash completion: eval "$(dyn completion bash)" in ~/.bashrc
 _dyn_words() { local IFS=$'\\n'; COMPREPLY+=( $(compgen -W "$*" -- "$cur") ); }
 _dyn_files() { local IFS=$'\\n'; COMPREPLY+=( $(compgen -f -- "$cur") ); }
@@ -154,19 +167,7 @@ const ZSH_VALUES: Readonly<Record<Values["kind"], (v: Values) => string>> = {
 };
 
 export function zsh(program: Command): string {
-  const cmds = words(program);
-  const top = cmds.filter((c) => !c.path.includes(" ")).map((c) => c.path);
-  const valueCases = cmds.flatMap((c) =>
-    c.values.map(([flag, v]) => `    "${c.path} ${flag}") ${ZSH_VALUES[v.kind](v)}; return ;;`),
-  );
-  const argumentCases = cmds
-    .filter((c) => c.argument !== undefined || c.subcommands.length > 0)
-    .map((c) => {
-      const subs = c.subcommands.length > 0 ? `compadd -- ${c.subcommands.join(" ")}` : "";
-      const arg = c.argument ? ZSH_VALUES[c.argument.kind](c.argument) : "";
-      return `    "${c.path}") ${[subs, arg].filter(Boolean).join("; ")}; return ;;`;
-    });
-  const optionCases = cmds.map((c) => `    "${c.path}") compadd -- ${c.options.join(" ")} ;;`);
+  const { top, valueCases, argumentCases, optionCases } = cases(program, ZSH_VALUES, "compadd --");
   return `#compdef dyn
 # dyn zsh completion: dyn completion zsh > "\${fpath[1]}/_dyn"
 _dyn() {
