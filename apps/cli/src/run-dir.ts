@@ -9,6 +9,7 @@ import { basename, join, resolve } from "node:path";
 import { CHAIN_FILES, DynError, type PlanJson, parseChain } from "@dyn/core";
 import { currentHost, runFs } from "./host.js";
 import { entries, lookup } from "./registry.js";
+import { readSweepPoint, type SweepPointFile } from "./sweep-record.js";
 
 export const DEFAULT_RUNS_DIR = "dyn-runs";
 export const FILES = {
@@ -70,6 +71,8 @@ export interface Deployment {
   readonly name: string;
   readonly job: JobRecord | undefined;
   readonly plan: PlanJson | undefined;
+  /** The sweep point this deployment is (sweep-point.json), undefined outside a sweep. */
+  readonly sweep?: SweepPointFile | undefined;
 }
 
 function readJson<T>(path: string): T | undefined {
@@ -81,11 +84,13 @@ function readJson<T>(path: string): T | undefined {
 }
 
 export function readDeployment(runDir: string): Deployment {
+  const sweep = readSweepPoint(runDir);
   return {
     runDir,
     name: basename(runDir),
     job: readJson<JobRecord>(join(runDir, FILES.job)),
     plan: readJson<PlanJson>(join(runDir, FILES.plan)),
+    ...(sweep ? { sweep } : {}),
   };
 }
 
@@ -100,7 +105,7 @@ export function listDeployments(runsDir: string): Deployment[] {
     return [];
   }
   return names
-    .filter((n) => n !== "by-job" && !n.startsWith("."))
+    .filter((n) => n !== "by-job" && n !== "sweeps" && !n.startsWith("."))
     .map((n) => join(runsDir, n))
     .filter((p) => {
       try {

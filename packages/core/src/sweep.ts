@@ -32,6 +32,8 @@ export interface SweepPoint {
   readonly label: string;
   /** Dotted spec key → the value this point gives it, in the matrix's key order. */
   readonly values: Readonly<Record<string, unknown>>;
+  /** Dotted spec key → the index of this point's value in that key's list (for `file:line:col`). */
+  readonly positions: Readonly<Record<string, number>>;
 }
 
 /** A problem of the matrix and where it is in the file (`["matrix", key]` or `["matrix", key, i]`). */
@@ -184,8 +186,12 @@ export function expandMatrix(axes: readonly MatrixAxis[], limit = MAX_SWEEP_POIN
       digits[a] = rest % n;
       rest = Math.floor(rest / n);
     }
-    for (const [a, axis] of axes.entries()) values[axis.key] = axis.values[digits[a] as number];
-    points.push({ index, label: pointLabel(values), values });
+    const positions: Record<string, number> = {};
+    for (const [a, axis] of axes.entries()) {
+      values[axis.key] = axis.values[digits[a] as number];
+      positions[axis.key] = digits[a] as number;
+    }
+    points.push({ index, label: pointLabel(values), values, positions });
   }
   return points;
 }

@@ -163,6 +163,7 @@ describe("expandMatrix", () => {
     ]);
     expect(points.map((p) => p.index)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(points[4]?.values).toEqual({ "roles.prefill.workers": 2, "roles.decode.workers": 2 });
+    expect(points[5]?.positions).toEqual({ "roles.prefill.workers": 1, "roles.decode.workers": 2 });
   });
   it("labels non-numbers readably", () => {
     const points = expandMatrix(
