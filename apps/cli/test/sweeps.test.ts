@@ -19,14 +19,15 @@ function sweepProject(text = SWEEP): string {
   return cwd;
 }
 
-const json = (text: string) =>
-  JSON.parse(text) as Record<string, unknown> & { points: Array<Record<string, any>> };
+// biome-ignore lint/suspicious/noExplicitAny: the --json documents, read as the tests assert them
+type Doc = any;
+const json = (text: string): Doc => JSON.parse(text);
 
 async function deploySweep(cwd: string, slurm: FakeSlurm, extra: string[] = []) {
   slurm.countIds = true;
   const r = await run(["deploy", "-f", "sweep.yaml", "--json", ...extra], { cwd, slurm });
   expect(r.code, r.stderr).toBe(0);
-  return json(r.stdout) as Record<string, any>;
+  return json(r.stdout);
 }
 
 describe("dyn plan -f sweep.yaml", () => {
@@ -48,7 +49,7 @@ describe("dyn plan -f sweep.yaml", () => {
     ]);
     expect(doc.points[3]?.values).toEqual({ "roles.decode.workers": 2, "roles.prefill.workers": 3 });
     // each point's plan is the one its values make
-    const workers = (p: Record<string, any>, role: string) => p.plan.spec.roles[role].workers as number;
+    const workers = (p: Doc, role: string) => p.plan.spec.roles[role].workers as number;
     expect(doc.points.map((p) => [workers(p, "decode"), workers(p, "prefill")])).toEqual([
       [1, 1],
       [1, 3],
@@ -269,7 +270,7 @@ describe("dyn list with sweeps", () => {
     const l = await run(["list", "--json"], { cwd, slurm });
     expect(l.code, l.stderr).toBe(0);
     const list = JSON.parse(l.stdout);
-    const rows = list.deployments.map((d: Record<string, any>) => [d.jobId, d.sweep?.index ?? null]);
+    const rows = list.deployments.map((d: Doc) => [d.jobId, d.sweep?.index ?? null]);
     // the lone deployment (--point 0 is no sweep) and the sweep's four points together, in order
     expect(rows.filter((r: unknown[]) => r[1] !== null)).toEqual([
       ["200", 0],
@@ -278,7 +279,7 @@ describe("dyn list with sweeps", () => {
       ["203", 3],
     ]);
     expect(rows).toContainEqual(["100", null]);
-    const member = list.deployments.find((d: Record<string, any>) => d.jobId === "202");
+    const member = list.deployments.find((d: Doc) => d.jobId === "202");
     expect(member.sweep).toEqual({
       id: doc.sweep.id,
       index: 2,

@@ -74,7 +74,7 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   // --point n: that one point of the sweep, deployed on its own (no sweep record).
   const point = sweep && flags.point !== undefined ? selectPoint(sweep, flags.point) : undefined;
   const prepared = await prepare(flags, io, point ? { remote: true, point } : { remote: true });
-  const { plan, spec, runsDir, remote } = prepared;
+  const { plan, runsDir, remote } = prepared;
 
   if (!dryRun) checkSecrets(prepared, io);
 
