@@ -41,7 +41,7 @@ describe("dyn plan -f sweep.yaml", () => {
       { key: "roles.decode.workers", values: [1, 2] },
       { key: "roles.prefill.workers", values: [1, 3] },
     ]);
-    expect(doc.points.map((p) => [p.index, p.label])).toEqual([
+    expect(doc.points.map((p: Doc) => [p.index, p.label])).toEqual([
       [0, "decode.workers=1,prefill.workers=1"],
       [1, "decode.workers=1,prefill.workers=3"],
       [2, "decode.workers=2,prefill.workers=1"],
@@ -50,7 +50,7 @@ describe("dyn plan -f sweep.yaml", () => {
     expect(doc.points[3]?.values).toEqual({ "roles.decode.workers": 2, "roles.prefill.workers": 3 });
     // each point's plan is the one its values make
     const workers = (p: Doc, role: string) => p.plan.spec.roles[role].workers as number;
-    expect(doc.points.map((p) => [workers(p, "decode"), workers(p, "prefill")])).toEqual([
+    expect(doc.points.map((p: Doc) => [workers(p, "decode"), workers(p, "prefill")])).toEqual([
       [1, 1],
       [1, 3],
       [2, 1],
@@ -162,7 +162,7 @@ describe("dyn deploy -f sweep.yaml", () => {
       dryRun: true,
       sweep: { id: null, concurrency: null },
     });
-    expect(doc.points.map((p) => p.after)).toEqual([null, null, null, null]);
+    expect(doc.points.map((p: Doc) => p.after)).toEqual([null, null, null, null]);
   });
 
   it("submits each point into its own run directory, chains them under a cap, and records the sweep", async () => {
