@@ -72,6 +72,12 @@ function readJson<T>(path: string): T | undefined {
   }
 }
 
+/** The sweep.json in a sweep's directory, undefined when it is missing or not one. */
+export function readSweepRecord(dir: string): SweepRecord | undefined {
+  const r = readJson<SweepRecord>(join(dir, SWEEP_FILES.record));
+  return r?.format === "dyn.sweep/v1" ? r : undefined;
+}
+
 /** The sweeps under the runs directory, newest first. */
 export function listSweeps(runsDir: string): SweepRecord[] {
   let names: string[];

@@ -8,7 +8,7 @@ import { type Io, printJson, style } from "../io.js";
 import { endText, observe } from "../observe.js";
 import { registryDir } from "../registry.js";
 import { type Deployment, knownDeployments } from "../run-dir.js";
-import { listSweeps, sweepsDir } from "../sweep-record.js";
+import { readSweepRecord, sweepsDir } from "../sweep-record.js";
 import { pad, runsDirOf } from "./shared.js";
 
 export async function run(flags: Record<string, unknown>, _args: string[], io: Io): Promise<number> {
@@ -38,13 +38,15 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     };
   });
   const sweepIds = [...new Set(rows.flatMap((r) => (r.sweep ? [r.sweep.id] : [])))];
-  const records = new Map(listSweeps(runsDir).map((r) => [r.id, r]));
   const sweeps = sweepIds.map((id) => {
-    const record = records.get(id);
     const members = rows.filter((r) => r.sweep?.id === id);
+    // the sweep's directory as its points name it (a point found through the registry may be elsewhere)
+    const dir =
+      deployments.find((d) => d.sweep?.sweepId === id)?.sweep?.sweepDir ?? join(sweepsDir(runsDir), id);
+    const record = readSweepRecord(dir);
     return {
       id,
-      dir: join(sweepsDir(runsDir), id),
+      dir,
       config: record?.config ?? null,
       matrix: record?.matrix ?? null,
       concurrency: record?.concurrency ?? null,
