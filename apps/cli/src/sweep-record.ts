@@ -2,14 +2,14 @@
  * The sweep record (docs/cli.md, Sweeps), read by list, stop and bench without loading the planner:
  *
  *   <runs>/sweeps/<id>/sweep.json    dyn.sweep/v1: the matrix and each point → run directory, job id
- *   <run dir>/sweep-point.json       dyn.sweep-point/v1: which sweep and point a run directory is
+ *   <run dir>/job.json `sweep`       which sweep and point a run directory is (read with job.json anyway)
  *   <runs>/sweeps/<id>/bench/<UTC>/  dyn bench --sweep: results.json and results.csv of every point
  */
 import { join } from "node:path";
 import { closest, DynError } from "@dyn/core";
 import { runFs } from "./host.js";
 
-export const SWEEP_FILES = { record: "sweep.json", point: "sweep-point.json" } as const;
+export const SWEEP_FILES = { record: "sweep.json" } as const;
 
 export interface SweepRecordPoint {
   readonly index: number;
@@ -34,14 +34,13 @@ export interface SweepRecord {
   readonly points: readonly SweepRecordPoint[];
 }
 
-/** sweep-point.json (dyn.sweep-point/v1) in a point's run directory. */
-export interface SweepPointFile {
-  readonly format: "dyn.sweep-point/v1";
-  readonly sweepId: string;
+/** job.json's `sweep` in a point's run directory: which sweep (and where its record is) and point. */
+export interface SweepRef {
+  readonly id: string;
   readonly index: number;
   readonly label: string;
   readonly values: Readonly<Record<string, unknown>>;
-  readonly sweepDir: string;
+  readonly dir: string;
 }
 
 export const sweepsDir = (runsDir: string) => join(runsDir, "sweeps");
@@ -120,9 +119,4 @@ export function readSweep(
           : "dyn deploy -f <sweep.yaml> makes one",
     },
   );
-}
-
-export function readSweepPoint(runDir: string): SweepPointFile | undefined {
-  const p = readJson<SweepPointFile>(join(runDir, SWEEP_FILES.point));
-  return p?.format === "dyn.sweep-point/v1" ? p : undefined;
 }

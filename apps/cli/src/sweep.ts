@@ -3,7 +3,7 @@
  * point planned before anything is written, and the sweep record under the runs directory:
  *
  *   <runs>/sweeps/<id>/sweep.json    dyn.sweep/v1: the matrix and each point → run directory, job id
- *   <run dir>/sweep-point.json       dyn.sweep-point/v1: which sweep and point a run directory is
+ *   <run dir>/job.json `sweep`       which sweep and point a run directory is
  *   <runs>/sweeps/<id>/bench/<UTC>/  dyn bench --sweep: results.json and results.csv of every point
  */
 import {
@@ -83,10 +83,20 @@ export async function planSweep(
 ): Promise<PlannedPoint[]> {
   const planned: PlannedPoint[] = [];
   const failed: Array<{ point: SweepPoint; error: DynError }> = [];
+  // A warning every point has (the release does not use a key, say) is said once.
+  const said = new Set<string>();
+  const once: Io = {
+    ...io,
+    stderr: (text) => {
+      if (said.has(text)) return;
+      said.add(text);
+      io.stderr(text);
+    },
+  };
   for (const point of sweep.points) {
     try {
       // The remote is chosen once, with the first point (every point goes to the same login node).
-      const prepared = await prepare(flags, io, {
+      const prepared = await prepare(flags, once, {
         remote: options.remote === true && point.index === 0,
         point,
       });

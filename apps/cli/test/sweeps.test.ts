@@ -62,6 +62,17 @@ describe("dyn plan -f sweep.yaml", () => {
     expect(JSON.parse(one.stdout).spec.roles.prefill.workers).toBe(3);
   });
 
+  it("says a warning every point has once", async () => {
+    const cwd = sweepProject(
+      "backend: vllm\nmodel: /m\ndynamo: { version: 0.3.2 }\nroles:\n  prefill: { workers: 1 }\nmatrix:\n  roles.decode.workers: [1, 2]\n",
+    );
+    const r = await run(["plan", "-f", "sweep.yaml"], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.trimEnd().split("\n")).toEqual([
+      'warning: sweep.yaml:2:1 model.path: no process is given "/m" at Dynamo 0.3.2 (the dynamo serve graph reads it from its graph config)',
+    ]);
+  });
+
   it("names matrix mistakes at their line and column, all at once, exit 2", async () => {
     const cwd = sweepProject(
       `${BASE}matrix:\n  roles.decode.worker: [1]\n  slurm.nodes: 3\n  slurm.time: []\n  roles.prefill.workers: [1, 1]\n`,
@@ -206,14 +217,20 @@ describe("dyn deploy -f sweep.yaml", () => {
     const runDirs = new Set(record.points.map((p: { runDir: string }) => p.runDir));
     expect(runDirs.size).toBe(4);
     for (const p of record.points as Array<{ runDir: string; index: number; values: object }>) {
-      expect(JSON.parse(readFileSync(join(p.runDir, "sweep-point.json"), "utf8"))).toEqual({
-        format: "dyn.sweep-point/v1",
-        sweepId: doc.sweep.id,
+      expect(JSON.parse(readFileSync(join(p.runDir, "job.json"), "utf8")).sweep).toEqual({
+        id: doc.sweep.id,
         index: p.index,
         label: record.points[p.index].label,
         values: p.values,
-        sweepDir: dir,
+        dir,
       });
+      expect(readdirSync(p.runDir).sort()).toEqual([
+        "job.json",
+        "job.sbatch",
+        "logs",
+        "plan.json",
+        "spec.json",
+      ]);
       const spec = JSON.parse(readFileSync(join(p.runDir, "spec.json"), "utf8"));
       expect([spec.roles.decode.workers, spec.roles.prefill.workers]).toEqual(Object.values(p.values));
     }

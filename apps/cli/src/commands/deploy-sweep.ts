@@ -18,7 +18,6 @@ import {
   pointName,
   SWEEP_FILES,
   type Sweep,
-  type SweepPointFile,
   type SweepRecord,
   type SweepRecordPoint,
   writeSweepRecord,
@@ -122,20 +121,10 @@ export async function deploySweep(
   for (const { point, prepared } of planned) {
     const dependsOn = after(point.index);
     const afterJob = dependsOn === null ? undefined : (points[dependsOn]?.jobId ?? undefined);
-    const pointFile: SweepPointFile = {
-      format: "dyn.sweep-point/v1",
-      sweepId: id,
-      index: point.index,
-      label: point.label,
-      values: point.values,
-      sweepDir: dir,
-    };
     let written: ReturnType<typeof writeRun> | undefined;
     let submitted: { jobId: string; cluster?: string };
     try {
-      written = writeRun(prepared, io, true, {
-        [SWEEP_FILES.point]: `${JSON.stringify(pointFile, null, 2)}\n`,
-      });
+      written = writeRun(prepared, io, true);
       submitted = await slurm.submit(written.files.script, { cwd: written.runDir, afterAny: afterJob });
     } catch (err) {
       // This point was not queued: no run directory of it stays; the ones before it are queued.
@@ -151,7 +140,8 @@ export async function deploySweep(
       });
     }
     const job = { jobId: submitted.jobId, cluster: submitted.cluster ?? null, submittedAt };
-    recordSubmission(runsDir, written.runDir, job);
+    const ref = { id, index: point.index, label: point.label, values: point.values, dir };
+    recordSubmission(runsDir, written.runDir, { ...job, sweep: ref });
     const planJson = planToJson(prepared.plan);
     remember(
       io.env,

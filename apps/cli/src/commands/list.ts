@@ -33,7 +33,7 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
       runDir: d.runDir,
       // the sweep point this deployment is (dyn deploy -f sweep.yaml), null outside a sweep
       sweep: d.sweep
-        ? { id: d.sweep.sweepId, index: d.sweep.index, label: d.sweep.label, values: d.sweep.values }
+        ? { id: d.sweep.id, index: d.sweep.index, label: d.sweep.label, values: d.sweep.values }
         : null,
     };
   });
@@ -41,8 +41,7 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   const sweeps = sweepIds.map((id) => {
     const members = rows.filter((r) => r.sweep?.id === id);
     // the sweep's directory as its points name it (a point found through the registry may be elsewhere)
-    const dir =
-      deployments.find((d) => d.sweep?.sweepId === id)?.sweep?.sweepDir ?? join(sweepsDir(runsDir), id);
+    const dir = deployments.find((d) => d.sweep?.id === id)?.sweep?.dir ?? join(sweepsDir(runsDir), id);
     const record = readSweepRecord(dir);
     return {
       id,
@@ -102,7 +101,7 @@ export function groupSweeps(deployments: readonly Deployment[]): Deployment[] {
   const out: Deployment[] = [];
   const done = new Set<string>();
   for (const d of deployments) {
-    const id = d.sweep?.sweepId;
+    const id = d.sweep?.id;
     if (id === undefined) {
       out.push(d);
       continue;
@@ -111,7 +110,7 @@ export function groupSweeps(deployments: readonly Deployment[]): Deployment[] {
     done.add(id);
     out.push(
       ...deployments
-        .filter((m) => m.sweep?.sweepId === id)
+        .filter((m) => m.sweep?.id === id)
         .sort((a, b) => (a.sweep?.index ?? 0) - (b.sweep?.index ?? 0)),
     );
   }
