@@ -220,6 +220,7 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .argument("[targets...]", "job ids or run directories")
     .option("--watch", "keep refreshing (2 s, backing off to 10 s) until no job is in the queue")
     .option("--timeline", "time to ready phase by phase (queue, node setup, infra, processes, READY)")
+    .option("--sweep <id>", "every point of a sweep (dyn list shows the ids)")
     .option("--runs-dir <dir>", "where run directories live")
     .option(
       "--remote <[user@]host[:port]>",

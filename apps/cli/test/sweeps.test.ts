@@ -326,6 +326,24 @@ describe("dyn list with sweeps", () => {
   });
 });
 
+describe("dyn status --sweep", () => {
+  it("shows every point of the sweep, in point order", async () => {
+    const cwd = sweepProject();
+    const slurm = new FakeSlurm();
+    const doc = await deploySweep(cwd, slurm);
+    const r = await run(["status", "--sweep", doc.sweep.id, "--json"], { cwd, slurm });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).deployments.map((d: Doc) => [d.jobId, d.state])).toEqual([
+      ["4242", "queued"],
+      ["4243", "queued"],
+      ["4244", "queued"],
+      ["4245", "queued"],
+    ]);
+    const both = await run(["status", "4242", "--sweep", doc.sweep.id], { cwd, slurm });
+    expect(both.code).toBe(2);
+  });
+});
+
 describe("dyn stop --sweep", () => {
   it("cancels every point, the last first, and waits until none is in the queue", async () => {
     const cwd = sweepProject();

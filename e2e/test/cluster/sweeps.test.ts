@@ -88,11 +88,10 @@ it("deploys a 2-point sweep, both READY, lists them as one sweep, benches both i
   expect(text.stdout.split("\n").filter((l) => l.startsWith(id))).toHaveLength(2);
 
   // each point runs the decode workers its value says
-  const status = await dyn(["status", ...doc.points.map((p) => p.jobId), "--runs-dir", runs, "--json"], {
-    env,
-    cwd: runs,
-  });
-  const urls = json<{ deployments: Array<{ url: string }> }>(status).deployments.map((d) => d.url);
+  const status = await dyn(["status", "--sweep", id, "--runs-dir", runs, "--json"], { env, cwd: runs });
+  const statuses = json<{ deployments: Array<{ jobId: string; url: string }> }>(status).deployments;
+  expect(statuses.map((d) => d.jobId)).toEqual(doc.points.map((p) => p.jobId));
+  const urls = statuses.map((d) => d.url);
   for (const [i, url] of urls.entries()) {
     const decode = (await health(url)).instances.filter((x) => x.component === "backend");
     expect(decode, `point ${i}`).toHaveLength(i + 1);
