@@ -104,12 +104,14 @@ export async function planSweep(
       planned.push({ point, prepared });
     } catch (err) {
       if (!DynError.is(err)) throw err;
-      // A flag that clashes with the matrix, a missing backend, …: the same for every point.
-      if (err.key?.startsWith("-") && err.code === "DYN_USAGE") throw err;
       failed.push({ point, error: err });
     }
   }
   if (failed.length === 0) return planned;
+  // The same error at every point (a flag that clashes with the matrix, no backend, …): said once.
+  const first = failed[0]?.error as DynError;
+  if (failed.length === sweep.points.length && failed.every((f) => f.error.message === first.message))
+    throw first;
   const problems = failed.map(({ point, error }) => ({
     key: `point ${point.index}`,
     label: pointName(point),
