@@ -111,7 +111,7 @@ describe("dyn deploy -f sweep.yaml", () => {
     const r = await run(["deploy", "-f", "sweep.yaml"], { cwd, slurm });
     expect(r.code).toBe(2);
     const lines = r.stderr.split("\n");
-    expect(lines[0]).toBe("error: 2 problems (DYN_SPEC_INVALID)");
+    expect(lines[0]).toBe("error: 2 of 3 sweep points fail (DYN_SPEC_INVALID)");
     expect(lines[1]).toMatch(
       /^ {2}point 0 \(decode.workers=0,decode.gpusPerWorker=4\): sweep\.yaml:11:26 matrix\.roles\.decode\.workers\[0\]: /,
     );
