@@ -106,17 +106,17 @@ export async function deploySweep(
   const { id, dir } = newSweep(runsDir, io.now());
   makeDirectory(dir, "the sweep directory");
   const points: SweepRecordPoint[] = [];
+  const createdAt = new Date(io.now()).toISOString();
   const record = (): SweepRecord => ({
     format: "dyn.sweep/v1",
     id,
     config: sweep.config.path,
-    createdAt: new Date(io.now()).toISOString(),
+    createdAt,
     matrix,
     concurrency: concurrency ?? null,
     remote: remote ?? null,
     points,
   });
-  const submittedAt = new Date(io.now()).toISOString();
   const results: Array<Record<string, unknown>> = [];
   for (const { point, prepared } of planned) {
     const dependsOn = after(point.index);
@@ -139,7 +139,11 @@ export async function deploySweep(
         cause: err,
       });
     }
-    const job = { jobId: submitted.jobId, cluster: submitted.cluster ?? null, submittedAt };
+    const job = {
+      jobId: submitted.jobId,
+      cluster: submitted.cluster ?? null,
+      submittedAt: new Date(io.now()).toISOString(),
+    };
     const ref = { id, index: point.index, label: point.label, values: point.values, dir };
     recordSubmission(runsDir, written.runDir, { ...job, sweep: ref });
     const planJson = planToJson(prepared.plan);
