@@ -183,6 +183,7 @@ describe("dyn deploy -f sweep.yaml", () => {
     // every point planned and checked (sinfo) before the first sbatch
     const cmds = slurm.calls.map((c) => c.cmd);
     expect(cmds.lastIndexOf("sinfo")).toBeLessThan(cmds.indexOf("sbatch"));
+    expect(slurm.count("sinfo")).toBe(1); // the partitions asked once for the four points
     const sbatch = slurm.calls.filter((c) => c.cmd === "sbatch").map((c) => c.args as Record<string, string>);
     expect(sbatch.map((a) => a.afterAny)).toEqual([undefined, undefined, "4242", "4243"]);
     expect(doc.format).toBe("dyn.sweep-deploy/v1");

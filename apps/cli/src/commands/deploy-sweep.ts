@@ -12,6 +12,7 @@ import { type Io, printJson, style } from "../io.js";
 import { makeDirectory } from "../paths.js";
 import { remember } from "../registry.js";
 import { recordSubmission } from "../run-dir.js";
+import type { ProbeResult, Slurm } from "../slurm.js";
 import {
   newSweep,
   planSweep,
@@ -38,6 +39,26 @@ function cap(value: unknown): number | undefined {
   return Number(s);
 }
 
+/** The same SLURM, each probe (sinfo's partitions) asked once for all the points. */
+function probeOnce(slurm: Slurm): Slurm {
+  const answers = new Map<string, Promise<ProbeResult>>();
+  return {
+    submit: (script, options) => slurm.submit(script, options),
+    queue: (ids, options) => slurm.queue(ids, options),
+    accounting: (ids) => slurm.accounting(ids),
+    cancel: (id) => slurm.cancel(id),
+    probe: (command, args, options) => {
+      const key = [command, ...args].join("\0");
+      let answer = answers.get(key);
+      if (!answer) {
+        answer = slurm.probe(command, args, options);
+        answers.set(key, answer);
+      }
+      return answer;
+    },
+  };
+}
+
 export async function deploySweep(
   flags: Record<string, unknown>,
   io: Io,
@@ -52,12 +73,13 @@ export async function deploySweep(
     });
   const concurrency = cap(flags.sweepConcurrency);
   const slurm = dryRun ? undefined : await io.slurm();
+  const sinfoOnce = slurm ? probeOnce(slurm) : undefined;
   const planned = await planSweep(flags, io, sweep, {
     remote: true,
     check: async (p) => {
-      if (!slurm) return;
+      if (!sinfoOnce) return;
       checkSecrets(p, io);
-      await checkPartitions(p, slurm);
+      await checkPartitions(p, sinfoOnce);
     },
   });
   const first = (planned[0] as (typeof planned)[number]).prepared;
