@@ -376,6 +376,41 @@ describe("dyn stop --sweep", () => {
   });
 });
 
+describe("dyn stop --sweep, keep-alive points", () => {
+  it("writes each chain's stop marker first and cancels every attempt of it", async () => {
+    const cwd = sweepProject(
+      `${BASE}slurm: { time: "30" }\nlifetime: { keepAlive: true }\nmatrix:\n  roles.decode.workers: [1, 2]\n`,
+    );
+    const slurm = new FakeSlurm();
+    const doc = await deploySweep(cwd, slurm);
+    const [p0, p1] = doc.points as Array<{ jobId: string; runDir: string }>;
+    // point 0's chain: attempt 2 (job 900) serves; a successor (901) appears while dyn stops it
+    appendFileSync(
+      join(p0?.runDir as string, "chain.jsonl"),
+      [
+        { attempt: 1, job: p0?.jobId, event: "started" },
+        { attempt: 2, job: "900", event: "submitted", by: p0?.jobId },
+      ]
+        .map((e) => `${JSON.stringify({ t: 1, ...e })}\n`)
+        .join(""),
+    );
+    slurm.jobs.set("900", queued("900", "RUNNING"));
+    slurm.onQueue = (n) => {
+      if (n !== 1) return;
+      for (const p of [p0, p1]) expect(existsSync(join(p?.runDir as string, "chain.stop"))).toBe(true);
+      appendFileSync(
+        join(p0?.runDir as string, "chain.jsonl"),
+        `${JSON.stringify({ t: 2, attempt: 3, job: "901", event: "submitted", by: "900" })}\n`,
+      );
+      slurm.jobs.set("901", queued("901", "PENDING", "Resources"));
+    };
+    const r = await run(["stop", "--sweep", doc.sweep.id, "--json"], { cwd, slurm });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).cancelled.sort()).toEqual(["4242", "4243", "900", "901"]);
+    expect(slurm.jobs.size).toBe(0);
+  });
+});
+
 describe("dyn bench --sweep", () => {
   let http: Server;
   let url = "";
