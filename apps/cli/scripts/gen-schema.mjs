@@ -1,5 +1,5 @@
 // Generates schema/dyn.schema.json (the dyn.yaml JSON Schema) from core's DeploymentSpec at build
-// time. The config file is the spec's input form plus `backends:`, `runsDir:` and `profile:`, and
+// time. The config file is the spec's input form plus `backends:`, `runsDir:`, `profile:` and `matrix:`, and
 // `backend:` may be a plain name. Also schema/profiles.schema.json (profiles.yaml) from core's
 // ProfilesFile. Run by `pnpm build` after tsc (it imports the built @dyn/core).
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -29,6 +29,13 @@ schema.properties.profile = {
   description: "The site profile this project uses (profiles.yaml in /etc/dyn or ~/.config/dyn)",
   type: "string",
   pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+};
+schema.properties.matrix = {
+  description:
+    "A sweep: dotted spec keys (roles.decode.workers) → lists of values; several keys form their cross product, at most 256 points (docs/cli.md, Sweeps)",
+  type: "object",
+  minProperties: 1,
+  additionalProperties: { type: "array", minItems: 1 },
 };
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(schema, null, 2)}\n`);

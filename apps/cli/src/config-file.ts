@@ -14,7 +14,7 @@ let Y: typeof import("yaml");
 export const CONFIG_NAMES = ["dyn.yaml", "dyn.yml", "dyn.json"] as const;
 
 /** Keys a config file may have on top of the DeploymentSpec's. */
-export const CONFIG_ONLY_KEYS = ["backends", "runsDir", "remote", "profile"] as const;
+export const CONFIG_ONLY_KEYS = ["backends", "runsDir", "remote", "profile", "matrix"] as const;
 
 export interface ConfigFile {
   readonly path: string;
@@ -33,6 +33,11 @@ export interface ConfigFile {
   readonly remote?: string | undefined;
   /** `profile:`, the site profile this project uses (docs/cli.md, Profiles). */
   readonly profile: string | undefined;
+  /**
+   * `matrix:` as written (a sweep: dotted spec keys → lists of values; @dyn/core sweep.ts checks it),
+   * undefined when the file has none.
+   */
+  readonly matrix?: unknown;
   /** `file:line:col` of the value at `path` (of the key with `preferKey`, or of the nearest ancestor). */
   locate(path: readonly (string | number)[], preferKey?: boolean): string | undefined;
   /** Whether the file sets something at `path` (or below it). */
@@ -112,7 +117,7 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
       },
     );
   }
-  const { backends, runsDir, remote, profile, ...spec } = data as Record<string, unknown>;
+  const { backends, runsDir, remote, profile, matrix, ...spec } = data as Record<string, unknown>;
   if (remote !== undefined && typeof remote !== "string") {
     throw new DynError(
       "DYN_CONFIG_INVALID",
@@ -157,7 +162,8 @@ export async function parseConfig(text: string, path: string, cwd: string): Prom
         ? (runsDir as string)
         : resolve(dir, runsDir as string);
   const config = makeConfig(path, display, spec, list, runs, profile as string | undefined, doc.contents, at);
-  return remote === undefined ? config : { ...config, remote: remote as string };
+  const withMatrix = "matrix" in (data as object) ? { ...config, matrix } : config;
+  return remote === undefined ? withMatrix : { ...withMatrix, remote: remote as string };
 }
 
 const ROLES = ["frontend", "prefill", "decode", "aggregated"] as const;
@@ -169,6 +175,21 @@ const ROLES = ["frontend", "prefill", "decode", "aggregated"] as const;
 function keepWrittenNumbers(doc: Document): void {
   const places: (string | number)[][] = [["env"]];
   for (const role of ROLES) places.push(["roles", role, "env"], ["roles", role, "args"]);
+  // The same for a matrix: key that sweeps an env value or engine args (`env.X: [1.0, 2.0]`).
+  const matrix = doc.get("matrix", true);
+  if (Y.isMap(matrix))
+    for (const pair of matrix.items) {
+      const key = Y.isScalar(pair.key) ? String(pair.key.value) : "";
+      if (!/^(roles\.[a-z]+\.)?env\.[^.]+$|^roles\.[a-z]+\.args$/.test(key) || !Y.isSeq(pair.value)) continue;
+      for (const item of pair.value.items) {
+        if (Y.isScalar(item) && typeof item.value === "number" && item.source !== undefined)
+          item.value = item.source;
+        if (Y.isSeq(item))
+          for (const word of item.items)
+            if (Y.isScalar(word) && typeof word.value === "number" && word.source !== undefined)
+              word.value = word.source;
+      }
+    }
   for (const path of places) {
     const node = doc.getIn(path, true);
     const items = Y.isMap(node) ? node.items.map((p) => p.value) : Y.isSeq(node) ? node.items : [];

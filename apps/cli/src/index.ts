@@ -96,8 +96,11 @@ function report(err: unknown, io: Io, json: boolean, debug: boolean): number {
     const hint = typeof e.hint === "string" ? e.hint : undefined;
     const problems = Array.isArray(e.problems) ? (e.problems as ProblemLike[]) : undefined;
     if (problems && problems.length > 1) {
-      // Every problem at once: a heading, then one line each.
-      io.stderr(`error: ${problems.length} problems (${code})\n`);
+      // Every problem at once: a heading (the message's own, `2 of 3 sweep points fail`, when it
+      // leads with the count), then one line each.
+      const lead = message.split(": ")[0] ?? "";
+      const heading = lead.startsWith(`${problems.length} `) ? lead : `${problems.length} problems`;
+      io.stderr(`error: ${heading} (${code})\n`);
       for (const p of problems)
         io.stderr(`  ${p.key === "" && p.label ? `${p.label} ` : `${p.label ?? p.key}: `}${p.message}\n`);
     } else io.stderr(`error: ${message} (${code})\n`);

@@ -8,6 +8,7 @@ import {
   type Plan,
   plan as planDeployment,
   planProfile,
+  type SweepPoint,
 } from "@dyn/core";
 import { loadBackend } from "./backends.js";
 import { useRemoteOf } from "./commands/shared.js";
@@ -61,12 +62,13 @@ function readLocalFile(path: string): string | undefined {
 export async function prepare(
   flags: FlagValues,
   io: Io,
-  options: { remote?: boolean } = {},
+  options: { remote?: boolean; point?: SweepPoint } = {},
 ): Promise<Prepared> {
   const input = await resolveInput(flags, {
     cwd: io.cwd,
     env: io.env,
     configPath: flags.config as string | undefined,
+    point: options.point,
   });
   const remote = options.remote ? useRemoteOf(flags, io, input.config) : undefined;
   const runsDir = resolveRunsDir(

@@ -28,7 +28,11 @@ function common(cmd: Command, json = true): Command {
 function specOptions(cmd: Command): Command {
   return cmd
     .option("--backend <name>", "backend: vllm, sglang, trtllm, a dyn-backend-* package or a path")
-    .option("--config <file>", "config file (default: dyn.yaml, dyn.yml or dyn.json found upward from cwd)")
+    .option(
+      "-f, --config <file>",
+      "config file (default: dyn.yaml, dyn.yml or dyn.json found upward from cwd); one with matrix: is a sweep",
+    )
+    .option("--point <n>", "a sweep: only point n (0-based, as dyn plan lists them)")
     .option(
       "--profile <name>",
       "site profile (default: DYN_PROFILE, the config's profile:, the files' default)",
@@ -192,6 +196,10 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .option("--wait", "follow the job until it is ready (prints the URL) or fails")
     .option("--timeout <s>", "with --wait: give up after this many seconds (the job keeps running)")
     .option(
+      "--sweep-concurrency <n>",
+      "a sweep: at most n points at once (point i starts after point i-n ends: --dependency=afterany)",
+    )
+    .option(
       "-q, --quiet",
       "print only the URL (--wait), the job id, or the dry run's directory; the rest to stderr",
     )
@@ -212,6 +220,7 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .argument("[targets...]", "job ids or run directories")
     .option("--watch", "keep refreshing (2 s, backing off to 10 s) until no job is in the queue")
     .option("--timeline", "time to ready phase by phase (queue, node setup, infra, processes, READY)")
+    .option("--sweep <id>", "every point of a sweep (dyn list shows the ids)")
     .option("--runs-dir <dir>", "where run directories live")
     .option(
       "--remote <[user@]host[:port]>",
@@ -237,7 +246,8 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
 
   common(program.command("stop"))
     .description("scancel a job and wait until it has left the queue")
-    .argument("<target>", "job id or run directory")
+    .argument("[target]", "job id or run directory")
+    .option("--sweep <id>", "stop every point of a sweep (dyn list shows the ids)")
     .option("--timeout <s>", "how long to wait for the job to leave the queue (default 120)")
     .option("--force", "cancel a job dyn did not deploy (not in the runs directory nor the registry)")
     .option("--runs-dir <dir>", "where run directories live")
@@ -270,18 +280,22 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .option("--seed <n>", "prompt seed: the same seed sends the same prompts (default 0)")
     .option("--timeout <s>", "seconds one request may take (default 300)")
     .option("--out <dir>", "where the results directory is made (default <run dir>/bench)")
+    .option(
+      "--sweep <id>",
+      "bench every READY point of a sweep in turn; one table (default <runs>/sweeps/<id>/bench)",
+    )
     .option("--runs-dir <dir>", "where run directories live")
     .action(act(() => import("./commands/bench.js")));
 
   const backends = common(program.command("backends"))
     .description("list built-in and installed backends")
-    .option("--config <file>", "config file (its backends: list is included)")
+    .option("-f, --config <file>", "config file (its backends: list is included)")
     .enablePositionalOptions()
     .action(act(() => import("./commands/backends.js")));
   common(backends.command("show"))
     .description("a backend's components, defaults and options")
     .argument("<backend>", "backend name, package or path")
-    .option("--config <file>", "config file")
+    .option("-f, --config <file>", "config file")
     .option("-o, --option <key=value>", "backend option to show components for (repeatable)", collect)
     .option("--dynamo-version <release>", "show the components of this release (default: the newest)")
     .option("--legacy", "show Dynamo 0.3.2's components")
@@ -306,7 +320,7 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
       "check the cluster before a first deploy (SLURM, controller, partitions, GPUs, pyxis, runs directory)",
     )
     .option("--runs-dir <dir>", "run directory root to check for writing (nothing is written)")
-    .option("--config <file>", "config file")
+    .option("-f, --config <file>", "config file")
     .option("--timeout <s>", "seconds each probe may take (default 5)")
     .option(
       "--remote <[user@]host[:port]>",

@@ -9,6 +9,7 @@ import { basename, join, resolve } from "node:path";
 import { CHAIN_FILES, DynError, type PlanJson, parseChain } from "@dyn/core";
 import { currentHost, runFs } from "./host.js";
 import { entries, lookup } from "./registry.js";
+import type { SweepRef } from "./sweep-record.js";
 
 export const DEFAULT_RUNS_DIR = "dyn-runs";
 export const FILES = {
@@ -57,6 +58,8 @@ export interface JobRecord {
   readonly jobId: string;
   readonly cluster: string | null;
   readonly submittedAt: string;
+  /** A sweep's point: which sweep and point (docs/cli.md, Sweeps); absent otherwise. */
+  readonly sweep?: SweepRef | undefined;
 }
 
 /** After sbatch: job.json in the run directory and the by-job/<id> link. */
@@ -70,6 +73,8 @@ export interface Deployment {
   readonly name: string;
   readonly job: JobRecord | undefined;
   readonly plan: PlanJson | undefined;
+  /** The sweep point this deployment is (job.json's), undefined outside a sweep. */
+  readonly sweep?: SweepRef | undefined;
 }
 
 function readJson<T>(path: string): T | undefined {
@@ -81,11 +86,13 @@ function readJson<T>(path: string): T | undefined {
 }
 
 export function readDeployment(runDir: string): Deployment {
+  const job = readJson<JobRecord>(join(runDir, FILES.job));
   return {
     runDir,
     name: basename(runDir),
-    job: readJson<JobRecord>(join(runDir, FILES.job)),
+    job,
     plan: readJson<PlanJson>(join(runDir, FILES.plan)),
+    ...(job?.sweep ? { sweep: job.sweep } : {}),
   };
 }
 
@@ -100,7 +107,7 @@ export function listDeployments(runsDir: string): Deployment[] {
     return [];
   }
   return names
-    .filter((n) => n !== "by-job" && !n.startsWith("."))
+    .filter((n) => n !== "by-job" && n !== "sweeps" && !n.startsWith("."))
     .map((n) => join(runsDir, n))
     .filter((p) => {
       try {

@@ -46,8 +46,14 @@ export interface ProbeResult {
 }
 
 export interface Slurm {
-  /** `sbatch --parsable <script>` run in `cwd`; returns the job id (a `;cluster` suffix is dropped). */
-  submit(scriptPath: string, options: { cwd: string }): Promise<{ jobId: string; cluster?: string }>;
+  /**
+   * `sbatch --parsable [--dependency=afterany:<job>] <script>` run in `cwd`; returns the job id (a
+   * `;cluster` suffix is dropped). `afterAny`: the job may start once that job has ended (a sweep's cap).
+   */
+  submit(
+    scriptPath: string,
+    options: { cwd: string; afterAny?: string | undefined },
+  ): Promise<{ jobId: string; cluster?: string }>;
   /**
    * One `squeue` call for all the jobs; jobs no longer in the queue are absent from the map. With
    * `ended`, also the jobs that ended but are still in slurmctld's memory (MinJobAge, what `scontrol
@@ -226,8 +232,9 @@ export function createSlurm(
   ): Promise<RunResult> =>
     host.run(command, args, { cwd, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
   return {
-    async submit(scriptPath, { cwd }) {
-      const r = await run("sbatch", ["--parsable", scriptPath], env, cwd);
+    async submit(scriptPath, { cwd, afterAny }) {
+      const dependency = afterAny === undefined ? [] : [`--dependency=afterany:${afterAny}`];
+      const r = await run("sbatch", ["--parsable", ...dependency, scriptPath], env, cwd);
       if (r.code !== 0) throw failed("sbatch", r);
       return parseSbatchParsable(r.stdout);
     },

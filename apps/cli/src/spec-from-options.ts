@@ -14,6 +14,7 @@ import { dirname } from "node:path";
 import {
   absoluteImage,
   absoluteModel,
+  applyPoint,
   type Backend,
   DeploymentSpec,
   type DeploymentSpec as DeploymentSpecT,
@@ -27,6 +28,7 @@ import {
   type Problem,
   problemsError,
   type ResolvedProfile,
+  type SweepPoint,
   splitArgs,
 } from "@dyn/core";
 import { type ConfigFile, loadConfig } from "./config-file.js";
@@ -206,6 +208,8 @@ export interface ResolvedInput {
   readonly backendName: string | undefined;
   /** The site profile under the config file, and what layering it did (undefined without one). */
   readonly profile?: { readonly resolved: ResolvedProfile; readonly layer: LayeredProfile } | undefined;
+  /** The sweep point this input is (its values applied to the config file's spec), if any. */
+  readonly point?: SweepPoint | undefined;
 }
 
 const usage = (key: string, message: string, hint?: string) =>
@@ -393,14 +397,40 @@ export function envLayer(env: Readonly<Record<string, string | undefined>>): {
 
 export async function resolveInput(
   flags: FlagValues,
-  ctx: { cwd: string; env: Readonly<Record<string, string | undefined>>; configPath?: string | undefined },
+  ctx: {
+    cwd: string;
+    env: Readonly<Record<string, string | undefined>>;
+    configPath?: string | undefined;
+    /** A sweep point: its values are set in the config file's layer (docs/cli.md, Sweeps). */
+    point?: SweepPoint | undefined;
+  },
 ): Promise<ResolvedInput> {
   const flagLayer = flagsLayer(flags);
   const envL = envLayer(ctx.env);
   const config = await loadConfig(ctx.cwd, ctx.configPath);
-  let raw = mergeLayers(config?.spec ?? {}, envL.raw);
+  const point = ctx.point;
+  const fileSpec = point ? applyPoint(config?.spec ?? {}, point) : (config?.spec ?? {});
+  let raw = mergeLayers(fileSpec, envL.raw);
   raw = mergeLayers(raw, flagLayer.raw);
-  const origins = new Map([...envL.origins, ...flagLayer.origins]);
+  const typed = new Map([...envL.origins, ...flagLayer.origins]);
+  // A swept key is named by its matrix entry (`sweep.yaml:3:27 matrix.roles.decode.workers[1]`).
+  const swept = new Map<string, string>();
+  for (const [key, i] of Object.entries(point?.positions ?? {})) {
+    const where = config?.locate(["matrix", key, i]);
+    swept.set(key, `${where ? `${where} ` : ""}matrix.${key}[${i}]`);
+  }
+  for (const [key, label] of typed) {
+    const clash = [...swept.keys()].find(
+      (k) => k === key || key.startsWith(`${k}.`) || k.startsWith(`${key}.`),
+    );
+    if (clash)
+      throw usage(
+        label,
+        `sets ${key}, which the sweep's matrix sets for each point (${config?.locate(["matrix", clash], true) ?? config?.display} matrix.${clash})`,
+        "drop it, or sweep the values in matrix:",
+      );
+  }
+  const origins = new Map([...swept, ...typed]);
   const profile = await profileLayer(flags, ctx.env, config, raw);
   if (profile) raw = profile.layer.raw as Record<string, unknown>;
   const container = raw.container;
@@ -428,13 +458,13 @@ export async function resolveInput(
   // pyxis reads an image path relative to the step's cwd (the run directory): make it absolute
   // against where it was written (this shell for flags and DYN_*, the config file's directory).
   if (isPlain(container) && typeof container.image === "string") {
-    const fromConfig = !origins.has("container.image") && config !== undefined;
+    const fromConfig = !typed.has("container.image") && config !== undefined;
     container.image = absoluteImage(container.image, fromConfig ? dirname(config.path) : ctx.cwd);
   }
   // The same for a model given as a relative path (./models/x): HF ids are left as they are.
   const model = raw.model;
   if (isPlain(model) && typeof model.path === "string") {
-    const fromConfig = !origins.has("model.path") && config !== undefined;
+    const fromConfig = !typed.has("model.path") && config !== undefined;
     model.path = absoluteModel(model.path, fromConfig ? dirname(config.path) : ctx.cwd);
   }
   checkArgTargets(raw, origins);
@@ -445,6 +475,7 @@ export async function resolveInput(
     origins,
     backendName: typeof name === "string" && name !== "" ? name : undefined,
     profile,
+    point,
   };
 }
 

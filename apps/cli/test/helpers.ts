@@ -74,11 +74,23 @@ export class FakeSlurm implements Slurm {
   probes = new Map<string, ProbeResult>();
   private cancelled = new Map<string, number>();
 
-  async submit(scriptPath: string, options: { cwd: string }) {
-    this.calls.push({ cmd: "sbatch", args: { scriptPath, cwd: options.cwd } });
-    if (this.submitError) throw this.submitError;
-    this.jobs.set(this.nextJobId, queued(this.nextJobId, "PENDING", "Priority"));
-    return this.cluster ? { jobId: this.nextJobId, cluster: this.cluster } : { jobId: this.nextJobId };
+  /** Each submission takes the next id (4242, 4243, …) instead of nextJobId every time. */
+  countIds = false;
+  /** Fail the n-th submission (1-based) with submitError only. */
+  failSubmission: number | undefined;
+  async submit(scriptPath: string, options: { cwd: string; afterAny?: string | undefined }) {
+    const args =
+      options.afterAny === undefined
+        ? { scriptPath, cwd: options.cwd }
+        : { scriptPath, cwd: options.cwd, afterAny: options.afterAny };
+    this.calls.push({ cmd: "sbatch", args });
+    const n = this.count("sbatch");
+    if (this.submitError && (this.failSubmission === undefined || this.failSubmission === n))
+      throw this.submitError;
+    const jobId = this.nextJobId;
+    if (this.countIds) this.nextJobId = String(Number(jobId) + 1);
+    this.jobs.set(jobId, queued(jobId, "PENDING", options.afterAny ? "Dependency" : "Priority"));
+    return this.cluster ? { jobId, cluster: this.cluster } : { jobId };
   }
   async queue(jobIds: readonly string[], options?: { readonly ended?: boolean }) {
     this.calls.push({ cmd: "squeue", args: [...jobIds] });

@@ -25,6 +25,7 @@ export { hostVar, nodeIpVar } from "./runtime-vars.js";
 export * from "./serve-graph.js";
 export * from "./spec.js";
 export * from "./status.js";
+export * from "./sweep.js";
 export * from "./timeline.js";
 export * from "./validate.js";
 export * from "./version.js";

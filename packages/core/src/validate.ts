@@ -129,6 +129,45 @@ export function keysAt(schema: z.ZodType, path: Path): string[] {
   return [...new Set(current.flatMap((s) => Object.keys(defOf(s).shape ?? {})))];
 }
 
+/**
+ * Whether a dotted key path (`roles.decode.workers`) names something in `schema`: undefined when it
+ * does (any key below a record, e.g. `env.NAME`, goes), else the index of the first segment that
+ * does not and why, with the key it most likely meant (the whole dotted key) for an unknown one.
+ */
+export function keyPathProblem(
+  schema: z.ZodType,
+  segments: readonly string[],
+): { at: number; message: string; suggestion?: string | undefined } | undefined {
+  let current = forms(schema);
+  for (const [i, seg] of segments.entries()) {
+    const objects = current.filter((s) => defOf(s).type === "object" && defOf(s).shape);
+    const records = current.filter((s) => defOf(s).type === "record" && defOf(s).valueType);
+    const hit = objects.flatMap((s) => {
+      const child = defOf(s).shape?.[seg];
+      return child ? forms(child) : [];
+    });
+    if (hit.length > 0) {
+      current = hit;
+      continue;
+    }
+    if (records.length > 0) {
+      current = records.flatMap((s) => forms(defOf(s).valueType as z.ZodType));
+      continue;
+    }
+    const prefix = segments.slice(0, i);
+    if (objects.length === 0)
+      return {
+        at: i,
+        message: `${prefix.join(".") || "(spec)"} is a value, it has no key ${JSON.stringify(seg)}`,
+      };
+    const known = [...new Set(objects.flatMap((s) => Object.keys(defOf(s).shape ?? {})))];
+    const guess = sameName(seg, known) ?? oneLevelDown(schema, prefix, known, seg) ?? nearest(seg, known);
+    const suggestion = guess === undefined ? undefined : [...prefix, guess].join(".");
+    return { at: i, message: `unknown key${suggestion ? ` (did you mean ${suggestion}?)` : ""}`, suggestion };
+  }
+  return undefined;
+}
+
 /** A key written one level too high (`partition:` at the top for slurm.partition): `slurm.partition`. */
 function oneLevelDown(
   schema: z.ZodType,

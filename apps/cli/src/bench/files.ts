@@ -26,8 +26,8 @@ export interface ResultsDir {
   /** Where the results will be (absolute). */
   readonly path: string;
   readonly files: { readonly json: string; readonly csv: string; readonly chart: string };
-  /** Write the files and move the directory into place. */
-  commit(contents: { json: string; csv: string; chart: string }): void;
+  /** Write the files and move the directory into place (a sweep's combined results have no chart). */
+  commit(contents: { json: string; csv: string; chart?: string }): void;
   /** Remove the temporary directory (nothing to keep). */
   discard(): void;
 }
@@ -53,8 +53,10 @@ export function prepareResultsDir(parent: string, now: number): ResultsDir {
     files,
     commit(contents) {
       try {
-        for (const k of ["json", "csv", "chart"] as const)
-          writeFileSync(join(tmp, RESULT_FILES[k]), contents[k]);
+        for (const k of ["json", "csv", "chart"] as const) {
+          const text = contents[k];
+          if (text !== undefined) writeFileSync(join(tmp, RESULT_FILES[k]), text);
+        }
         renameSync(tmp, path);
       } catch (err) {
         rmSync(tmp, { recursive: true, force: true });

@@ -103,3 +103,29 @@ export function stepLine(s: StepResult): string {
   const errors = s.errors > 0 ? ` (${s.errors} failed: ${s.errorKinds[0]?.message ?? "?"})` : "";
   return `c=${s.concurrency}: ${s.ok}/${s.requests} answered${errors}; TTFT p50 ${fmt(s.ttftMs.p50)} ms, ITL p50 ${fmt(s.itlMs.p50)} ms, ${fmt(s.outputTokensPerS)} output tok/s, ${fmt(s.requestsPerS)} req/s`;
 }
+
+/** One row of a sweep's combined table: the point, its swept values, its job, then the step's columns. */
+export interface SweepRow {
+  readonly index: number;
+  readonly label: string;
+  readonly values: Readonly<Record<string, unknown>>;
+  readonly jobId: string | null;
+  readonly step: StepResult;
+}
+
+/** results.csv of `dyn bench --sweep`: one row per point × concurrency step; a column per swept key. */
+export function renderSweepCsv(keys: readonly string[], rows: readonly SweepRow[]): string {
+  const first = rows[0];
+  const stepHeader = first ? csvColumns(first.step).map(([k]) => k) : [];
+  const header = ["point", "label", ...keys, "job_id", ...stepHeader];
+  const cell = (v: unknown): Cell =>
+    v === undefined || v === null ? null : typeof v === "object" ? JSON.stringify(v) : (v as Cell);
+  const lines = rows.map((r) => [
+    csvField(r.index),
+    csvField(r.label),
+    ...keys.map((k) => csvField(cell(r.values[k]))),
+    csvField(r.jobId),
+    ...csvColumns(r.step).map(([, v]) => csvField(v)),
+  ]);
+  return [header, ...lines].map((l) => `${l.join(",")}\r\n`).join("");
+}

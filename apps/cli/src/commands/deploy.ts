@@ -19,7 +19,7 @@ import {
 } from "../observe.js";
 import { checkPartition } from "../partition.js";
 import { makeDirectory, outputDirectory } from "../paths.js";
-import { prepare } from "../prepare.js";
+import { type Prepared, prepare } from "../prepare.js";
 import { remember } from "../registry.js";
 import {
   batchLogPath,
@@ -32,6 +32,7 @@ import {
 } from "../run-dir.js";
 import type { QueueEntry, Slurm } from "../slurm.js";
 import { labelFor, missingSecrets } from "../spec-from-options.js";
+import { loadSweep, notSweepFlags, selectPoint } from "../sweep.js";
 import { renderLabelled } from "./render.js";
 
 export function seconds(flag: string, value: unknown): number | undefined {
@@ -64,66 +65,24 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   // --quiet: stdout is one line a script can capture (the URL with --wait, else the job id, or the
   // run directory of a dry run); everything else goes to stderr.
   const say = flags.quiet ? io.stderr : io.stdout;
-  const { plan, spec, runsDir, runsDirLabel, input, remote } = await prepare(flags, io, { remote: true });
-
-  if (!dryRun) {
-    const missing = missingSecrets(spec, io.env);
-    if (missing.length > 0) {
-      const name = missing[0] as string;
-      const label = labelFor(input, `secrets.${spec.secrets.indexOf(name)}`);
-      const where = label.startsWith("secrets.") ? "secret" : label.startsWith("--") ? "--secret" : label;
-      throw new DynError(
-        "DYN_SECRET_MISSING",
-        `${where} ${name}: not set in this shell${missing.length > 1 ? ` (nor ${missing.slice(1).join(", ")})` : ""}; the job reads it from the environment at run time`,
-        {
-          key: `secrets`,
-          hint: `export ${name}=… before dyn deploy (the value is never written or printed)`,
-        },
-      );
-    }
+  const sweep = await loadSweep(flags, io);
+  if (sweep && flags.point === undefined) {
+    const { deploySweep } = await import("./deploy-sweep.js");
+    return deploySweep(flags, io, sweep, { dryRun, wait, say });
   }
+  notSweepFlags(flags, sweep !== undefined);
+  // --point n: that one point of the sweep, deployed on its own (no sweep record).
+  const point = sweep && flags.point !== undefined ? selectPoint(sweep, flags.point) : undefined;
+  const prepared = await prepare(flags, io, point ? { remote: true, point } : { remote: true });
+  const { plan, runsDir, remote } = prepared;
+
+  if (!dryRun) checkSecrets(prepared, io);
 
   const slurm = dryRun ? undefined : await io.slurm();
   // Before anything is written: the partition can hold the plan (when sinfo answers in time).
-  if (slurm) {
-    const labels = { nodes: labelFor(input, "slurm.nodes"), partition: labelFor(input, "slurm.partition") };
-    if (!plan.components) await checkPartition(slurm, spec.slurm.partition, plan.nodes, labels);
-    // A heterogeneous job: each component's nodes in its own partition (the role's, else the top-level one).
-    for (const c of plan.components ?? []) {
-      const own = c.roles.find((r) => spec.roles[r]?.slurm?.partition !== undefined);
-      await checkPartition(slurm, c.partition, c.nodes, {
-        nodes: `component ${c.index} (${c.index === 0 ? ["frontend", ...c.roles].join(", ") : c.roles.join(", ")})`,
-        partition: own ? labelFor(input, `roles.${own}.slurm.partition`) : labels.partition,
-      });
-    }
-  }
-  // Created here one directory at a time (a recursive mkdir never returns under /proc).
-  makeDirectory(runsDir, runsDirLabel);
-  const runDir = newRunDirPath(runsDir, spec.slurm.jobName, io.now());
-  const script = renderLabelled(plan, runDir, runsDirLabel);
+  if (slurm) await checkPartitions(prepared, slurm);
+  const { runDir, files, logDir, logDirOutside } = writeRun(prepared, io, slurm !== undefined);
   const planJson = planToJson(plan);
-  writeRunDir(runDir, {
-    [FILES.script]: script,
-    [FILES.plan]: `${JSON.stringify(planJson, null, 2)}\n`,
-    [FILES.spec]: `${JSON.stringify(plan.spec, null, 2)}\n`,
-  });
-  const files = {
-    script: join(runDir, FILES.script),
-    plan: join(runDir, FILES.plan),
-    spec: join(runDir, FILES.spec),
-  };
-  // sbatch does not create the batch log's directory: one in the run directory is made now, one
-  // elsewhere at submission (a dry run only names it).
-  const logDir = outputDirectory(spec.slurm.output, runDir);
-  const logDirOutside = !`${logDir}/`.startsWith(`${runDir}/`);
-  if (!logDirOutside || slurm) {
-    try {
-      makeDirectory(logDir, labelFor(input, "slurm.output"));
-    } catch (err) {
-      runFs().remove(runDir);
-      throw err;
-    }
-  }
 
   if (!slurm) {
     if (flags.json)
@@ -210,6 +169,86 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     });
   }
   return result.code;
+}
+
+/** Secrets the job reads from this shell must be set here (a missing one is an input error). */
+export function checkSecrets(prepared: Prepared, io: Io): void {
+  const { spec, input } = prepared;
+  const missing = missingSecrets(spec, io.env);
+  if (missing.length === 0) return;
+  const name = missing[0] as string;
+  const label = labelFor(input, `secrets.${spec.secrets.indexOf(name)}`);
+  const where = label.startsWith("secrets.") ? "secret" : label.startsWith("--") ? "--secret" : label;
+  throw new DynError(
+    "DYN_SECRET_MISSING",
+    `${where} ${name}: not set in this shell${missing.length > 1 ? ` (nor ${missing.slice(1).join(", ")})` : ""}; the job reads it from the environment at run time`,
+    {
+      key: `secrets`,
+      hint: `export ${name}=… before dyn deploy (the value is never written or printed)`,
+    },
+  );
+}
+
+/** The partition (each component's, for a heterogeneous job) can hold the plan, when sinfo answers in time. */
+export async function checkPartitions(prepared: Prepared, slurm: Slurm): Promise<void> {
+  const { plan, spec, input } = prepared;
+  const labels = { nodes: labelFor(input, "slurm.nodes"), partition: labelFor(input, "slurm.partition") };
+  if (!plan.components) await checkPartition(slurm, spec.slurm.partition, plan.nodes, labels);
+  // A heterogeneous job: each component's nodes in its own partition (the role's, else the top-level one).
+  for (const c of plan.components ?? []) {
+    const own = c.roles.find((r) => spec.roles[r]?.slurm?.partition !== undefined);
+    await checkPartition(slurm, c.partition, c.nodes, {
+      nodes: `component ${c.index} (${c.index === 0 ? ["frontend", ...c.roles].join(", ") : c.roles.join(", ")})`,
+      partition: own ? labelFor(input, `roles.${own}.slurm.partition`) : labels.partition,
+    });
+  }
+}
+
+export interface WrittenRun {
+  readonly runDir: string;
+  readonly files: { readonly script: string; readonly plan: string; readonly spec: string };
+  readonly logDir: string;
+  readonly logDirOutside: boolean;
+}
+
+/**
+ * The run directory, written atomically (`extra`: more files in it), and the batch log's directory:
+ * sbatch does not create it; one in the run directory is made now, one elsewhere only when
+ * `submitting` (a dry run names it).
+ */
+export function writeRun(
+  prepared: Prepared,
+  io: Io,
+  submitting: boolean,
+  extra: Readonly<Record<string, string>> = {},
+): WrittenRun {
+  const { plan, spec, runsDir, runsDirLabel, input } = prepared;
+  // Created here one directory at a time (a recursive mkdir never returns under /proc).
+  makeDirectory(runsDir, runsDirLabel);
+  const runDir = newRunDirPath(runsDir, spec.slurm.jobName, io.now());
+  const script = renderLabelled(plan, runDir, runsDirLabel);
+  writeRunDir(runDir, {
+    [FILES.script]: script,
+    [FILES.plan]: `${JSON.stringify(planToJson(plan), null, 2)}\n`,
+    [FILES.spec]: `${JSON.stringify(plan.spec, null, 2)}\n`,
+    ...extra,
+  });
+  const files = {
+    script: join(runDir, FILES.script),
+    plan: join(runDir, FILES.plan),
+    spec: join(runDir, FILES.spec),
+  };
+  const logDir = outputDirectory(spec.slurm.output, runDir);
+  const logDirOutside = !`${logDir}/`.startsWith(`${runDir}/`);
+  if (!logDirOutside || submitting) {
+    try {
+      makeDirectory(logDir, labelFor(input, "slurm.output"));
+    } catch (err) {
+      runFs().remove(runDir);
+      throw err;
+    }
+  }
+  return { runDir, files, logDir, logDirOutside };
 }
 
 export interface FollowResult {

@@ -10,11 +10,22 @@ import type { Io } from "../io.js";
 import { checkDirectory, outputDirectory } from "../paths.js";
 import { prepare } from "../prepare.js";
 import { newRunDirPath, writeFileAtomic } from "../run-dir.js";
+import { loadSweep, notSweepFlags, selectPoint } from "../sweep.js";
 
 export const GENERATOR = "dyn (@dyn/cli)";
 
 export async function run(flags: Record<string, unknown>, _args: string[], io: Io): Promise<number> {
-  const { plan, runsDir, runsDirLabel, spec } = await prepare(flags, io);
+  // A sweep renders one point at a time (--point n); the script of each is what deploy would submit.
+  const sweep = await loadSweep(flags, io);
+  notSweepFlags(flags, sweep !== undefined);
+  if (sweep && flags.point === undefined)
+    throw new DynError(
+      "DYN_USAGE",
+      `--point: ${sweep.config.display} is a sweep of ${sweep.points.length} points (matrix:); render one of them with --point <n>`,
+      { key: "--point", hint: `dyn plan -f ${sweep.config.display} lists the points` },
+    );
+  const point = sweep ? selectPoint(sweep, flags.point) : undefined;
+  const { plan, runsDir, runsDirLabel, spec } = await prepare(flags, io, point ? { point } : {});
   const given = flags.runDir as string | undefined;
   if (given !== undefined && !isAbsolute(given)) {
     throw new DynError(

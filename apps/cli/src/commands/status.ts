@@ -24,7 +24,8 @@ import {
   timelineOf,
 } from "../observe.js";
 import { registryDir, remember } from "../registry.js";
-import { knownDeployments } from "../run-dir.js";
+import { knownDeployments, readDeployment } from "../run-dir.js";
+import { readSweep } from "../sweep-record.js";
 import { pad, runsDirOf, targetOf } from "./shared.js";
 
 export function statusJson(observations: readonly Observation[], timelines?: ReadonlyArray<Timeline | null>) {
@@ -186,10 +187,19 @@ export function statusTable(io: Io, observations: readonly Observation[]): strin
 
 export async function run(flags: Record<string, unknown>, args: string[], io: Io): Promise<number> {
   const runsDir = await runsDirOf(flags, io);
+  if (flags.sweep !== undefined && args.length > 0)
+    throw new DynError("DYN_USAGE", `--sweep: shows a whole sweep; give it or ${args[0]}, not both`, {
+      key: "--sweep",
+    });
+  // --sweep <id>: every submitted point of the sweep, in point order.
   const targets: Target[] =
-    args.length > 0
-      ? args.map((a) => targetOf(a, runsDir, io))
-      : knownDeployments(runsDir, registryDir(io.env)).map((d) => ({ jobId: d.job?.jobId, deployment: d }));
+    flags.sweep !== undefined
+      ? readSweep(runsDir, String(flags.sweep)).record.points.flatMap((p) =>
+          p.jobId ? [{ jobId: p.jobId, deployment: readDeployment(p.runDir) }] : [],
+        )
+      : args.length > 0
+        ? args.map((a) => targetOf(a, runsDir, io))
+        : knownDeployments(runsDir, registryDir(io.env)).map((d) => ({ jobId: d.job?.jobId, deployment: d }));
   const slurm = await io.slurm();
   const register = (e: Parameters<typeof remember>[1]) => remember(io.env, e, () => undefined);
   const observe = (s: typeof slurm, t: readonly Target[]) =>

@@ -7,13 +7,26 @@ import { chainJobIds, chainOf, writeStopMarker } from "../chain.js";
 import { type Io, printJson } from "../io.js";
 import { backoff } from "../observe.js";
 import { registryDir } from "../registry.js";
-import type { Deployment } from "../run-dir.js";
+import { type Deployment, readDeployment } from "../run-dir.js";
+import { readSweep, type SweepRecord } from "../sweep-record.js";
 import { seconds } from "./deploy.js";
 import { runsDirOf, targetOf } from "./shared.js";
 
 export async function run(flags: Record<string, unknown>, args: string[], io: Io): Promise<number> {
   const runsDir = await runsDirOf(flags, io);
-  const target = targetOf(args[0] as string, runsDir, io);
+  if (flags.sweep !== undefined) {
+    if (args[0] !== undefined)
+      throw new DynError("DYN_USAGE", `--sweep: stops a whole sweep; give it or ${args[0]}, not both`, {
+        key: "--sweep",
+      });
+    return stopSweep(readSweep(runsDir, String(flags.sweep)).record, flags, io);
+  }
+  if (args[0] === undefined)
+    throw new DynError("DYN_USAGE", "stop: give a job id or run directory, or --sweep <id>", {
+      key: "stop",
+      hint: "dyn list shows the deployments and sweeps",
+    });
+  const target = targetOf(args[0], runsDir, io);
   const jobId = target.jobId;
   if (!jobId)
     throw new DynError("DYN_USAGE", `${args[0]}: was never submitted, nothing to stop`, { key: args[0] });
@@ -140,6 +153,84 @@ async function stopChain(
       cancelled.size > 0
         ? `chain stopped: job ${[...cancelled].join(", ")} cancelled, none left in the queue after ${waited} s\n`
         : `chain stopped: no job of it was in the queue (${ids.join(", ")})\n`,
+    );
+  return 0;
+}
+
+/**
+ * `dyn stop --sweep <id>`: every point's job (and, for a keep-alive point, its chain: the stop marker
+ * first) is cancelled, the last point first (a point queued after another must not start when that
+ * one ends), then polled until none is left in the queue.
+ */
+async function stopSweep(record: SweepRecord, flags: Record<string, unknown>, io: Io): Promise<number> {
+  const slurm = await io.slurm();
+  const timeout = seconds("--timeout", flags.timeout) ?? 120;
+  const points = record.points.flatMap((p) => (p.jobId ? [{ ...p, jobId: p.jobId }] : []));
+  const chains = points.flatMap((p) => {
+    const d = readDeployment(p.runDir);
+    return chainOf(d) ? [{ point: p, deployment: d }] : [];
+  });
+  for (const c of chains) writeStopMarker(c.deployment.runDir, new Date(io.now()));
+  const idsNow = () => {
+    const ids = points.map((p) => p.jobId).reverse();
+    for (const c of chains) ids.push(...chainJobIds(c.deployment));
+    return [...new Set(ids)];
+  };
+  const start = io.now();
+  const delay = backoff(500, 5000);
+  const cancelled = new Set<string>();
+  const { signal, dispose } = io.interrupts();
+  try {
+    for (;;) {
+      const ids = idsNow();
+      const queue = await slurm.queue(ids);
+      const live = ids.filter((id) => queue.has(id));
+      if (live.length === 0) break;
+      const fresh = live.filter((id) => !cancelled.has(id));
+      for (const id of fresh) {
+        try {
+          await slurm.cancel(id);
+        } catch {
+          // it ended between squeue and scancel: the next poll sees it gone
+        }
+        cancelled.add(id);
+      }
+      if (fresh.length > 0 && !flags.json)
+        io.stderr(`scancel ${fresh.join(" ")}: waiting for the sweep's jobs to leave the queue…\n`);
+      if ((io.now() - start) / 1000 >= timeout)
+        throw new DynError(
+          "DYN_TIMEOUT",
+          `job ${live.join(", ")} of sweep ${record.id} is still in the queue ${timeout} s after scancel`,
+          { hint: `check squeue -j ${live.join(",")}; a node may be stuck completing (ask the admins)` },
+        );
+      await io.sleep(delay(), signal);
+      if (signal.aborted) {
+        io.stderr(`interrupted: sweep ${record.id} was cancelled and its jobs are still leaving the queue\n`);
+        return 130;
+      }
+    }
+  } finally {
+    dispose();
+  }
+  const waited = Math.round((io.now() - start) / 1000);
+  if (flags.json)
+    printJson(io, {
+      format: "dyn.sweep-stop/v1",
+      sweep: record.id,
+      points: record.points.map((p) => ({
+        index: p.index,
+        label: p.label,
+        jobId: p.jobId,
+        cancelled: p.jobId !== null && cancelled.has(p.jobId),
+      })),
+      cancelled: [...cancelled],
+      seconds: waited,
+    });
+  else
+    io.stdout(
+      cancelled.size > 0
+        ? `sweep ${record.id} stopped: job ${[...cancelled].join(", ")} cancelled, none left in the queue after ${waited} s\n`
+        : `sweep ${record.id}: no job of it was in the queue (${points.map((p) => p.jobId).join(", ")}); nothing to stop\n`,
     );
   return 0;
 }
