@@ -5,8 +5,9 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { DynError, problemsError, trySplitArgs } from "@dyn/core";
+import { DynError, trySplitArgs } from "@dyn/core";
 import type { Document, Node } from "yaml";
+import { loadYaml, parseYamlAt } from "./yaml-at.js";
 
 /** yaml is imported only when a config file exists (startup time). */
 let Y: typeof import("yaml");
@@ -77,32 +78,10 @@ export async function loadConfig(cwd: string, explicit: string | undefined): Pro
 }
 
 export async function parseConfig(text: string, path: string, cwd: string): Promise<ConfigFile> {
-  Y ??= await import("yaml");
-  const { LineCounter, parseDocument } = Y;
+  Y = await loadYaml();
   const rel = relative(cwd, path);
   const display = rel && !rel.startsWith("..") ? rel : path;
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number) => {
-    const { line, col } = lineCounter.linePos(offset);
-    return `${display}:${line}:${col}`;
-  };
-  if (doc.errors.length > 0) {
-    // Every syntax error at once, each at its line and column.
-    const problems = doc.errors.map((e) => ({
-      key: "",
-      label: at(e.pos[0]),
-      where: at(e.pos[0]),
-      message: e.message.split("\n")[0] ?? e.message,
-    }));
-    const error = problemsError("DYN_CONFIG_INVALID", problems, "fix the YAML syntax (JSON is accepted too)");
-    // One syntax error reads as before: `dyn.yaml:3:1 <message>`.
-    if (problems.length === 1)
-      throw new DynError("DYN_CONFIG_INVALID", `${problems[0]?.label} ${problems[0]?.message}`, {
-        hint: error.hint,
-      });
-    throw error;
-  }
+  const { doc, at } = await parseYamlAt(text, display, "fix the YAML syntax (JSON is accepted too)");
   keepWrittenNumbers(doc);
   const data = doc.toJS() as unknown;
   if (data === null || data === undefined) {

@@ -11,7 +11,6 @@ import {
   DynError,
   type ProfileScope,
   type ProfilesSource,
-  problemsError,
   profilesFileError,
   type ResolvedProfile,
   resolveProfile,
@@ -19,6 +18,8 @@ import {
 } from "@dyn/core";
 import type { Node } from "yaml";
 import type { ConfigFile } from "./config-file.js";
+
+import { loadYaml, parseYamlAt } from "./yaml-at.js";
 
 let Y: typeof import("yaml");
 
@@ -69,22 +70,8 @@ export async function parseProfilesText(
   path: string,
   text: string,
 ): Promise<ProfilesText> {
-  Y ??= await import("yaml");
-  const lineCounter = new Y.LineCounter();
-  const doc = Y.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number) => {
-    const { line, col } = lineCounter.linePos(offset);
-    return `${path}:${line}:${col}`;
-  };
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => ({
-      key: "",
-      label: at(e.pos[0]),
-      where: at(e.pos[0]),
-      message: e.message.split("\n")[0] ?? e.message,
-    }));
-    throw problemsError("DYN_CONFIG_INVALID", problems, "fix the YAML syntax of the profiles file");
-  }
+  Y = await loadYaml();
+  const { doc, at } = await parseYamlAt(text, path, "fix the YAML syntax of the profiles file");
   const locate = (p: readonly (string | number)[], preferKey = false) => {
     const offset = nodeAt(doc.contents, p, preferKey)?.range?.[0];
     return offset === undefined ? undefined : at(offset);

@@ -179,6 +179,23 @@ describe("errors: one line naming the profile, its file and key, exit 2, nothing
     expect(JSON.parse(env.stdout).error.message).toMatch(/^DYN_PROFILE: no profile "nope"/);
   });
 
+  it("YAML syntax errors in a profiles file read like the config file's: one a line, each at file:line:col", async () => {
+    const one = homes(`profiles:\n  a: { slurm: { partition: gpu }\n`);
+    const r = await run(["plan", ...SG, "--profile", "a"], { cwd: one.cwd, env: one.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr.split("\n")[0]).toMatch(
+      new RegExp(
+        `^error: ${one.siteFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+ .+ \\(DYN_CONFIG_INVALID\\)$`,
+      ),
+    );
+    expect(r.stderr).toContain("fix the YAML syntax of the profiles file");
+    const two = homes(undefined, `profiles:\n  a: 1\n  a: 2\n  b: [\n`);
+    const t = await run(["plan", ...SG, "--profile", "a"], { cwd: two.cwd, env: two.env });
+    expect(t.code).toBe(2);
+    const lines = t.stderr.split("\n").filter((l) => l.includes(two.userFile));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+  });
+
   it("bad keys in a profiles file: each at file:line:col with its key path; spec keys are not profile keys", async () => {
     const h = homes(`profiles:\n  a:\n    slurm:\n      partiton: gpu\n    model: Qwen/Qwen3-0.6B\n`);
     const r = await run(["plan", ...SG, "--profile", "a"], { cwd: h.cwd, env: h.env });
