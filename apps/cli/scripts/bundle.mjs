@@ -26,6 +26,23 @@ const lazyChildProcess = {
     });
   },
 };
+// zod's namespace re-exports every locale (`export * as locales` in v4/classic/external.js and
+// v4/core/index.js): 64 files, a quarter of the bundle, read and deserialised at every start. dyn's
+// messages are English (zod registers `en` itself, v4/classic/schemas.js), and nothing calls
+// z.locales.*; the bundle gets a locales index with `en` only. A zod without that index fails the build.
+let localesTrimmed = false;
+const englishOnly = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      if (!source.includes('export { default as en } from "./en.js";'))
+        throw new Error(`${args.path}: no \`en\` export to keep (zod changed?)`);
+      localesTrimmed = true;
+      return { contents: 'export { default as en } from "./en.js";\n', loader: "js" };
+    });
+  },
+};
 await build({
   entryPoints: [join(root, "scripts", "bundle-entry.mjs")],
   outfile: join(root, "dist", "dyn.cjs"),
@@ -37,9 +54,11 @@ await build({
   banner: {
     js: "#!/usr/bin/env node\nvar __dynBundleUrl = require('node:url').pathToFileURL(__filename).href;",
   },
-  plugins: [lazyChildProcess],
+  plugins: [lazyChildProcess, englishOnly],
   legalComments: "none",
   minify: true,
   logLevel: "warning",
 });
+if (!localesTrimmed)
+  throw new Error("zod's locales index was not found: the bundle would carry every locale");
 console.log("wrote dist/dyn.cjs");

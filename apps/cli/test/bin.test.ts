@@ -56,6 +56,28 @@ describe("the code cache", () => {
     expect(second.stdout).toBe(first.stdout);
   });
 
+  it("a new build of the same install replaces its older caches; another install's are kept", () => {
+    const home = mkdtempSync(join(tmpdir(), "dyn-code-cache-stale-"));
+    const first = spawn(bin, ["plan", "--backend", "sglang", "--json"], { XDG_CACHE_HOME: home });
+    expect(first.status).toBe(0);
+    const [made] = readdirSync(join(home, "dyn"));
+    expect(made).toMatch(/^dyn\.cjs-[0-9a-f]{8}-\d+-\d+-v\d+\.\d+\.\d+-\w+-plan\.v8$/);
+    const install = (made as string).split("-").slice(0, 2).join("-");
+    // an older build of this install (another size and mtime), its stray temporary file, another install's cache
+    const old = `${install}-1-2-${process.version}-${process.arch}-deploy.v8`;
+    const oldTmp = `${install}-1-2-${process.version}-${process.arch}-plan.v8.999`;
+    const other = `dyn.cjs-00000000-1-2-${process.version}-${process.arch}-plan.v8`;
+    for (const f of [old, oldTmp, other]) writeFileSync(join(home, "dyn", f), "x");
+    const r = spawn(bin, ["status", "--help"], { XDG_CACHE_HOME: home });
+    expect(r.status).toBe(0);
+    const left = readdirSync(join(home, "dyn")).sort();
+    expect(left).toContain(made);
+    expect(left).toContain(other);
+    expect(left).not.toContain(old);
+    expect(left).not.toContain(oldTmp);
+    expect(left.some((f) => f.endsWith("-status.v8"))).toBe(true);
+  });
+
   it("an unwritable cache directory only costs speed", () => {
     const notADirectory = join(cacheHome, "a-file");
     writeFileSync(notADirectory, "");
