@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { DynError } from "@dyn/core";
 import { describe, expect, it } from "vitest";
 import { chainOf, currentUrl, writeStopMarker } from "../src/chain.js";
+import { resultsParent } from "../src/commands/bench.js";
 import { parseRunsDirFacts, REMOTE_RUNS_DIR_SCRIPT, runsDirCheck } from "../src/commands/doctor.js";
 import { useHost } from "../src/host.js";
 import { lookup } from "../src/registry.js";
@@ -209,6 +210,24 @@ describe("--remote with keep-alive: the chain's files are read and written on th
       const made = calls(log).slice(before);
       expect(made.some((l) => l.includes("chain.jsonl"))).toBe(true);
       expect(made.some((l) => l.includes("chain.stop"))).toBe(true);
+    } finally {
+      useHost(undefined);
+    }
+  });
+});
+
+describe("--remote with bench: the load generator runs here, so do its results", () => {
+  it("results go under ./dyn-bench/<run name>/ on this machine, not a local copy of the cluster's path", () => {
+    const { env } = fakeEnv();
+    const io = { cwd: "/home/me/project" };
+    expect(resultsParent("/shared/runs/dynamo-20261203-070000", io)).toBe(
+      "/shared/runs/dynamo-20261203-070000/bench",
+    );
+    useHost(createSshHost(parseRemote("login1", "--remote"), env));
+    try {
+      expect(resultsParent("/shared/runs/dynamo-20261203-070000", io)).toBe(
+        "/home/me/project/dyn-bench/dynamo-20261203-070000",
+      );
     } finally {
       useHost(undefined);
     }

@@ -4,7 +4,7 @@
  * Per step: requests, errors, TTFT and inter-token latency percentiles, output tokens/s, requests/s.
  * Results: `<run dir>/bench/<UTC timestamp>/` results.json (dyn.bench/v1), results.csv, chart.svg.
  */
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { DynError } from "@dyn/core";
 import { renderChart } from "../bench/chart.js";
@@ -24,6 +24,7 @@ import {
 import { type BenchDocument, type StepResult, stepResult } from "../bench/results.js";
 import { runStep } from "../bench/runner.js";
 import { chooseModel, planModelOf, resolveTarget, servedModels } from "../bench/target.js";
+import { currentHost } from "../host.js";
 import { type Io, printJson, progressLine } from "../io.js";
 import { observe, type Target } from "../observe.js";
 import { readDeployment } from "../run-dir.js";
@@ -93,6 +94,14 @@ async function sweep(
   return steps;
 }
 
+/**
+ * Where results go by default: `<dir>/bench/` next to the deployment; with --remote that directory
+ * is on the cluster and the load generator runs here, so `./dyn-bench/<its name>/` on this machine.
+ */
+export function resultsParent(dir: string, io: Pick<Io, "cwd">): string {
+  return currentHost().remote ? resolve(io.cwd, "dyn-bench", basename(dir)) : join(dir, "bench");
+}
+
 export async function run(flags: Record<string, unknown>, args: string[], io: Io): Promise<number> {
   const o = parseBenchOptions(flags);
   const runsDir = await runsDirOf(flags, io);
@@ -112,7 +121,7 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
   const parent = o.out
     ? resolve(io.cwd, o.out)
     : t.runDir
-      ? resolve(t.runDir, "bench")
+      ? resultsParent(t.runDir, io)
       : resolve(io.cwd, "dyn-bench");
   const startedAt = io.now();
   const dir = prepareResultsDir(parent, startedAt);
@@ -208,7 +217,7 @@ async function benchSweep(
   const observed = await observe(await io.slurm(), targets);
   const keys = record.matrix.map((m) => m.key);
   const startedAt = io.now();
-  const dir = prepareResultsDir(o.out ? resolve(io.cwd, o.out) : join(sweepDir, "bench"), startedAt);
+  const dir = prepareResultsDir(o.out ? resolve(io.cwd, o.out) : resultsParent(sweepDir, io), startedAt);
   const { signal, dispose } = io.interrupts();
   const points: SweepBenchPoint[] = [];
   try {
