@@ -155,7 +155,9 @@ export interface PlanJson {
   readonly profile: NonNullable<Plan["profile"]> | null;
   readonly nodes: number;
   readonly gpusPerNode: number;
-  readonly groups: ReadonlyArray<Omit<Plan["groups"][number], "hetGroup"> & { readonly hetGroup: number | null }>;
+  readonly groups: ReadonlyArray<
+    Omit<Plan["groups"][number], "hetGroup"> & { readonly hetGroup: number | null }
+  >;
   /** Heterogeneous jobs only: each component's nodes, resources and roles; null otherwise. */
   readonly components: ReadonlyArray<PlanComponentJson> | null;
   readonly expected: Plan["expected"];

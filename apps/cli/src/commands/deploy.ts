@@ -10,6 +10,7 @@ import {
   backoff,
   combine,
   endSentence,
+  failedJson,
   logOfComponent,
   type Observation,
   observe,
@@ -128,12 +129,18 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   if (!slurm) {
     if (flags.json)
       printJson(io, {
+        schemaVersion: 1,
         format: "dyn.deploy/v1",
+        ok: true,
+        state: "not_submitted",
         dryRun: true,
         jobId: null,
+        cluster: null,
         remote: remote ?? null,
         runDir,
         files,
+        next: [],
+        wait: null,
         plan: planJson,
       });
     else {
@@ -178,6 +185,7 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     if (flags.quiet && !wait) io.stdout(`${jobId}\n`);
   }
   const submittedJson = {
+    schemaVersion: 1,
     format: "dyn.deploy/v1",
     dryRun: false,
     jobId,
@@ -188,7 +196,8 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     next,
   };
   if (!wait) {
-    if (flags.json) printJson(io, { ...submittedJson, plan: planJson });
+    if (flags.json)
+      printJson(io, { ...submittedJson, ok: true, state: "submitted", wait: null, plan: planJson });
     return 0;
   }
   const deployment = readDeployment(runDir);
@@ -196,11 +205,13 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   if (flags.json) {
     printJson(io, {
       ...submittedJson,
+      ok: result.code === 0,
+      // the job's state when the wait ended (dyn status's state)
+      state: result.observation?.state ?? "submitted",
       wait: {
         outcome: result.outcome,
-        state: result.observation?.state ?? null,
         url: result.observation?.url ?? null,
-        failed: result.observation?.failed ?? null,
+        failed: failedJson(result.observation?.failed ?? null),
         // whose fault the failure is (dyn status --json's attribution)
         attribution: result.observation?.attribution ?? null,
         // how the job ended, when it did (dyn status's end)

@@ -5,7 +5,9 @@ import { prepare } from "../prepare.js";
 
 export async function run(flags: Record<string, unknown>, _args: string[], io: Io): Promise<number> {
   const { plan } = await prepare(flags, io);
-  if (flags.json) printJson(io, planToJson(plan));
-  else io.stdout(`${explainPlan(plan)}\n`);
+  if (flags.json) {
+    const { schemaVersion, format, ...rest } = planToJson(plan);
+    printJson(io, { schemaVersion, format, ok: true, ...rest });
+  } else io.stdout(`${explainPlan(plan)}\n`);
   return 0;
 }
