@@ -35,6 +35,9 @@ import type { QueueEntry, Slurm } from "../slurm.js";
 import { labelFor, missingSecrets } from "../spec-from-options.js";
 import { renderLabelled } from "./render.js";
 
+/** The first fields of every dyn.deploy/v1 document (json/deploy.ts); `ok` and `state` follow. */
+const ENVELOPE = { schemaVersion: 1, format: "dyn.deploy/v1" } as const;
+
 export function seconds(flag: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const s = String(value);
@@ -185,8 +188,6 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     if (flags.quiet && !wait) io.stdout(`${jobId}\n`);
   }
   const submittedJson = {
-    schemaVersion: 1,
-    format: "dyn.deploy/v1",
     dryRun: false,
     jobId,
     cluster: submitted.cluster ?? null,
@@ -197,17 +198,25 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   };
   if (!wait) {
     if (flags.json)
-      printJson(io, { ...submittedJson, ok: true, state: "submitted", wait: null, plan: planJson });
+      printJson(io, {
+        ...ENVELOPE,
+        ok: true,
+        state: "submitted",
+        ...submittedJson,
+        wait: null,
+        plan: planJson,
+      });
     return 0;
   }
   const deployment = readDeployment(runDir);
   const result = await follow(io, slurm, deployment, jobId, timeout, flags.json === true);
   if (flags.json) {
     printJson(io, {
-      ...submittedJson,
+      ...ENVELOPE,
       ok: result.code === 0,
-      // the job's state when the wait ended (dyn status's state)
-      state: result.observation?.state ?? "submitted",
+      // the job's state when the wait ended (dyn status's state; the queue poll may lag the READY)
+      state: result.outcome === "ready" ? "ready" : (result.observation?.state ?? "submitted"),
+      ...submittedJson,
       wait: {
         outcome: result.outcome,
         url: result.observation?.url ?? null,

@@ -627,12 +627,14 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   ]);
   const ok = !checks.some((c) => c.critical && c.state === "fail");
   const written = target && extra ? await writeDetected(target, ctx, checks, partitions, extra) : null;
+  // exit 1: a critical check failed, or --write-profile wrote nothing
+  const code = ok && !(target && !written?.written) ? 0 : 1;
   if (flags.json) {
     const controller = checks.find((c) => c.name === "controller");
     printJson(io, {
       schemaVersion: 1,
       format: "dyn.doctor/v1",
-      ok,
+      ok: code === 0,
       remote: ctx.remote?.spec ?? null,
       slurm: { version, controller: controller?.state === "ok" ? "up" : "unreachable" },
       runsDir: ctx.runsDir,
@@ -645,8 +647,7 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     printText(io, checks, ok);
     if (written) printWritten(io, written);
   }
-  if (target && !written?.written) return 1;
-  return ok ? 0 : 1;
+  return code;
 }
 
 /** A check as --json prints it: `state` (ok, warn, fail, skip), as every document names states. */
