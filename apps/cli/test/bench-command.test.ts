@@ -120,8 +120,11 @@ describe("dyn bench --url", () => {
     );
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
+    // (helpers.run has parsed it with json/bench.ts's strict schema)
     expect(doc).toMatchObject({
+      schemaVersion: 1,
       format: "dyn.bench/v1",
+      ok: true,
       target: { jobId: null, runDir: null, url: server.url, model: "m" },
       config: {
         api: "chat",
@@ -261,6 +264,7 @@ describe("failures", () => {
     });
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout);
+    expect(doc.ok).toBe(false);
     expect(doc.steps[0]).toMatchObject({ requests: 2, answered: 0, errors: 2, outputTokensPerS: 0 });
     expect(doc.steps[0].errorKinds).toEqual([
       { message: 'HTTP 503: {"error":{"message":"no worker","code":503}}', count: 2 },
