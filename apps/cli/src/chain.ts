@@ -127,7 +127,7 @@ export async function observeChains(
       return {
         attempt: a.attempt,
         jobId: a.jobId,
-        state: a.handedOver && !o.live ? "handed-over" : o.state,
+        state: a.handedOver && !o.live ? "handed_over" : o.state,
         live: o.live,
         url: a.url ?? o.lastUrl,
         submittedBy: a.submittedBy,

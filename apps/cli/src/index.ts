@@ -76,6 +76,21 @@ export async function main(argv: readonly string[], partialIo: Partial<Io> = {})
   }
 }
 
+/** The one error document of every command with --json (json/error.ts: `dyn.error/v1`). */
+function printError(
+  io: Io,
+  error: { code: string; message: string; hint: string | null; problems: ProblemJson[] | null },
+): void {
+  const doc = { schemaVersion: 1, format: "dyn.error/v1", ok: false, error };
+  io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+}
+
+interface ProblemJson {
+  key: string;
+  where: string | null;
+  message: string;
+}
+
 function report(err: unknown, io: Io, json: boolean, debug: boolean): number {
   const e = (err ?? {}) as ErrorLike;
   // Commander has already printed its one-line message (and the hint line).
@@ -83,9 +98,7 @@ function report(err: unknown, io: Io, json: boolean, debug: boolean): number {
     const code = e.exitCode === 0 ? 0 : 2;
     if (code !== 0 && json) {
       const message = String(e.message ?? "").replace(/^error: /, "");
-      io.stdout(
-        `${JSON.stringify({ ok: false, error: { code: "DYN_USAGE", message, hint: null } }, null, 2)}\n`,
-      );
+      printError(io, { code: "DYN_USAGE", message, hint: null, problems: null });
     }
     return code;
   }
@@ -108,8 +121,7 @@ function report(err: unknown, io: Io, json: boolean, debug: boolean): number {
     if (debug) io.stderr(`${String(e.stack)}\n${e.cause ? `cause: ${inspectCause(e.cause)}\n` : ""}`);
     if (json) {
       const list = problems?.map((p) => ({ key: p.key, where: p.where ?? null, message: p.message }));
-      const error = { code, message, hint: hint ?? null, ...(list ? { problems: list } : {}) };
-      io.stdout(`${JSON.stringify({ ok: false, error }, null, 2)}\n`);
+      printError(io, { code, message, hint: hint ?? null, problems: list ?? null });
     }
     return e.exitCode === 2 ? 2 : 1;
   }
@@ -117,10 +129,7 @@ function report(err: unknown, io: Io, json: boolean, debug: boolean): number {
   io.stderr(
     debug ? `${String(e.stack)}\n` : "hint: this is a bug in dyn; rerun with --debug and report the output\n",
   );
-  if (json)
-    io.stdout(
-      `${JSON.stringify({ ok: false, error: { code: "DYN_INTERNAL", message, hint: null } }, null, 2)}\n`,
-    );
+  if (json) printError(io, { code: "DYN_INTERNAL", message, hint: null, problems: null });
   return 1;
 }
 

@@ -83,7 +83,7 @@ export interface JobEnd {
    * SLURM's final job state (a key of END_REASONS: FAILED, TIMEOUT, CANCELLED, NODE_FAIL,
    * OUT_OF_MEMORY, PREEMPTED, …), or UNKNOWN when only the status file speaks and it does not say.
    */
-  readonly reason: string;
+  readonly slurmState: string;
   /** Who cancelled the job (a user name, else "uid N"), where SLURM says (sacct). */
   readonly by: string | null;
   /** The batch script's exit code as SLURM reports it, "code:signal". */
@@ -106,7 +106,7 @@ export interface Observation {
   /**
    * queued, starting, ready, stopping, failed (live: a component failed and the job is ending), then
    * once ended END_REASONS' state (failed, timeout, cancelled, …, ended for COMPLETED), stopped or
-   * ended (only the status file, without a reason), unknown, not-submitted
+   * ended (only the status file, without a reason), unknown, not_submitted
    */
   readonly state: string;
   /** The job is in the queue and not in a final state: url and roles are live. */
@@ -171,7 +171,7 @@ export function rolesOf(deployment: Deployment | undefined, summary: StatusSumma
         component: g.component,
         registered: ready ? g.workers : got === undefined ? null : shared ? Math.min(got, g.workers) : got,
         expected: shared ? g.workers : expected,
-        ...(g.hetGroup !== undefined ? { hetGroup: g.hetGroup } : {}),
+        ...(g.hetGroup !== undefined && g.hetGroup !== null ? { hetGroup: g.hetGroup } : {}),
       };
     });
 }
@@ -218,28 +218,28 @@ export function endOf(
   accounting: AccountingEntry | undefined,
   summary: StatusSummary | null,
 ): JobEnd | null {
-  let base: Pick<JobEnd, "reason" | "by" | "exitCode" | "source"> | undefined;
+  let base: Pick<JobEnd, "slurmState" | "by" | "exitCode" | "source"> | undefined;
   // sacct may still say RUNNING for a moment after the job left the queue: only a final state counts
   if (accounting && isEndState(accounting.state))
     base = {
-      reason: accounting.state,
+      slurmState: accounting.state,
       by: accounting.by ?? null,
       exitCode: accounting.exitCode || null,
       source: "sacct",
     };
   else if (queue && isEndState(queue.state))
-    base = { reason: queue.state, by: null, exitCode: queue.exitCode ?? null, source: "squeue" };
+    base = { slurmState: queue.state, by: null, exitCode: queue.exitCode ?? null, source: "squeue" };
   else {
     const reason = statusFileReason(summary);
-    if (reason) base = { reason, by: null, exitCode: null, source: "status-file" };
+    if (reason) base = { slurmState: reason, by: null, exitCode: null, source: "status-file" };
   }
   if (!base) return null;
-  const failed = END_REASONS[base.reason]?.component ? summary?.failed : undefined;
+  const failed = END_REASONS[base.slurmState]?.component ? summary?.failed : undefined;
   return { ...base, component: failed?.component ?? null, message: failed?.message ?? null };
 }
 
 function endedState(end: JobEnd, summary: StatusSummary | null): string {
-  const known = END_REASONS[end.reason];
+  const known = END_REASONS[end.slurmState];
   if (known) return known.state;
   return summary?.state === "stopped" ? "stopped" : "ended";
 }
@@ -253,7 +253,7 @@ export function combine(
   const live = queue !== undefined && !isEndState(queue.state);
   const end = target.jobId && !live ? endOf(queue, accounting, summary) : null;
   let state: string;
-  if (!target.jobId) state = "not-submitted";
+  if (!target.jobId) state = "not_submitted";
   else if (queue && live) state = liveState(queue, summary);
   else if (end) state = endedState(end, summary);
   else state = "unknown";
@@ -295,7 +295,7 @@ export function attributionOf(
   failed: StatusSummary["failed"] | null,
   end: JobEnd | null,
 ): FailureAttribution | null {
-  const nodeEnd = end && NODE_ENDS.has(end.reason) ? end.reason : undefined;
+  const nodeEnd = end && NODE_ENDS.has(end.slurmState) ? end.slurmState : undefined;
   const first =
     failed ??
     (nodeEnd ? (summary?.failed ?? { component: "slurm", message: endSentence(end as JobEnd) }) : null);
@@ -308,7 +308,7 @@ export function attributionOf(
     failed: first,
     node: nodeOfStep(first.component, steps, summary?.nodes ?? []),
     logTail: text ? text.split("\n") : [],
-    endReason: nodeEnd ?? end?.reason ?? summary?.endReason,
+    endReason: nodeEnd ?? end?.slurmState ?? summary?.endReason,
   });
   return { ...a, log: log && d && text !== undefined ? relative(d.runDir, log) : null };
 }
@@ -445,22 +445,27 @@ export async function observe(slurm: Slurm, targets: readonly Target[]): Promise
 
 export const isActive = (o: Observation) => o.live;
 
+/** A status file failure as --json prints it: `code` always present (null: no process exit code). */
+export function failedJson(failed: { component: string; message: string; code?: number } | null | undefined) {
+  return failed ? { component: failed.component, message: failed.message, code: failed.code ?? null } : null;
+}
+
 /** "cancelled by alice", "timeout", "failed: decode-w0", "failed (exit 2:0)": one phrase for tables. */
 export function endText(end: JobEnd): string {
-  const state = END_REASONS[end.reason]?.state ?? end.reason.toLowerCase();
+  const state = END_REASONS[end.slurmState]?.state ?? end.slurmState.toLowerCase();
   if (end.by) return `${state} by ${end.by}`;
   if (end.component) return `${state}: ${end.component}`;
-  if (end.reason === "FAILED" && end.exitCode) return `${state} (exit ${end.exitCode})`;
+  if (end.slurmState === "FAILED" && end.exitCode) return `${state} (exit ${end.exitCode})`;
   return state;
 }
 
 /** One sentence: "TIMEOUT: reached its time limit (exit code 0:0; sacct)". */
 export function endSentence(end: JobEnd): string {
-  const what = END_REASONS[end.reason]?.text ?? "ended, and nothing says why";
+  const what = END_REASONS[end.slurmState]?.text ?? "ended, and nothing says why";
   const by = end.by ? ` by ${end.by}` : "";
   const component = end.component ? `: ${end.component}: ${end.message ?? "failed"}` : "";
   const exit = end.exitCode ? `exit code ${end.exitCode}; ` : "";
-  return `${end.reason}: ${what}${by}${component} (${exit}${end.source})`;
+  return `${end.slurmState}: ${what}${by}${component} (${exit}${end.source})`;
 }
 
 export function rolesText(o: Observation): string {

@@ -340,6 +340,14 @@ export function createProgram(io: Io, setExit: (code: number) => void): Command 
     .option("--force", "with --write-profile: replace a profile of that name")
     .action(act(() => import("./commands/doctor.js")));
 
+  common(program.command("schema"), false)
+    .description("print the JSON Schema of a command's --json output (no argument: every one, by name)")
+    .argument(
+      "[command...]",
+      "deploy, plan, status, list, stop, bench, doctor, backends, backends show, backends new or error",
+    )
+    .action(act(() => import("./commands/schema.js")));
+
   common(program.command("completion"), false)
     .description("print a shell completion script")
     .addArgument(new Argument("<shell>", "bash or zsh").choices(["bash", "zsh"]))

@@ -85,7 +85,9 @@ describe("dyn backends new", () => {
     const r = await run(["backends", "new", "x", "--dir", "a/b", "--json"], { cwd });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
-      format: "dyn.backend-new/v1",
+      schemaVersion: 1,
+      format: "dyn.backends-new/v1",
+      ok: true,
       name: "x",
       package: "dyn-backend-x",
       dir: join(cwd, "a/b"),

@@ -120,8 +120,11 @@ describe("dyn bench --url", () => {
     );
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
+    // (helpers.run has parsed it with json/bench.ts's strict schema)
     expect(doc).toMatchObject({
+      schemaVersion: 1,
       format: "dyn.bench/v1",
+      ok: true,
       target: { jobId: null, runDir: null, url: server.url, model: "m" },
       config: {
         api: "chat",
@@ -135,7 +138,7 @@ describe("dyn bench --url", () => {
     });
     expect(doc.steps).toHaveLength(2);
     for (const s of doc.steps) {
-      expect(s).toMatchObject({ requests: 6, ok: 6, errors: 0, outputTokens: 30, inputTokensMean: 10 });
+      expect(s).toMatchObject({ requests: 6, answered: 6, errors: 0, outputTokens: 30, inputTokensMean: 10 });
       expect(s.itlMs.count).toBe(24); // 4 gaps per 5-token answer
       expect(s.ttftMs.p50).toBeGreaterThanOrEqual(20 * 0.9);
       expect(s.itlMs.p50).toBeGreaterThanOrEqual(20 * 0.75);
@@ -261,7 +264,8 @@ describe("failures", () => {
     });
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout);
-    expect(doc.steps[0]).toMatchObject({ requests: 2, ok: 0, errors: 2, outputTokensPerS: 0 });
+    expect(doc.ok).toBe(false);
+    expect(doc.steps[0]).toMatchObject({ requests: 2, answered: 0, errors: 2, outputTokensPerS: 0 });
     expect(doc.steps[0].errorKinds).toEqual([
       { message: 'HTTP 503: {"error":{"message":"no worker","code":503}}', count: 2 },
     ]);
@@ -294,7 +298,11 @@ describe("failures", () => {
     server.mode = "whole";
     const r = await run(["bench", "--url", server.url, "--concurrency", "1", "--requests", "1", "--json"]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).steps[0]).toMatchObject({ ok: 1, outputTokens: 2, itlMs: { count: 0 } });
+    expect(JSON.parse(r.stdout).steps[0]).toMatchObject({
+      answered: 1,
+      outputTokens: 2,
+      itlMs: { count: 0 },
+    });
   });
 
   it("a frontend nobody listens on: the model cannot be chosen, exit 1", async () => {

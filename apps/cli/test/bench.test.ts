@@ -159,7 +159,7 @@ describe("a step's summary", () => {
         req({ ok: false, error: "HTTP 503: busy", ttftMs: null, itlMs: [], outputTokens: 0 }),
       ],
     });
-    expect(s).toMatchObject({ concurrency: 2, requests: 4, ok: 3, errors: 1, durationS: 2 });
+    expect(s).toMatchObject({ concurrency: 2, requests: 4, answered: 3, errors: 1, durationS: 2 });
     expect(s.ttftMs).toEqual({ count: 3, mean: 20, p50: 20, p90: 28, p99: 29.8 });
     expect(s.itlMs).toMatchObject({ count: 3, p50: 22 });
     expect(s.latencyMs).toMatchObject({ p50: 1000 });
@@ -180,7 +180,7 @@ describe("a step's summary", () => {
       results: [req({ ok: false, error: "x", ttftMs: null, itlMs: [], outputTokens: 0 })],
     });
     expect(s).toMatchObject({
-      ok: 0,
+      answered: 0,
       errors: 1,
       outputTokensPerS: 0,
       requestsPerS: 0,
@@ -275,7 +275,7 @@ describe("runStep", () => {
 const step = (o: Partial<StepResult> = {}): StepResult => ({
   concurrency: 1,
   requests: 4,
-  ok: 4,
+  answered: 4,
   errors: 0,
   durationS: 2,
   ttftMs: { count: 4, mean: 25, p50: 24.5, p90: 30, p99: 31.25 },
@@ -300,7 +300,7 @@ describe("CSV", () => {
     expect(lines).toHaveLength(4);
     expect(lines[3]).toBe("");
     expect(lines[0]).toBe(
-      "concurrency,requests,ok,errors,duration_s,ttft_p50_ms,ttft_p90_ms,ttft_p99_ms,ttft_mean_ms,itl_p50_ms,itl_p90_ms,itl_p99_ms,itl_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_mean_ms,output_tokens,output_tokens_per_s,requests_per_s,input_tokens_mean,interrupted",
+      "concurrency,requests,answered,errors,duration_s,ttft_p50_ms,ttft_p90_ms,ttft_p99_ms,ttft_mean_ms,itl_p50_ms,itl_p90_ms,itl_p99_ms,itl_mean_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_mean_ms,output_tokens,output_tokens_per_s,requests_per_s,input_tokens_mean,interrupted",
     );
     expect(lines[1]).toBe("1,4,4,0,2,24.5,30,31.25,25,20.125,22,29,20,300,310,320,300,40,20,2,1030,false");
     expect(lines[2]?.startsWith("4,4,4,0,2,,,,,20.125")).toBe(true);
@@ -356,7 +356,7 @@ describe("chart", () => {
       step(),
       step({ concurrency: 4, outputTokensPerS: 70 }),
       step({ concurrency: 16, outputTokensPerS: 200 }),
-      step({ concurrency: 64, ok: 0, errors: 4, outputTokensPerS: 0 }),
+      step({ concurrency: 64, answered: 0, errors: 4, outputTokensPerS: 0 }),
     ];
     const svg = renderChart(steps, "dyn bench <m&n>");
     expect(
@@ -376,7 +376,7 @@ describe("chart", () => {
   });
 
   it("says so when no step was answered", () => {
-    const svg = renderChart([step({ ok: 0, errors: 4 })], "t");
+    const svg = renderChart([step({ answered: 0, errors: 4 })], "t");
     expect(svg.match(/no answered requests/g)).toHaveLength(2);
     expect(svg).not.toContain("<circle");
     expect(svg).not.toMatch(/NaN|Infinity/);

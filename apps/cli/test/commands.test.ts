@@ -205,11 +205,14 @@ describe("dyn status / list / stop / logs", () => {
     const by = Object.fromEntries(doc.deployments.map((d: { jobId: string }) => [d.jobId, d]));
     expect(by["101"]).toMatchObject({ state: "ready", url: "http://10.1.1.1:10004" });
     expect(by["101"].roles).toEqual([
-      { role: "prefill", component: "prefill", registered: 1, expected: 1 },
-      { role: "decode", component: "backend", registered: 1, expected: 1 },
+      { role: "prefill", component: "prefill", registered: 1, expected: 1, hetGroup: null },
+      { role: "decode", component: "backend", registered: 1, expected: 1, hetGroup: null },
     ]);
-    expect(by["102"]).toMatchObject({ state: "queued", queue: { state: "PENDING", reason: "Priority" } });
-    expect(by["103"]).toMatchObject({ state: "timeout", accounting: { state: "TIMEOUT" } });
+    expect(by["102"]).toMatchObject({
+      state: "queued",
+      queue: { slurmState: "PENDING", reason: "Priority" },
+    });
+    expect(by["103"]).toMatchObject({ state: "timeout", accounting: { slurmState: "TIMEOUT" } });
   });
 
   it("status <job> and <run-dir> find the deployment; table output", async () => {
@@ -273,10 +276,14 @@ describe("dyn status / list / stop / logs", () => {
     expect(slurm.calls.map((c) => c.cmd)).toEqual(["squeue", "sacct"]);
     expect(slurm.calls[1]?.args).toEqual(["2"]);
     const doc = JSON.parse(r.stdout);
-    expect(doc.deployments.map((d: { queueState: string }) => d.queueState).sort()).toEqual([
-      "PENDING",
-      "gone",
-      "not-submitted",
+    const states = doc.deployments.map((d: { slurmState: string | null; state: string }) => [
+      d.state,
+      d.slurmState,
+    ]);
+    expect(states.sort()).toEqual([
+      ["not_submitted", null],
+      ["queued", "PENDING"],
+      ["unknown", null],
     ]);
   });
 
@@ -487,7 +494,7 @@ describe("dyn plan / render / backends / init / doctor / completion", () => {
   it("doctor: critical failures exit 1; a healthy cluster exits 0; --json", async () => {
     const bare = await run(["doctor", "--json"], { slurm: new FakeSlurm() });
     expect(bare.code).toBe(1);
-    expect(JSON.parse(bare.stdout).checks.find((c: { name: string }) => c.name === "sbatch").status).toBe(
+    expect(JSON.parse(bare.stdout).checks.find((c: { name: string }) => c.name === "sbatch").state).toBe(
       "fail",
     );
     const slurm = new FakeSlurm();

@@ -37,7 +37,7 @@ function healthy(): FakeSlurm {
 
 interface CheckJson {
   name: string;
-  status: string;
+  state: string;
   critical: boolean;
   detail: string;
   fix: string | null;
@@ -66,6 +66,7 @@ describe("dyn doctor against a fake SLURM", () => {
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(Object.keys(doc)).toEqual([
+      "schemaVersion",
       "format",
       "ok",
       "remote",
@@ -81,11 +82,11 @@ describe("dyn doctor against a fake SLURM", () => {
     expect(doc.format).toBe("dyn.doctor/v1");
     expect(doc.ok).toBe(true);
     expect(doc.remote).toBeNull();
-    expect(doc.checks[0]).toMatchObject({ name: "ssh", status: "skip" });
+    expect(doc.checks[0]).toMatchObject({ name: "ssh", state: "skip" });
     expect(doc.slurm).toEqual({ version: "23.11.4", controller: "up" });
     expect(doc.checks.map((c: CheckJson) => c.name)).toEqual([...CHECK_NAMES]);
     for (const c of doc.checks)
-      expect(Object.keys(c)).toEqual(["name", "status", "critical", "detail", "fix"]);
+      expect(Object.keys(c)).toEqual(["name", "state", "critical", "detail", "fix"]);
     expect(doc.partitions).toEqual([
       expect.objectContaining({
         name: "gpu",
@@ -140,7 +141,7 @@ describe("dyn doctor against a fake SLURM", () => {
     const r = await run(["doctor", "--json"], { slurm });
     expect(r.code).toBe(1);
     expect(checkOf(r.stdout, "sbatch")).toMatchObject({
-      status: "fail",
+      state: "fail",
       detail: "`sbatch --version` failed: fatal: Could not establish a configuration source",
       fix: expect.stringContaining("SLURM_CONF"),
     });
@@ -150,7 +151,7 @@ describe("dyn doctor against a fake SLURM", () => {
     const r = await run(["doctor", "--json"], { slurm: new FakeSlurm() });
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout);
-    expect(doc.checks.filter((c: CheckJson) => c.status === "ok").map((c: CheckJson) => c.name)).toEqual([
+    expect(doc.checks.filter((c: CheckJson) => c.state === "ok").map((c: CheckJson) => c.name)).toEqual([
       "runs directory",
     ]);
     for (const p of doc.problems) expect(p.fix).toMatch(/\w/);
@@ -164,12 +165,12 @@ describe("dyn doctor against a fake SLURM", () => {
     slurm.probes.set("sbatch --version", answer("slurm 20.02.7"));
     const r = await run(["doctor", "--json"], { slurm });
     expect(r.code).toBe(1);
-    expect(checkOf(r.stdout, "slurm version")).toMatchObject({ status: "fail", critical: true });
+    expect(checkOf(r.stdout, "slurm version")).toMatchObject({ state: "fail", critical: true });
     expect(JSON.parse(r.stdout).slurm.version).toBe("20.02.7");
     slurm.probes.set("sbatch --version", answer("my own sbatch 1"));
     for (const c of ["srun", "squeue"]) slurm.probes.set(`${c} --version`, answer("nothing here"));
     const odd = await run(["doctor", "--json"], { slurm });
-    expect(checkOf(odd.stdout, "slurm version").status).toBe("warn");
+    expect(checkOf(odd.stdout, "slurm version").state).toBe("warn");
   });
 
   it("scontrol ping output: every controller UP or DOWN", () => {
@@ -188,7 +189,7 @@ describe("dyn doctor against a fake SLURM", () => {
     let r = await run(["doctor", "--json"], { slurm });
     expect(r.code).toBe(0);
     expect(checkOf(r.stdout, "gpus")).toMatchObject({
-      status: "warn",
+      state: "warn",
       fix: expect.stringContaining("--gpu-request none"),
     });
     sinfo("gpu*|down|4|gpu:8|infinite\n");
@@ -206,7 +207,7 @@ describe("dyn doctor against a fake SLURM", () => {
     writeConfig(cwd, "backend: vllm\nslurm:\n  partition: gpu\n  gpusPerNode: 8\n");
     r = await run(["doctor", "--json"], { cwd, slurm });
     expect(checkOf(r.stdout, "gpus")).toMatchObject({
-      status: "warn",
+      state: "warn",
       fix: "set slurm.gpusPerNode / --gpus-per-node to at most 4",
     });
   });
@@ -216,7 +217,7 @@ describe("dyn doctor against a fake SLURM", () => {
     slurm.probes.set("srun --help", answer("Usage: srun [OPTIONS...] executable [args...]\n"));
     let r = await run(["doctor", "--json"], { slurm });
     expect(r.code).toBe(0);
-    expect(checkOf(r.stdout, "pyxis").status).toBe("warn");
+    expect(checkOf(r.stdout, "pyxis").state).toBe("warn");
     const cwd = tmp();
     writeConfig(
       cwd,
@@ -225,9 +226,9 @@ describe("dyn doctor against a fake SLURM", () => {
     slurm.calls = [];
     r = await run(["doctor", "--json"], { cwd, slurm });
     expect(r.code).toBe(1);
-    expect(checkOf(r.stdout, "pyxis")).toMatchObject({ status: "fail", critical: true });
+    expect(checkOf(r.stdout, "pyxis")).toMatchObject({ state: "fail", critical: true });
     // The container's own etcd and nats-server: nothing to look for on this node.
-    expect(checkOf(r.stdout, "etcd").status).toBe("skip");
+    expect(checkOf(r.stdout, "etcd").state).toBe("skip");
     expect(slurm.calls.some((c) => c.cmd === "etcd")).toBe(false);
   });
 
@@ -237,18 +238,18 @@ describe("dyn doctor against a fake SLURM", () => {
     let r = await run(["doctor", "--json"], { slurm });
     expect(r.code).toBe(0);
     expect(checkOf(r.stdout, "etcd")).toMatchObject({
-      status: "ok",
+      state: "ok",
       detail: expect.stringContaining("etcd Version: 3.4.23"),
     });
     expect(checkOf(r.stdout, "nats-server")).toMatchObject({
-      status: "warn",
+      state: "warn",
       detail: "nats-server is not on this node's PATH",
       fix: expect.stringContaining("--nats <url>"),
     });
     const cwd = tmp();
     writeConfig(cwd, "backend: vllm\ninfra:\n  nats:\n    mode: off\n");
     r = await run(["doctor", "--json"], { cwd, slurm });
-    expect(checkOf(r.stdout, "nats-server").status).toBe("skip");
+    expect(checkOf(r.stdout, "nats-server").state).toBe("skip");
   });
 
   it("the runs directory is checked without creating it", async () => {
@@ -261,17 +262,17 @@ describe("dyn doctor against a fake SLURM", () => {
     );
     expect(readdirSync(cwd)).toEqual([]);
     expect(runsDirCheck("/proc/x")).toMatchObject({
-      status: "fail",
+      state: "fail",
       detail: "/proc/x is on proc, which cannot hold files",
     });
     const file = join(cwd, "file");
     writeFileSync(file, "");
     expect(runsDirCheck(join(file, "runs"))).toMatchObject({
-      status: "fail",
+      state: "fail",
       detail: `${file} is not a directory`,
     });
     expect(runsDirCheck("/dev/shm/dyn-runs")).toMatchObject({
-      status: "warn",
+      state: "warn",
       detail: expect.stringContaining("tmpfs"),
     });
   });

@@ -97,7 +97,7 @@ describe("endOf / combine: how a job ended", () => {
     );
     expect(o).toMatchObject({ state: "cancelled", live: false, failed: null, url: null, lastUrl: READY.url });
     expect(o.end).toEqual({
-      reason: "CANCELLED",
+      slurmState: "CANCELLED",
       by: "alice",
       exitCode: "0:0",
       component: null,
@@ -116,7 +116,7 @@ describe("endOf / combine: how a job ended", () => {
     expect(o.state).toBe("failed");
     expect(o.failed).toEqual({ component: "decode-w0", message: failed.message });
     expect(o.end).toMatchObject({
-      reason: "FAILED",
+      slurmState: "FAILED",
       exitCode: "1:0",
       component: "decode-w0",
       source: "sacct",
@@ -130,13 +130,13 @@ describe("endOf / combine: how a job ended", () => {
     expect(combine(target, undefined, acct("7", "OUT_OF_MEMORY", "0:125"), s)).toMatchObject({
       state: "out_of_memory",
       failed: { component: "decode-w0" },
-      end: { reason: "OUT_OF_MEMORY", component: "decode-w0" },
+      end: { slurmState: "OUT_OF_MEMORY", component: "decode-w0" },
     });
     for (const reason of ["NODE_FAIL", "PREEMPTED", "TIMEOUT", "CANCELLED", "DEADLINE", "BOOT_FAIL"])
       expect(combine(target, undefined, acct("7", reason), s)).toMatchObject({
         state: END_REASONS[reason]?.state,
         failed: null,
-        end: { reason, component: null },
+        end: { slurmState: reason, component: null },
       });
   });
   it("without accounting: squeue's final state (slurmctld's memory) and its exit code", () => {
@@ -147,11 +147,11 @@ describe("endOf / combine: how a job ended", () => {
       summary(READY, { event: "stopped", signal: "TERM" }),
     );
     expect(o).toMatchObject({ state: "timeout", live: false, url: null, lastUrl: READY.url });
-    expect(o.end).toMatchObject({ reason: "TIMEOUT", exitCode: "0:15", by: null, source: "squeue" });
+    expect(o.end).toMatchObject({ slurmState: "TIMEOUT", exitCode: "0:15", by: null, source: "squeue" });
   });
   it("sacct lagging behind (still RUNNING) does not hide squeue's final state", () => {
     expect(endOf(ended("7", "TIMEOUT", "0:0"), acct("7", "RUNNING"), null)).toMatchObject({
-      reason: "TIMEOUT",
+      slurmState: "TIMEOUT",
       source: "squeue",
     });
   });
@@ -163,7 +163,7 @@ describe("endOf / combine: how a job ended", () => {
     );
     expect(combine(target, undefined, undefined, timedOut)).toMatchObject({
       state: "timeout",
-      end: { reason: "TIMEOUT", source: "status-file", exitCode: null },
+      end: { slurmState: "TIMEOUT", source: "status-file", exitCode: null },
     });
     const cancelled = summary(
       READY,
@@ -179,14 +179,14 @@ describe("endOf / combine: how a job ended", () => {
     expect(combine(target, undefined, undefined, failed)).toMatchObject({
       state: "failed",
       failed: { component: "etcd" },
-      end: { reason: "FAILED", component: "etcd", source: "status-file" },
+      end: { slurmState: "FAILED", component: "etcd", source: "status-file" },
     });
     // a signal and no word on why: stopped, reason unknown
     expect(
       combine(target, undefined, undefined, summary(READY, { event: "stopped", signal: "TERM" })),
     ).toMatchObject({
       state: "stopped",
-      end: { reason: "UNKNOWN", source: "status-file" },
+      end: { slurmState: "UNKNOWN", source: "status-file" },
     });
   });
   it("nothing known anywhere: unknown, no end", () => {
@@ -308,16 +308,16 @@ describe("dyn status / list / deploy --wait after the end", () => {
       url: null,
       lastUrl: READY.url,
       failed: null,
-      end: { reason: "CANCELLED", by: "alice", source: "sacct" },
-      accounting: { state: "CANCELLED", by: "alice" },
+      end: { slurmState: "CANCELLED", by: "alice", source: "sacct" },
+      accounting: { slurmState: "CANCELLED", by: "alice" },
     });
     expect(by["22"]).toMatchObject({
       state: "timeout",
-      end: { reason: "TIMEOUT", exitCode: "0:15", source: "squeue" },
+      end: { slurmState: "TIMEOUT", exitCode: "0:15", source: "squeue" },
     });
     expect(by["23"]).toMatchObject({
       state: "failed",
-      end: { reason: "FAILED", exitCode: "1:0", component: "decode-w0", message: "exited with code 3" },
+      end: { slurmState: "FAILED", exitCode: "1:0", component: "decode-w0", message: "exited with code 3" },
     });
     expect(by["24"]).toMatchObject({ state: "ready", live: true, url: READY.url, end: null });
 
@@ -344,12 +344,12 @@ describe("dyn status / list / deploy --wait after the end", () => {
     const j = await run(["list", "--json"], { cwd, slurm });
     const rows = JSON.parse(j.stdout).deployments as Array<Record<string, unknown>>;
     expect(rows.find((r) => r.jobId === "31")).toMatchObject({
-      queueState: "gone",
+      slurmState: null,
       state: "cancelled",
-      end: { reason: "CANCELLED", by: "bob" },
+      end: { slurmState: "CANCELLED", by: "bob" },
     });
     expect(rows.find((r) => r.jobId === "32")).toMatchObject({
-      queueState: "PENDING",
+      slurmState: "PENDING",
       state: "queued",
       end: null,
     });
@@ -380,10 +380,10 @@ describe("dyn status / list / deploy --wait after the end", () => {
     expect(r.stderr).toContain(
       "error: job 41 failed: decode-w0: exited with code 3 (exit code 1:0, sacct) (DYN_JOB_FAILED)",
     );
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, state: "failed" });
     expect(JSON.parse(r.stdout).wait).toMatchObject({
       outcome: "failed",
-      state: "failed",
-      end: { reason: "FAILED", exitCode: "1:0", component: "decode-w0" },
+      end: { slurmState: "FAILED", exitCode: "1:0", component: "decode-w0" },
     });
     // the same "failure" while SLURM was cancelling the job: cancelled, no failed component
     const cwd2 = tmp();
@@ -401,8 +401,8 @@ describe("dyn status / list / deploy --wait after the end", () => {
     expect(c.stderr).toContain(
       "error: job 42 ended before it was ready: CANCELLED: cancelled by root (exit code 0:0; sacct)",
     );
+    expect(JSON.parse(c.stdout).state).toBe("cancelled");
     expect(JSON.parse(c.stdout).wait).toMatchObject({
-      state: "cancelled",
       failed: null,
       end: { by: "root" },
     });
@@ -428,11 +428,11 @@ describe("dyn status / list / deploy --wait after the end", () => {
       slurm2.acct.set("4242", acct("4242", "CANCELLED", "0:0", "carol"));
     };
     const j = await run(["deploy", "--backend", "sglang", "--wait", "--json"], { slurm: slurm2 });
+    expect(JSON.parse(j.stdout).state).toBe("cancelled");
     expect(JSON.parse(j.stdout).wait).toMatchObject({
       outcome: "failed",
-      state: "cancelled",
       failed: null,
-      end: { reason: "CANCELLED", by: "carol", source: "sacct" },
+      end: { slurmState: "CANCELLED", by: "carol", source: "sacct" },
     });
   });
 });

@@ -847,8 +847,15 @@ describe("bad input: exit code, one-line message, nothing written or submitted",
     const r = await run(["plan", "--json", "--backend", "sglang", "--nodes", "x"]);
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stdout)).toEqual({
+      schemaVersion: 1,
+      format: "dyn.error/v1",
       ok: false,
-      error: { code: "DYN_USAGE", message: '--nodes: expected a whole number or auto, got "x"', hint: null },
+      error: {
+        code: "DYN_USAGE",
+        message: '--nodes: expected a whole number or auto, got "x"',
+        hint: null,
+        problems: null,
+      },
     });
   });
 

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../src/index.js";
 import type { AccountingEntry, ProbeResult, QueueEntry, Slurm } from "../src/slurm.js";
+import { checkJson } from "./json-check.js";
 
 export interface RunResult {
   code: number;
@@ -51,6 +52,7 @@ export async function run(
     slurm: async () => opts.slurm ?? new FakeSlurm(),
     interrupts: () => ({ signal: controller.signal, dispose: () => {} }),
   });
+  await checkJson(argv, { code, stdout });
   return { code, stdout, stderr, sleeps: slept };
 }
 

@@ -100,7 +100,7 @@ it("dyn status shows the chain: the current attempt, current-url, every attempt;
     {
       attempt: 1,
       jobId: "77",
-      state: "handed-over",
+      state: "handed_over",
       live: false,
       url: "http://10.0.0.1:10100",
       submittedBy: null,
@@ -122,7 +122,7 @@ it("dyn status shows the chain: the current attempt, current-url, every attempt;
   expect(slurm.count("squeue")).toBe(1);
   const t = await run(["status", "78"], { cwd, slurm });
   expect(t.code, t.stderr).toBe(0);
-  expect(t.stdout).toContain("78: chain attempt 1: job 77 handed-over was http://10.0.0.1:10100");
+  expect(t.stdout).toContain("78: chain attempt 1: job 77 handed_over was http://10.0.0.1:10100");
   expect(t.stdout).toContain("78: chain attempt 2: job 78 ready http://10.0.0.3:10200");
   // A lone deployment's --json has chain: null.
   const lone = tmp();

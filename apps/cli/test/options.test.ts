@@ -28,6 +28,7 @@ describe("precedence: flags > DYN_* env > config file > backend defaults", () =>
     expect(p.spec.dynamo).toEqual({ allowUnknownVersion: false });
     expect(p.release).toEqual({
       version: "1.5.1",
+      requested: null,
       source: "default",
       origin: "default",
       notes: [],

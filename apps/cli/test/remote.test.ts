@@ -333,16 +333,16 @@ describe("doctor --remote: the runs directory facts in one round trip", () => {
     const facts = parseRunsDirFacts(out);
     expect(facts).toMatchObject({ existing: dir, isDirectory: true, notWritable: null });
     expect(facts?.magic).toBe(Number(statfsSync(dir).type));
-    expect(runsDirCheck(join(dir, "a b", "c"), facts)).toMatchObject({ status: "ok" });
+    expect(runsDirCheck(join(dir, "a b", "c"), facts)).toMatchObject({ state: "ok" });
     const file = join(dir, "f");
     writeFileSync(file, "");
     const onFile = parseRunsDirFacts(
       execFileSync("sh", ["-c", REMOTE_RUNS_DIR_SCRIPT, "sh", join(file, "x")], { encoding: "utf8" }),
     );
     expect(runsDirCheck(join(file, "x"), onFile)).toMatchObject({
-      status: "fail",
+      state: "fail",
       detail: `${file} is not a directory`,
     });
-    expect(runsDirCheck("/x", "cannot check /x: no answer")).toMatchObject({ status: "fail" });
+    expect(runsDirCheck("/x", "cannot check /x: no answer")).toMatchObject({ state: "fail" });
   });
 });

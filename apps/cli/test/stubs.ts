@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { main } from "../src/index.js";
 import { tmp } from "./helpers.js";
+import { checkJson } from "./json-check.js";
 
 /** A bin directory holding `commands` (name → sh body); returns the directory. */
 export function stubBin(
@@ -60,5 +61,6 @@ export async function runWithPath(
       stderr += t;
     },
   });
+  await checkJson(argv, { code, stdout });
   return { code, stdout, stderr };
 }

@@ -20,7 +20,7 @@ interface Stats {
 interface Step {
   concurrency: number;
   requests: number;
-  ok: number;
+  answered: number;
   errors: number;
   ttftMs: Stats;
   itlMs: Stats & { count: number };
@@ -65,7 +65,7 @@ it("a 3-step sweep measures the stand-in's per-token delay and writes JSON, CSV 
     console.log(
       `bench c=${s.concurrency}: ITL p50 ${s.itlMs.p50} ms (configured ${delayMs}), p90 ${s.itlMs.p90}, p99 ${s.itlMs.p99}; TTFT p50 ${s.ttftMs.p50} ms, p90 ${s.ttftMs.p90}, p99 ${s.ttftMs.p99}; ${s.outputTokensPerS} output tok/s, ${s.requestsPerS} req/s`,
     );
-    expect(s).toMatchObject({ requests: 8, ok: 8, errors: 0, outputTokens: 8 * 16 });
+    expect(s).toMatchObject({ requests: 8, answered: 8, errors: 0, outputTokens: 8 * 16 });
     expect(s.itlMs.count).toBe(8 * 15);
     // every token waits the delay: the median gap is the delay plus the two HTTP hops' overhead
     expect(s.itlMs.p50).toBeGreaterThanOrEqual(delayMs * 0.9);

@@ -45,7 +45,7 @@ function withoutAccounting(): NodeJS.ProcessEnv {
 }
 
 interface End {
-  reason: string;
+  slurmState: string;
   by: string | null;
   exitCode: string | null;
   component: string | null;
@@ -58,7 +58,6 @@ interface Status {
   lastUrl: string | null;
   failed: { component: string } | null;
   end: End | null;
-  endReason: string | null;
 }
 
 async function status(jobId: string, runs: string, env?: NodeJS.ProcessEnv): Promise<Status> {
@@ -119,14 +118,14 @@ it("scancel: cancelled by root, never a failed component; URL and counts are his
     url: null,
     lastUrl: d.wait.url,
     failed: null,
-    end: { reason: "CANCELLED", by: accounting ? "root" : null, component: null, source: SOURCE },
+    end: { slurmState: "CANCELLED", by: accounting ? "root" : null, component: null, source: SOURCE },
   });
   if (accounting) expect(sacct(d.jobId)).toBe(`${d.jobId}|CANCELLED by 0|0:0`);
   // without accounting: slurmctld still remembers the job (MinJobAge), not who cancelled it
   expect(await status(d.jobId, runs, withoutAccounting())).toMatchObject({
     state: "cancelled",
     failed: null,
-    end: { reason: "CANCELLED", by: null, source: "squeue" },
+    end: { slurmState: "CANCELLED", by: null, source: "squeue" },
   });
   const table = await dyn(["status", d.jobId, "--runs-dir", runs]);
   const row = table.stdout.split("\n").find((l) => l.startsWith(`${d.jobId} `));
@@ -138,7 +137,7 @@ it("scancel: cancelled by root, never a failed component; URL and counts are his
   const list = json<{ deployments: Array<{ jobId: string; state: string; end: End | null }> }>(
     await dyn(["list", "--runs-dir", runs, "--json"]),
   ).deployments.find((x) => x.jobId === d.jobId);
-  expect(list).toMatchObject({ state: "cancelled", end: { reason: "CANCELLED", source: SOURCE } });
+  expect(list).toMatchObject({ state: "cancelled", end: { slurmState: "CANCELLED", source: SOURCE } });
 });
 
 it("a component that fails: failed, with SLURM's exit code and the component", async () => {
@@ -152,12 +151,12 @@ it("a component that fails: failed, with SLURM's exit code and the component", a
     live: false,
     url: null,
     failed: { component: "decode-w0" },
-    end: { reason: "FAILED", exitCode: "1:0", component: "decode-w0", by: null, source: SOURCE },
+    end: { slurmState: "FAILED", exitCode: "1:0", component: "decode-w0", by: null, source: SOURCE },
   });
   if (accounting) expect(sacct(d.jobId)).toBe(`${d.jobId}|FAILED|1:0`);
   expect(await status(d.jobId, runs, withoutAccounting())).toMatchObject({
     state: "failed",
-    end: { reason: "FAILED", exitCode: "1:0", component: "decode-w0", source: "squeue" },
+    end: { slurmState: "FAILED", exitCode: "1:0", component: "decode-w0", source: "squeue" },
   });
 });
 
@@ -184,9 +183,10 @@ it("deploy --wait of a job cancelled before it was ready: cancelled, with who di
     run = await waiting;
   }
   expect(run.code, run.stderr).toBe(1);
-  const d = json<{ wait: { outcome: string; state: string; failed: unknown; end: End | null } }>(run);
-  expect(d.wait).toMatchObject({ outcome: "failed", state: "cancelled", failed: null });
-  expect(d.wait.end?.reason).toBe("CANCELLED");
+  const d = json<{ state: string; wait: { outcome: string; failed: unknown; end: End | null } }>(run);
+  expect(d.state).toBe("cancelled");
+  expect(d.wait).toMatchObject({ outcome: "failed", failed: null });
+  expect(d.wait.end?.slurmState).toBe("CANCELLED");
   expect(run.stderr).toContain(`error: job ${jobId} ended before it was ready: CANCELLED: cancelled`);
   await left(jobId);
 });
@@ -201,12 +201,11 @@ it("a time limit: timeout (and the status file says so too)", async () => {
     url: null,
     lastUrl: d.wait.url,
     failed: null,
-    endReason: "TIMEOUT",
-    end: { reason: "TIMEOUT", component: null, source: SOURCE },
+    end: { slurmState: "TIMEOUT", component: null, source: SOURCE },
   });
   if (accounting) expect(sacct(d.jobId)).toMatch(new RegExp(`^${d.jobId}\\|TIMEOUT\\|`));
   expect(await status(d.jobId, runs, withoutAccounting())).toMatchObject({
     state: "timeout",
-    end: { reason: "TIMEOUT", source: "squeue" },
+    end: { slurmState: "TIMEOUT", source: "squeue" },
   });
 });

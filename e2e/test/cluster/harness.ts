@@ -6,6 +6,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { outputProblem } from "@dyn/cli/json";
 import { parseStatusLines, type StatusEvent } from "@dyn/core";
 
 export const repo = join(import.meta.dirname, "../../..");
@@ -73,7 +74,12 @@ export function dyn(
     }, options.timeoutMs ?? 180_000);
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      // every --json document the e2e tests read is checked against its documented schema
+      outputProblem(args, code ?? -1, stdout).then(
+        (problem) =>
+          problem ? reject(new Error(`${problem}\nstderr: ${stderr}`)) : resolve({ code, stdout, stderr }),
+        reject,
+      );
     });
   });
 }

@@ -113,8 +113,8 @@ it("overlap: two hand-overs past a 2-minute limit, the current URL answering aft
   expect(s?.state).toBe("ready");
   expect(s?.url).toBe(currentUrl());
   expect(s?.chain.slice(0, 3)).toMatchObject([
-    { attempt: 1, jobId: chainIds[0], state: "handed-over", handedOver: true },
-    { attempt: 2, jobId: chainIds[1], state: "handed-over", handedOver: true },
+    { attempt: 1, jobId: chainIds[0], state: "handed_over", handedOver: true },
+    { attempt: 2, jobId: chainIds[1], state: "handed_over", handedOver: true },
     { attempt: 3, jobId: chainIds[2], state: "ready" },
   ]);
   // A successor's job id finds the deployment too, and its logs are attempt 3's.

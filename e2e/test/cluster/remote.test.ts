@@ -185,10 +185,10 @@ describe("dyn --remote through a real sshd to the testbed", () => {
     const doc = JSON.parse(doctor.stdout);
     expect(doctor.code, doctor.stdout + doctor.stderr).toBe(0);
     expect(doc.remote).toBe("login");
-    expect(doc.checks.find((c: { name: string }) => c.name === "ssh")).toMatchObject({ status: "ok" });
+    expect(doc.checks.find((c: { name: string }) => c.name === "ssh")).toMatchObject({ state: "ok" });
     // the runs directory was checked there: here (as nobody) its parent cannot even be entered
     expect(doc.checks.find((c: { name: string }) => c.name === "runs directory")).toMatchObject({
-      status: "ok",
+      state: "ok",
     });
     const afterDoctor = sshCalls();
 

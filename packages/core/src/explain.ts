@@ -6,6 +6,14 @@ import { type PortRef, showArg } from "./word.js";
 
 const showPort = (p: PortRef) => (p.kind === "fixed" ? String(p.port) : `+${p.offset}`);
 
+/** A port as JSON: a fixed number, or an offset in the job's port window (never a string). */
+export type PortJson =
+  | { readonly kind: "fixed"; readonly port: number }
+  | { readonly kind: "offset"; readonly offset: number };
+
+export const portJson = (p: PortRef): PortJson =>
+  p.kind === "fixed" ? { kind: "fixed", port: p.port } : { kind: "offset", offset: p.offset };
+
 function gpuRange(gpus: readonly number[]): string {
   if (gpus.length === 0) return "-";
   const first = gpus[0] as number;
@@ -119,23 +127,44 @@ export function explainPlan(plan: Plan): string {
   return lines.join("\n");
 }
 
+/**
+ * `dyn plan --json` and plan.json: every field is always present (null where it does not apply);
+ * ports are numbers ({kind: "fixed", port} or {kind: "offset", offset} in the job's window).
+ */
+export interface PlanComponentJson {
+  readonly index: number;
+  readonly roles: PlanComponent["roles"];
+  readonly firstNode: number;
+  readonly nodes: number;
+  readonly partition: string | null;
+  readonly account: string | null;
+  readonly qos: string | null;
+  readonly gpusPerNode: number;
+  readonly gpuType: string | null;
+  readonly constraint: string | null;
+  readonly container: PlanComponent["container"];
+}
+
 export interface PlanJson {
+  readonly schemaVersion: 1;
   readonly format: "dyn.plan/v1";
   readonly backend: string;
-  readonly release: Plan["release"];
+  readonly release: Omit<Plan["release"], "requested"> & { readonly requested: string | null };
   readonly warnings: NonNullable<Plan["warnings"]>;
   /** The site profile used, null without one. */
   readonly profile: NonNullable<Plan["profile"]> | null;
   readonly nodes: number;
   readonly gpusPerNode: number;
-  readonly groups: Plan["groups"];
-  /** Heterogeneous jobs only: each component's nodes, resources and roles. */
-  readonly components?: NonNullable<Plan["components"]>;
+  readonly groups: ReadonlyArray<
+    Omit<Plan["groups"][number], "hetGroup"> & { readonly hetGroup: number | null }
+  >;
+  /** Heterogeneous jobs only: each component's nodes, resources and roles; null otherwise. */
+  readonly components: ReadonlyArray<PlanComponentJson> | null;
   readonly expected: Plan["expected"];
   /** The token gate's per-role counter check, or why it is skipped (null: an older plan). */
   readonly smokeCounters: NonNullable<Plan["smokeCounters"]> | null;
   readonly ports: { readonly base: number; readonly slot: number; readonly slots: number };
-  readonly frontend: { readonly node: number; readonly port: string };
+  readonly frontend: { readonly node: number; readonly port: PortJson };
   readonly processes: ReadonlyArray<{
     id: string;
     role: string;
@@ -143,7 +172,7 @@ export interface PlanJson {
     rank: number;
     nodes: readonly number[];
     gpus: readonly number[];
-    ports: Record<string, string>;
+    ports: Record<string, PortJson>;
     command: string[];
     env: Record<string, string>;
     registers: string | null;
@@ -154,19 +183,33 @@ export interface PlanJson {
 
 export function planToJson(plan: Plan): PlanJson {
   return {
+    schemaVersion: 1,
     format: "dyn.plan/v1",
     backend: plan.backend,
-    release: plan.release,
+    release: { ...plan.release, requested: plan.release.requested ?? null },
     warnings: plan.warnings ?? [],
     profile: plan.profile ?? null,
     nodes: plan.nodes,
     gpusPerNode: plan.gpusPerNode,
-    groups: plan.groups,
-    ...(plan.components ? { components: plan.components } : {}),
+    groups: plan.groups.map((g) => ({ ...g, hetGroup: g.hetGroup ?? null })),
+    components:
+      plan.components?.map((c) => ({
+        index: c.index,
+        roles: c.roles,
+        firstNode: c.firstNode,
+        nodes: c.nodes,
+        partition: c.partition ?? null,
+        account: c.account ?? null,
+        qos: c.qos ?? null,
+        gpusPerNode: c.gpusPerNode,
+        gpuType: c.gpuType ?? null,
+        constraint: c.constraint ?? null,
+        container: c.container,
+      })) ?? null,
     expected: plan.expected,
     smokeCounters: plan.smokeCounters ?? null,
     ports: { base: plan.spec.ports.base, slot: plan.spec.ports.slot, slots: plan.spec.ports.slots },
-    frontend: { node: plan.frontend.node, port: showPort(plan.frontend.port) },
+    frontend: { node: plan.frontend.node, port: portJson(plan.frontend.port) },
     processes: plan.steps.map((s) => ({
       id: s.id,
       role: s.role,
@@ -174,7 +217,7 @@ export function planToJson(plan: Plan): PlanJson {
       rank: s.rank,
       nodes: s.nodes,
       gpus: s.gpus,
-      ports: Object.fromEntries(Object.entries(s.ports).map(([k, p]) => [k, showPort(p)])),
+      ports: Object.fromEntries(Object.entries(s.ports).map(([k, p]) => [k, portJson(p)])),
       command: s.argv.map(showArg),
       env: Object.fromEntries(Object.entries(s.env).map(([k, v]) => [k, showArg(v)])),
       registers: s.registers ?? null,

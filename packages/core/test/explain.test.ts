@@ -138,8 +138,11 @@ describe("planToJson", () => {
     const json = planToJson(plan);
     expect(JSON.parse(JSON.stringify(json))).toEqual(json);
     expect(json.format).toBe("dyn.plan/v1");
+    expect(json.schemaVersion).toBe(1);
+    expect(json.frontend.port).toEqual({ kind: "offset", offset: 4 });
     expect(json.release).toEqual({
       version: "1.5.1",
+      requested: null,
       source: "default",
       origin: "default",
       notes: [],
@@ -189,9 +192,18 @@ describe("planToJson", () => {
           0,
         ],
         "ports": {
-          "http": "+6",
-          "nccl": "+7",
-          "system": "+5",
+          "http": {
+            "kind": "offset",
+            "offset": 6,
+          },
+          "nccl": {
+            "kind": "offset",
+            "offset": 7,
+          },
+          "system": {
+            "kind": "offset",
+            "offset": 5,
+          },
         },
         "rank": 0,
         "registers": "backend",

@@ -98,12 +98,12 @@ describe("a heterogeneous plan", () => {
     expect(json.groups[1]).toMatchObject({ role: "decode", hetGroup: 1 });
   });
 
-  it("an ordinary plan has neither components nor hetGroup", () => {
+  it("an ordinary plan has components and every hetGroup null", () => {
     const json = planToJson(
       planForTest(perNode, { roles: { prefill: { workers: 1 }, decode: { workers: 1 } } }),
     );
-    expect("components" in json).toBe(false);
-    expect(json.groups.some((g) => "hetGroup" in g)).toBe(false);
+    expect(json.components).toBeNull();
+    expect(json.groups.map((g) => g.hetGroup)).toEqual([null, null]);
   });
 
   it("roles with the same settings share a component", () => {

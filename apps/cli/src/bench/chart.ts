@@ -61,7 +61,7 @@ function panel(
   xMax: number,
   offsetX: number,
 ): string {
-  const answered = steps.filter((s) => s.ok > 0);
+  const answered = steps.filter((s) => s.answered > 0);
   const p50 = points(answered, (s) => pick(s).p50);
   const p99 = points(answered, (s) => pick(s).p99);
   const yMax = niceCeil(Math.max(0, ...p99.map((p) => p.y), ...p50.map((p) => p.y)));
@@ -110,7 +110,7 @@ function panel(
 }
 
 export function renderChart(steps: readonly StepResult[], title: string): string {
-  const xMax = niceCeil(Math.max(0, ...steps.filter((s) => s.ok > 0).map((s) => s.outputTokensPerS)));
+  const xMax = niceCeil(Math.max(0, ...steps.filter((s) => s.answered > 0).map((s) => s.outputTokensPerS)));
   const legend = [
     `<line x1="${W * 2 - 220}" x2="${W * 2 - 196}" y1="${H + 14}" y2="${H + 14}" stroke="#1f77b4" stroke-width="2"/>`,
     `<text x="${W * 2 - 190}" y="${H + 18}">p50</text>`,

@@ -23,7 +23,7 @@ export function csvColumns(s: StepResult): Array<[string, Cell]> {
   return [
     ["concurrency", s.concurrency],
     ["requests", s.requests],
-    ["ok", s.ok],
+    ["answered", s.answered],
     ["errors", s.errors],
     ["duration_s", s.durationS],
     ...pcts("ttft", s.ttftMs),
@@ -101,7 +101,7 @@ export function progressText(p: {
 /** One line per finished step (stderr), so a log shows the sweep as it goes. */
 export function stepLine(s: StepResult): string {
   const errors = s.errors > 0 ? ` (${s.errors} failed: ${s.errorKinds[0]?.message ?? "?"})` : "";
-  return `c=${s.concurrency}: ${s.ok}/${s.requests} answered${errors}; TTFT p50 ${fmt(s.ttftMs.p50)} ms, ITL p50 ${fmt(s.itlMs.p50)} ms, ${fmt(s.outputTokensPerS)} output tok/s, ${fmt(s.requestsPerS)} req/s`;
+  return `c=${s.concurrency}: ${s.answered}/${s.requests} answered${errors}; TTFT p50 ${fmt(s.ttftMs.p50)} ms, ITL p50 ${fmt(s.itlMs.p50)} ms, ${fmt(s.outputTokensPerS)} output tok/s, ${fmt(s.requestsPerS)} req/s`;
 }
 
 /** One row of a sweep's combined table: the point, its swept values, its job, then the step's columns. */

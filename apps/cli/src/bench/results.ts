@@ -16,7 +16,8 @@ export interface StepResult {
   readonly concurrency: number;
   /** Requests finished in the step (answered or failed). */
   readonly requests: number;
-  readonly ok: number;
+  /** Requests answered (a streamed completion with its tokens). */
+  readonly answered: number;
   readonly errors: number;
   /** From the step's first request sent to its last one finished. */
   readonly durationS: number;
@@ -54,7 +55,7 @@ export function stepResult(run: StepRun): StepResult {
   return {
     concurrency: run.concurrency,
     requests: run.results.length,
-    ok: ok.length,
+    answered: ok.length,
     errors: run.results.length - ok.length,
     durationS: round3(wallS) as number,
     ttftMs: summarize(ok.map((r) => r.ttftMs).filter((v): v is number => v !== null)),
@@ -93,7 +94,10 @@ export interface BenchTarget {
 }
 
 export interface BenchDocument {
+  readonly schemaVersion: 1;
   readonly format: "dyn.bench/v1";
+  /** The sweep ran to its end and every step had a request answered (exit code 0). */
+  readonly ok: boolean;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly target: BenchTarget;

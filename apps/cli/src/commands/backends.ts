@@ -36,7 +36,9 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   const list = await listBackends(io.cwd, config?.backends ?? []);
   if (flags.json) {
     printJson(io, {
+      schemaVersion: 1,
       format: "dyn.backends/v1",
+      ok: true,
       backends: list.map((b) => ({ ...b, description: b.description ?? null, error: b.error ?? null })),
     });
     return 0;
@@ -103,7 +105,9 @@ export async function show(flags: Record<string, unknown>, args: string[], io: I
   };
   if (flags.json) {
     printJson(io, {
-      format: "dyn.backend/v1",
+      schemaVersion: 1,
+      format: "dyn.backends-show/v1",
+      ok: true,
       name: backend.name,
       description: backend.description,
       source,
@@ -111,7 +115,10 @@ export async function show(flags: Record<string, unknown>, args: string[], io: I
       releases: table.known,
       releaseTable: backend.releases ? table.rows : null,
       components,
-      defaults: backend.defaults ?? {},
+      defaults: {
+        model: backend.defaults?.model ?? null,
+        gpusPerWorker: backend.defaults?.gpusPerWorker ?? {},
+      },
       options,
       schema,
     });
@@ -167,7 +174,9 @@ export async function create(flags: Record<string, unknown>, args: string[], io:
   writeTree(dir, files);
   if (flags.json) {
     printJson(io, {
-      format: "dyn.backend-new/v1",
+      schemaVersion: 1,
+      format: "dyn.backends-new/v1",
+      ok: true,
       name,
       package: packageName,
       dir,

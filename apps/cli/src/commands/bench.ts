@@ -138,8 +138,11 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
   } finally {
     dispose();
   }
+  const silent = steps.filter((s) => s.answered === 0);
   const doc: BenchDocument = {
+    schemaVersion: 1,
     format: "dyn.bench/v1",
+    ok: !signal.aborted && silent.length === 0,
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(io.now()).toISOString(),
     target: { jobId: t.jobId, runDir: t.runDir, url: t.url, model },
@@ -167,7 +170,6 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
   if (flags.json) printJson(io, doc);
   else io.stdout(`${pad(tableRows(steps))}\n\nresults: ${dir.path} (results.json, results.csv, chart.svg)\n`);
   if (signal.aborted) return 130;
-  const silent = steps.filter((s) => s.ok === 0);
   if (silent.length > 0) {
     const e = new DynError(
       "DYN_JOB_FAILED",

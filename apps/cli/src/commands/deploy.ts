@@ -10,6 +10,7 @@ import {
   backoff,
   combine,
   endSentence,
+  failedJson,
   logOfComponent,
   type Observation,
   observe,
@@ -34,6 +35,9 @@ import type { QueueEntry, Slurm } from "../slurm.js";
 import { labelFor, missingSecrets } from "../spec-from-options.js";
 import { loadSweep, notSweepFlags, selectPoint } from "../sweep.js";
 import { renderLabelled } from "./render.js";
+
+/** The first fields of every dyn.deploy/v1 document (json/deploy.ts); `ok` and `state` follow. */
+const ENVELOPE = { schemaVersion: 1, format: "dyn.deploy/v1" } as const;
 
 export function seconds(flag: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
@@ -87,12 +91,18 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   if (!slurm) {
     if (flags.json)
       printJson(io, {
+        schemaVersion: 1,
         format: "dyn.deploy/v1",
+        ok: true,
+        state: "not_submitted",
         dryRun: true,
         jobId: null,
+        cluster: null,
         remote: remote ?? null,
         runDir,
         files,
+        next: [],
+        wait: null,
         plan: planJson,
       });
     else {
@@ -137,7 +147,6 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     if (flags.quiet && !wait) io.stdout(`${jobId}\n`);
   }
   const submittedJson = {
-    format: "dyn.deploy/v1",
     dryRun: false,
     jobId,
     cluster: submitted.cluster ?? null,
@@ -147,19 +156,30 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     next,
   };
   if (!wait) {
-    if (flags.json) printJson(io, { ...submittedJson, plan: planJson });
+    if (flags.json)
+      printJson(io, {
+        ...ENVELOPE,
+        ok: true,
+        state: "submitted",
+        ...submittedJson,
+        wait: null,
+        plan: planJson,
+      });
     return 0;
   }
   const deployment = readDeployment(runDir);
   const result = await follow(io, slurm, deployment, jobId, timeout, flags.json === true);
   if (flags.json) {
     printJson(io, {
+      ...ENVELOPE,
+      ok: result.code === 0,
+      // the job's state when the wait ended (dyn status's state; the queue poll may lag the READY)
+      state: result.outcome === "ready" ? "ready" : (result.observation?.state ?? "submitted"),
       ...submittedJson,
       wait: {
         outcome: result.outcome,
-        state: result.observation?.state ?? null,
         url: result.observation?.url ?? null,
-        failed: result.observation?.failed ?? null,
+        failed: failedJson(result.observation?.failed ?? null),
         // whose fault the failure is (dyn status --json's attribution)
         attribution: result.observation?.attribution ?? null,
         // how the job ended, when it did (dyn status's end)

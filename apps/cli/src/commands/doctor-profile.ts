@@ -183,10 +183,10 @@ export function profileFromFacts(f: Facts): DetectedProfile {
   } else notes.push("no network interface written: srun on a compute node did not answer");
   if (f.pyxis) {
     const state = { ok: "", skip: "not checked: ", warn: "not available: ", fail: "not available: " };
-    notes.push(`pyxis: ${state[f.pyxis.status]}${f.pyxis.detail}`);
+    notes.push(`pyxis: ${state[f.pyxis.state]}${f.pyxis.detail}`);
   }
   const rd = f.runsDir;
-  if (rd.explicit && rd.check.status === "ok") {
+  if (rd.explicit && rd.check.state === "ok") {
     settings.runsDir = rd.path;
     why.runsDir = rd.check.detail.replace(/; it must be shared with the compute nodes$/, "");
   } else if (!rd.explicit)

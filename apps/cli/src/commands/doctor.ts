@@ -29,11 +29,11 @@ import {
 } from "./doctor-profile.js";
 import { useRemoteOf } from "./shared.js";
 
-export type CheckStatus = "ok" | "warn" | "fail" | "skip";
+export type CheckState = "ok" | "warn" | "fail" | "skip";
 
 export interface Check {
   readonly name: CheckName;
-  readonly status: CheckStatus;
+  readonly state: CheckState;
   /** A failure of this check means dyn deploy will not work here. */
   readonly critical: boolean;
   readonly detail: string;
@@ -173,21 +173,21 @@ interface Context {
 
 const ok = (name: CheckName, critical: boolean, detail: string): Check => ({
   name,
-  status: "ok",
+  state: "ok",
   critical,
   detail,
   fix: null,
 });
 const skip = (name: CheckName, detail: string): Check => ({
   name,
-  status: "skip",
+  state: "skip",
   critical: false,
   detail,
   fix: null,
 });
 const problem = (name: CheckName, critical: boolean, detail: string, fix: string): Check => ({
   name,
-  status: critical ? "fail" : "warn",
+  state: critical ? "fail" : "warn",
   critical,
   detail,
   fix,
@@ -576,7 +576,7 @@ async function doctor(
   const controller = controllerCheck(ping, sinfo, ctx);
   const answered = [sbatch, srun, squeue].find((r) => r.found && r.code === 0 && !r.timedOut);
   const versionText = answered ? answered.stdout || answered.stderr : undefined;
-  const [partitionCheck, partitions] = partitionsCheck(sinfo, controller.status === "ok", ctx);
+  const [partitionCheck, partitions] = partitionsCheck(sinfo, controller.state === "ok", ctx);
   const checks = [
     ctx.remote
       ? ok("ssh", true, `${ctx.remote.spec}: connected, login directory ${ctx.remote.login}`)
@@ -599,16 +599,16 @@ async function doctor(
 
 function printText(io: Io, checks: readonly Check[], ok: boolean): void {
   const s = style(io);
-  const marks: Record<CheckStatus, string> = {
+  const marks: Record<CheckState, string> = {
     ok: s.green("ok  "),
     warn: s.yellow("warn"),
     fail: s.red("FAIL"),
     skip: s.dim("skip"),
   };
   for (const c of checks)
-    io.stdout(`${marks[c.status]}  ${c.name.padEnd(14)} ${c.detail}${c.fix ? ` — fix: ${c.fix}` : ""}\n`);
-  const failed = checks.filter((c) => c.status === "fail").length;
-  const warned = checks.filter((c) => c.status === "warn").length;
+    io.stdout(`${marks[c.state]}  ${c.name.padEnd(14)} ${c.detail}${c.fix ? ` — fix: ${c.fix}` : ""}\n`);
+  const failed = checks.filter((c) => c.state === "fail").length;
+  const warned = checks.filter((c) => c.state === "warn").length;
   const warnings = warned > 0 ? ` (${warned} warning${warned > 1 ? "s" : ""})` : "";
   io.stdout(
     ok
@@ -625,30 +625,39 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     doctor(ctx),
     target ? profileProbes(ctx) : Promise.resolve(undefined),
   ]);
-  const ok = !checks.some((c) => c.critical && c.status === "fail");
+  const ok = !checks.some((c) => c.critical && c.state === "fail");
   const written = target && extra ? await writeDetected(target, ctx, checks, partitions, extra) : null;
+  // exit 1: a critical check failed, or --write-profile wrote nothing
+  const code = ok && !(target && !written?.written) ? 0 : 1;
   if (flags.json) {
     const controller = checks.find((c) => c.name === "controller");
     printJson(io, {
+      schemaVersion: 1,
       format: "dyn.doctor/v1",
-      ok,
+      ok: code === 0,
       remote: ctx.remote?.spec ?? null,
-      slurm: { version, controller: controller?.status === "ok" ? "up" : "unreachable" },
+      slurm: { version, controller: controller?.state === "ok" ? "up" : "unreachable" },
       runsDir: ctx.runsDir,
-      checks,
+      checks: checks.map(checkJson),
       partitions,
-      problems: checks
-        .filter((c) => c.status === "fail" || c.status === "warn")
-        .map((c) => ({ name: c.name, critical: c.critical, detail: c.detail, fix: c.fix })),
+      problems: checks.filter((c) => c.state === "fail" || c.state === "warn").map(checkJson),
       profile: written,
     });
   } else {
     printText(io, checks, ok);
     if (written) printWritten(io, written);
   }
-  if (target && !written?.written) return 1;
-  return ok ? 0 : 1;
+  return code;
 }
+
+/** A check as --json prints it: `state` (ok, warn, fail, skip), as every document names states. */
+const checkJson = (c: Check) => ({
+  name: c.name,
+  state: c.state,
+  critical: c.critical,
+  detail: c.detail,
+  fix: c.fix,
+});
 
 /** The probes only --write-profile needs, run alongside the checks. */
 async function profileProbes(ctx: Context): Promise<{ selectType: ProbeResult; interfaces: ProbeResult }> {

@@ -23,9 +23,10 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     return {
       name: d.name,
       jobId: d.job?.jobId ?? null,
-      queueState: o?.live && o.queue ? o.queue.state : d.job ? "gone" : "not-submitted",
+      // SLURM's state while the job is in the queue, else null
+      slurmState: o?.live && o.queue ? o.queue.state : null,
       // dyn status's state, and how the job ended (its `end`) once it did
-      state: o?.state ?? "not-submitted",
+      state: o?.state ?? "not_submitted",
       end: o?.end ?? null,
       backend: d.plan?.backend ?? null,
       nodes: d.plan?.nodes ?? null,
@@ -55,7 +56,9 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   });
   if (flags.json) {
     printJson(io, {
+      schemaVersion: 1,
       format: "dyn.list/v1",
+      ok: true,
       remote: currentHost().remote ?? null,
       runsDir,
       registry: registry ?? null,

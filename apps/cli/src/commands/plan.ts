@@ -13,7 +13,9 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
     const planned = await planSweep(flags, io, sweep);
     if (flags.json)
       printJson(io, {
+        schemaVersion: 1,
         format: "dyn.sweep-plan/v1",
+        ok: true,
         config: sweep.config.path,
         matrix: sweep.axes.map((a) => ({ key: a.key, values: a.values })),
         points: planned.map(({ point, prepared }) => ({
@@ -32,7 +34,9 @@ export async function run(flags: Record<string, unknown>, _args: string[], io: I
   notSweepFlags(flags, sweep !== undefined);
   const point = sweep && flags.point !== undefined ? selectPoint(sweep, flags.point) : undefined;
   const { plan } = await prepare(flags, io, point ? { point } : {});
-  if (flags.json) printJson(io, planToJson(plan));
-  else io.stdout(`${explainPlan(plan)}\n`);
+  if (flags.json) {
+    const { schemaVersion, format, ...rest } = planToJson(plan);
+    printJson(io, { schemaVersion, format, ok: true, ...rest });
+  } else io.stdout(`${explainPlan(plan)}\n`);
   return 0;
 }

@@ -15,6 +15,7 @@ import {
   backoff,
   endSentence,
   endText,
+  failedJson,
   isActive,
   type Observation,
   observe as observeLone,
@@ -28,9 +29,15 @@ import { knownDeployments, readDeployment } from "../run-dir.js";
 import { readSweep } from "../sweep-record.js";
 import { pad, runsDirOf, targetOf } from "./shared.js";
 
-export function statusJson(observations: readonly Observation[], timelines?: ReadonlyArray<Timeline | null>) {
+export function statusJson(
+  observations: readonly Observation[],
+  timelines?: ReadonlyArray<Timeline | null>,
+  ok = true,
+) {
   return {
+    schemaVersion: 1,
     format: "dyn.status/v1",
+    ok,
     deployments: observations.map((o, i) => ({
       jobId: o.jobId,
       name: o.name,
@@ -44,21 +51,23 @@ export function statusJson(observations: readonly Observation[], timelines?: Rea
       url: o.url,
       lastUrl: o.lastUrl,
       end: o.end,
-      endReason: o.summary?.endReason ?? null,
+      // SLURM's own words keep their case, in slurmState
       queue: o.queue
-        ? { state: o.queue.state, reason: o.queue.reason, nodes: o.queue.nodes, time: o.queue.time }
+        ? { slurmState: o.queue.state, reason: o.queue.reason, nodes: o.queue.nodes, time: o.queue.time }
         : null,
       accounting: o.accounting
-        ? { state: o.accounting.state, exitCode: o.accounting.exitCode, by: o.accounting.by ?? null }
+        ? { slurmState: o.accounting.state, exitCode: o.accounting.exitCode, by: o.accounting.by ?? null }
         : null,
-      roles: o.roles,
+      roles: o.roles.map((r) => ({ ...r, hetGroup: r.hetGroup ?? null })),
       // heterogeneous jobs: per component its resources, roles and nodes; null for an ordinary job
       components: o.components,
-      failed: o.failed,
+      failed: failedJson(o.failed),
       // whose fault a failure is: { component, node, code, category, rule, reason, message, logTail, log }
       attribution: o.attribution,
       attempt: o.summary?.attempt ?? 1,
-      previous: o.summary?.previous ?? null,
+      previous: o.summary?.previous
+        ? { state: o.summary.previous.state, failed: failedJson(o.summary.previous.failed) }
+        : null,
       // The port window the job claimed at run time: { window, base, end, preferred }.
       ports: o.summary?.ports ?? null,
       // time to ready phase by phase (docs/cli.md, dyn status --timeline)
@@ -225,11 +234,11 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
       flags.json || flags.timeline
         ? obs.map((o, i) => timelineOf(o, targets[i]?.deployment, o.jobId ? times?.get(o.jobId) : undefined))
         : undefined;
-    if (flags.json) printJson(io, statusJson(obs, timelines));
+    const unknown = obs.filter((o) => o.state === "unknown" && !o.runDir);
+    if (flags.json) printJson(io, statusJson(obs, timelines, unknown.length === 0));
     else if (flags.timeline)
       io.stdout(`${obs.map((o, i) => timelineText(o.jobId, timelines?.[i] ?? null)).join("\n\n")}\n`);
     else io.stdout(`${statusTable(io, obs)}\n`);
-    const unknown = obs.filter((o) => o.state === "unknown" && !o.runDir);
     if (unknown.length > 0 && !flags.json)
       io.stderr(
         `hint: job ${unknown.map((o) => o.jobId).join(", ")} is unknown here (no run directory under ${runsDir}, not in squeue or sacct)\n`,

@@ -5,7 +5,7 @@
 import { DynError } from "@dyn/core";
 import { chainJobIds, chainOf, writeStopMarker } from "../chain.js";
 import { type Io, printJson } from "../io.js";
-import { backoff } from "../observe.js";
+import { backoff, END_REASONS } from "../observe.js";
 import { registryDir } from "../registry.js";
 import { type Deployment, readDeployment } from "../run-dir.js";
 import { readSweep, type SweepRecord } from "../sweep-record.js";
@@ -45,9 +45,10 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
   const before = (await slurm.queue([jobId])).get(jobId);
   if (!before) {
     const acct = (await slurm.accounting([jobId])).get(jobId);
-    const state = acct?.state ?? "not in the queue";
-    if (flags.json) printJson(io, { format: "dyn.stop/v1", jobId, cancelled: false, state });
-    else io.stdout(`job ${jobId} is not running (${state}); nothing to stop\n`);
+    const slurmState = acct?.state ?? null;
+    if (flags.json)
+      printJson(io, stopJson({ jobId, cancelled: false, slurmState, seconds: null, chain: null }));
+    else io.stdout(`job ${jobId} is not running (${slurmState ?? "not in the queue"}); nothing to stop\n`);
     return 0;
   }
   await slurm.cancel(jobId);
@@ -78,11 +79,28 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
     dispose();
   }
   const acct = (await slurm.accounting([jobId])).get(jobId);
-  const state = acct?.state ?? "CANCELLED";
+  const slurmState = acct?.state ?? null;
   const waited = Math.round((io.now() - start) / 1000);
-  if (flags.json) printJson(io, { format: "dyn.stop/v1", jobId, cancelled: true, state, seconds: waited });
-  else io.stdout(`job ${jobId} stopped (${state}) after ${waited} s\n`);
+  if (flags.json)
+    printJson(io, stopJson({ jobId, cancelled: true, slurmState, seconds: waited, chain: null }));
+  else io.stdout(`job ${jobId} stopped (${slurmState ?? "CANCELLED"}) after ${waited} s\n`);
   return 0;
+}
+
+/**
+ * `dyn.stop/v1`: dyn's lower-case `state` from SLURM's final state (`slurmState`, sacct's word when
+ * it has one); a job dyn cancelled and SLURM says nothing about is `cancelled`, else `unknown`.
+ */
+function stopJson(r: {
+  jobId: string;
+  cancelled: boolean;
+  slurmState: string | null;
+  seconds: number | null;
+  chain: Array<{ jobId: string; cancelled: boolean }> | null;
+}) {
+  const state =
+    (r.slurmState ? END_REASONS[r.slurmState]?.state : undefined) ?? (r.cancelled ? "cancelled" : "unknown");
+  return { schemaVersion: 1, format: "dyn.stop/v1", ok: true, ...r, state };
 }
 
 /**
@@ -140,14 +158,16 @@ async function stopChain(
   const waited = Math.round((io.now() - start) / 1000);
   const chain = ids.map((id) => ({ jobId: id, cancelled: cancelled.has(id) }));
   if (flags.json)
-    printJson(io, {
-      format: "dyn.stop/v1",
-      jobId,
-      cancelled: cancelled.size > 0,
-      state: cancelled.size > 0 ? "CANCELLED" : "not in the queue",
-      seconds: waited,
-      chain,
-    });
+    printJson(
+      io,
+      stopJson({
+        jobId,
+        cancelled: cancelled.size > 0,
+        slurmState: null,
+        seconds: cancelled.size > 0 ? waited : null,
+        chain,
+      }),
+    );
   else
     io.stdout(
       cancelled.size > 0
