@@ -470,7 +470,7 @@ describe("dyn bench --sweep", () => {
       [2, "benched", "org/served"],
     ]);
     expect(
-      out.points[0].steps.map((s: { concurrency: number; ok: number }) => [s.concurrency, s.ok]),
+      out.points[0].steps.map((s: { concurrency: number; answered: number }) => [s.concurrency, s.answered]),
     ).toEqual([
       [1, 2],
       [2, 2],
@@ -485,7 +485,7 @@ describe("dyn bench --sweep", () => {
     expect(JSON.parse(readFileSync(join(dir, "results.json"), "utf8"))).toEqual(out);
     const csv = readFileSync(join(dir, "results.csv"), "utf8").split("\r\n");
     expect(
-      csv[0]?.startsWith("point,label,roles.decode.workers,job_id,concurrency,requests,ok,errors,"),
+      csv[0]?.startsWith("point,label,roles.decode.workers,job_id,concurrency,requests,answered,errors,"),
     ).toBe(true);
     expect(csv.slice(1, -1).map((l) => l.split(",").slice(0, 7))).toEqual([
       ["0", "decode.workers=1", "1", "4242", "1", "2", "2"],

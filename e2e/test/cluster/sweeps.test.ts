@@ -119,10 +119,12 @@ it("deploys a 2-point sweep, both READY, lists them as one sweep, benches both i
   );
   expect(b.code, b.stderr).toBe(0);
   const bench = json<{
-    points: Array<{ index: number; status: string; steps: Array<{ concurrency: number; ok: number }> }>;
+    points: Array<{ index: number; status: string; steps: Array<{ concurrency: number; answered: number }> }>;
     files: { dir: string; json: string; csv: string };
   }>(b);
-  expect(bench.points.map((p) => [p.index, p.status, p.steps.map((s) => [s.concurrency, s.ok])])).toEqual([
+  expect(
+    bench.points.map((p) => [p.index, p.status, p.steps.map((s) => [s.concurrency, s.answered])]),
+  ).toEqual([
     [
       0,
       "benched",
@@ -181,7 +183,7 @@ it("--sweep-concurrency 1: the second point waits on the first (SLURM dependency
   expect(doc.points.map((p) => p.after)).toEqual([null, 0]);
   const states = async () => {
     const l = await dyn(["list", "--runs-dir", runs, "--json"], { env, cwd: runs });
-    const rows = json<{ deployments: Array<ListRow & { queueState: string }> }>(l).deployments;
+    const rows = json<{ deployments: Array<ListRow & { slurmState: string | null }> }>(l).deployments;
     // this sweep's rows only: the registry may name jobs of earlier testbed runs with the same ids
     return new Map(rows.filter((r) => r.sweep?.id === doc.sweep.id).map((r) => [r.jobId, r]));
   };

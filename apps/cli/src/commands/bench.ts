@@ -254,7 +254,7 @@ async function benchSweep(
           `${name}: bench ${url} model ${model} (${o.api}), concurrency ${o.concurrency.join(",")}\n`,
         );
         const steps = await sweep(o, url, model, io, signal);
-        const silent = steps.filter((s) => s.ok === 0);
+        const silent = steps.filter((s) => s.answered === 0);
         points.push({
           ...base,
           status: silent.length > 0 ? "failed" : "benched",
@@ -281,8 +281,13 @@ async function benchSweep(
   const rows: SweepRow[] = points.flatMap((p) =>
     p.steps.map((step) => ({ index: p.index, label: p.label, values: p.values, jobId: p.jobId, step })),
   );
+  const failed = points.filter((p) => p.status === "failed");
+  // exit 0 (ok) only when every ready point answered, and some point was benched
+  const ok = !signal.aborted && failed.length === 0 && rows.length > 0;
   const doc = {
+    schemaVersion: 1,
     format: "dyn.sweep-bench/v1",
+    ok,
     sweep: { id: record.id, dir: sweepDir, matrix: record.matrix },
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(io.now()).toISOString(),
@@ -313,8 +318,7 @@ async function benchSweep(
     );
   }
   if (signal.aborted) return 130;
-  const failed = points.filter((p) => p.status === "failed");
-  if (failed.length > 0 || rows.length === 0) {
+  if (!ok) {
     const e =
       failed.length > 0
         ? new DynError(

@@ -95,7 +95,9 @@ export async function deploySweep(
   if (!slurm) {
     if (flags.json)
       printJson(io, {
+        schemaVersion: 1,
         format: "dyn.sweep-deploy/v1",
+        ok: true,
         dryRun: true,
         remote: remote ?? null,
         sweep: {
@@ -117,6 +119,7 @@ export async function deploySweep(
           files: null,
           plan: planToJson(prepared.plan),
         })),
+        next: [],
       });
     else {
       for (const { point, prepared } of planned) {
@@ -213,7 +216,9 @@ export async function deploySweep(
   const next = ["dyn list", `dyn bench --sweep ${id}`, `dyn stop --sweep ${id}`];
   if (flags.json) {
     printJson(io, {
+      schemaVersion: 1,
       format: "dyn.sweep-deploy/v1",
+      ok: true,
       dryRun: false,
       remote: remote ?? null,
       sweep: {

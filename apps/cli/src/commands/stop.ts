@@ -235,7 +235,9 @@ async function stopSweep(record: SweepRecord, flags: Record<string, unknown>, io
   const waited = Math.round((io.now() - start) / 1000);
   if (flags.json)
     printJson(io, {
+      schemaVersion: 1,
       format: "dyn.sweep-stop/v1",
+      ok: true,
       sweep: record.id,
       points: record.points.map((p) => ({
         index: p.index,

@@ -29,21 +29,24 @@ export const BenchStep = z.strictObject({
   interrupted: z.boolean(),
 });
 
+/** The load a bench sent (`dyn bench` and `dyn bench --sweep`). */
+export const BenchConfig = z.strictObject({
+  api: z.enum(["chat", "completions"]),
+  concurrency: z.array(int().positive()),
+  inputTokens: int().positive(),
+  outputTokens: int().positive(),
+  seed: nonNegative(),
+  requests: z.array(int().positive()).nullable(),
+  durationS: z.number().positive().nullable(),
+  timeoutS: z.number().positive(),
+  tokenUnit: z.literal("word"),
+});
+
 export const BenchDocument = envelope("dyn.bench/v1", {
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
   target: z.strictObject({ jobId: str.nullable(), runDir: str.nullable(), url: str, model: str }),
-  config: z.strictObject({
-    api: z.enum(["chat", "completions"]),
-    concurrency: z.array(int().positive()),
-    inputTokens: int().positive(),
-    outputTokens: int().positive(),
-    seed: nonNegative(),
-    requests: z.array(int().positive()).nullable(),
-    durationS: z.number().positive().nullable(),
-    timeoutS: z.number().positive(),
-    tokenUnit: z.literal("word"),
-  }),
+  config: BenchConfig,
   steps: z.array(BenchStep),
   interrupted: z.boolean(),
   files: z.strictObject({ dir: str, json: str, csv: str, chart: str }),

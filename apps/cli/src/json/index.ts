@@ -15,6 +15,10 @@ export const DOCUMENTS = {
   backends: async () => (await import("./backends.js")).BackendsDocument,
   "backends-show": async () => (await import("./backends.js")).BackendsShowDocument,
   "backends-new": async () => (await import("./backends.js")).BackendsNewDocument,
+  "sweep-plan": async () => (await import("./sweep.js")).SweepPlanDocument,
+  "sweep-deploy": async () => (await import("./sweep.js")).SweepDeployDocument,
+  "sweep-stop": async () => (await import("./sweep.js")).SweepStopDocument,
+  "sweep-bench": async () => (await import("./sweep.js")).SweepBenchDocument,
   error: async () => (await import("./error.js")).ErrorDocument,
 } as const satisfies Record<string, () => Promise<z.ZodType>>;
 
@@ -26,6 +30,9 @@ function documentsOf(argv: readonly string[]): DocumentName[] {
   const [command = "", sub] = argv.filter((a) => !a.startsWith("-"));
   if (command === "backends")
     return [sub === "show" ? "backends-show" : sub === "new" ? "backends-new" : "backends", "error"];
+  // A config with `matrix:` (plan, deploy) or --sweep (stop, bench) prints the sweep's document.
+  const sweep = `sweep-${command}`;
+  if (sweep in DOCUMENTS) return [command as DocumentName, sweep as DocumentName, "error"];
   return command in DOCUMENTS ? [command as DocumentName, "error"] : ["error"];
 }
 

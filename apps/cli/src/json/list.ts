@@ -1,6 +1,7 @@
 /** `dyn list --json`: `dyn.list/v1`. */
 import { z } from "@dyn/core";
 import { DeploymentState, End, envelope, int, str } from "./common.js";
+import { ListedSweep, SweepOf } from "./sweep.js";
 
 export const ListEntry = z.strictObject({
   name: str,
@@ -13,6 +14,8 @@ export const ListEntry = z.strictObject({
   nodes: int().positive().nullable(),
   submittedAt: str.nullable(),
   runDir: str,
+  /** The sweep point it is (dyn deploy -f sweep.yaml), null outside a sweep. */
+  sweep: SweepOf.nullable(),
 });
 
 export const ListDocument = envelope("dyn.list/v1", {
@@ -20,4 +23,6 @@ export const ListDocument = envelope("dyn.list/v1", {
   runsDir: str,
   registry: str.nullable(),
   deployments: z.array(ListEntry),
+  /** Every sweep some listed deployment belongs to. */
+  sweeps: z.array(ListedSweep),
 });
