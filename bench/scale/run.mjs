@@ -196,6 +196,14 @@ function renderPlan(n, dir) {
   return JSON.parse(readFileSync(join(runDir, "plan.json"), "utf8"));
 }
 
+/** The frontend's port as an offset in the job's window (plan.json: {kind: "offset", offset}). */
+function frontendOffset(plan) {
+  const p = plan.frontend.port;
+  if (p.kind !== "offset")
+    throw new Error(`the frontend's port is ${JSON.stringify(p)}, not in the port window`);
+  return p.offset;
+}
+
 // ---- the hand-written baseline ----
 
 /** One word of a plan command as a bash word: literal parts single-quoted, placeholders expanded. */
@@ -253,7 +261,7 @@ async function viaBaseline(plan, dir, script) {
       60_000,
     );
     const ip = execFileSync("getent", ["hosts", "node1"], { encoding: "utf8" }).split(/\s+/)[0];
-    const port = 30000 + (Number(id) % 250) * 100 + Number(plan.frontend.port.slice(1));
+    const port = 30000 + (Number(id) % 250) * 100 + frontendOffset(plan);
     // A stand-in that gives up (e.g. etcd timing out on 2 overloaded cores) ends its step: the
     // baseline then never lists every worker, and nothing in it says so. A bounded wait.
     const listed = await healthListed(`http://${ip}:${port}/health`, plan.expected, baselineTimeoutMs, () => {
@@ -314,9 +322,7 @@ async function viaDyn(plan, n, dir, extra = []) {
         jobId ??= ev.find((e) => e.event === "job-started")?.job;
         const ports = ev.find((e) => e.event === "ports");
         const node0 = ev.find((e) => e.event === "node" && e.index === 0);
-        return ports && node0
-          ? `http://${node0.ip}:${ports.base + Number(plan.frontend.port.slice(1))}/health`
-          : undefined;
+        return ports && node0 ? `http://${node0.ip}:${ports.base + frontendOffset(plan)}/health` : undefined;
       },
       120_000,
     );
