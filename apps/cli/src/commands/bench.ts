@@ -94,6 +94,21 @@ async function sweep(
   return steps;
 }
 
+/** The load the bench sends, as results.json records it (`config`; prompts are counted in words). */
+function benchConfig(o: BenchOptions) {
+  return {
+    api: o.api,
+    concurrency: o.concurrency,
+    inputTokens: o.inputTokens,
+    outputTokens: o.outputTokens,
+    seed: o.seed,
+    requests: o.requests,
+    durationS: o.durationS,
+    timeoutS: o.timeoutS,
+    tokenUnit: "word" as const,
+  };
+}
+
 /**
  * Where results go by default: `<dir>/bench/` next to the deployment; with --remote that directory
  * is on the cluster and the load generator runs here, so `./dyn-bench/<its name>/` on this machine.
@@ -146,17 +161,7 @@ export async function run(flags: Record<string, unknown>, args: string[], io: Io
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(io.now()).toISOString(),
     target: { jobId: t.jobId, runDir: t.runDir, url: t.url, model },
-    config: {
-      api: o.api,
-      concurrency: o.concurrency,
-      inputTokens: o.inputTokens,
-      outputTokens: o.outputTokens,
-      seed: o.seed,
-      requests: o.requests,
-      durationS: o.durationS,
-      timeoutS: o.timeoutS,
-      tokenUnit: "word",
-    },
+    config: benchConfig(o),
     steps,
     interrupted: signal.aborted,
     files: { dir: dir.path, ...dir.files },
@@ -291,17 +296,7 @@ async function benchSweep(
     sweep: { id: record.id, dir: sweepDir, matrix: record.matrix },
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(io.now()).toISOString(),
-    config: {
-      api: o.api,
-      concurrency: o.concurrency,
-      inputTokens: o.inputTokens,
-      outputTokens: o.outputTokens,
-      seed: o.seed,
-      requests: o.requests,
-      durationS: o.durationS,
-      timeoutS: o.timeoutS,
-      tokenUnit: "word",
-    },
+    config: benchConfig(o),
     points,
     interrupted: signal.aborted,
     files: { dir: dir.path, json: dir.files.json, csv: dir.files.csv },

@@ -1,23 +1,11 @@
 /** `dyn doctor --json`: `dyn.doctor/v1`. */
 import { z } from "@dyn/core";
+import { CHECK_NAMES } from "../commands/doctor.js";
 import { envelope, nonNegative, str } from "./common.js";
 
 export const CheckState = z.enum(["ok", "warn", "fail", "skip"]);
-const CheckName = z.enum([
-  "ssh",
-  "sbatch",
-  "srun",
-  "squeue",
-  "scancel",
-  "controller",
-  "slurm version",
-  "partitions",
-  "gpus",
-  "pyxis",
-  "runs directory",
-  "etcd",
-  "nats-server",
-]);
+/** The checks, in the order doctor prints them (commands/doctor.ts CHECK_NAMES: one list). */
+const CheckName = z.enum(CHECK_NAMES);
 
 export const Check = z.strictObject({
   name: CheckName,
