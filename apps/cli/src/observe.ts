@@ -9,6 +9,7 @@ import { join, relative } from "node:path";
 import {
   type Attribution,
   attributeFailure,
+  componentResourcesJson,
   computeTimeline,
   nodeOfStep,
   parseStatusLines,
@@ -63,12 +64,7 @@ export function componentsOf(
     const hosts = nodes.map((k) => name.get(k));
     return {
       index: c.index,
-      partition: c.partition ?? null,
-      account: c.account ?? null,
-      qos: c.qos ?? null,
-      gpusPerNode: c.gpusPerNode,
-      gpuType: c.gpuType ?? null,
-      constraint: c.constraint ?? null,
+      ...componentResourcesJson(c),
       image: c.container.kind === "pyxis" ? c.container.image : null,
       roles: c.index === 0 ? ["frontend", ...c.roles] : [...c.roles],
       nodes,

@@ -127,6 +127,25 @@ export function explainPlan(plan: Plan): string {
   return lines.join("\n");
 }
 
+/** A heterogeneous job component's SLURM resources as JSON (null where unset): plan.json and dyn status. */
+export function componentResourcesJson(c: {
+  readonly partition?: string | null | undefined;
+  readonly account?: string | null | undefined;
+  readonly qos?: string | null | undefined;
+  readonly gpusPerNode: number;
+  readonly gpuType?: string | null | undefined;
+  readonly constraint?: string | null | undefined;
+}) {
+  return {
+    partition: c.partition ?? null,
+    account: c.account ?? null,
+    qos: c.qos ?? null,
+    gpusPerNode: c.gpusPerNode,
+    gpuType: c.gpuType ?? null,
+    constraint: c.constraint ?? null,
+  };
+}
+
 /**
  * `dyn plan --json` and plan.json: every field is always present (null where it does not apply);
  * ports are numbers ({kind: "fixed", port} or {kind: "offset", offset} in the job's window).
@@ -198,12 +217,7 @@ export function planToJson(plan: Plan): PlanJson {
         roles: c.roles,
         firstNode: c.firstNode,
         nodes: c.nodes,
-        partition: c.partition ?? null,
-        account: c.account ?? null,
-        qos: c.qos ?? null,
-        gpusPerNode: c.gpusPerNode,
-        gpuType: c.gpuType ?? null,
-        constraint: c.constraint ?? null,
+        ...componentResourcesJson(c),
         container: c.container,
       })) ?? null,
     expected: plan.expected,

@@ -137,4 +137,14 @@ export const Timeline = z.strictObject({
 /** The outcome of `deploy --wait`. */
 export const WaitOutcome = z.enum(["ready", "failed", "timeout", "interrupted"]);
 
+/** A heterogeneous job component's SLURM resources (core's componentResourcesJson): plan and status. */
+export const componentResources = {
+  partition: str.nullable(),
+  account: str.nullable(),
+  qos: str.nullable(),
+  gpusPerNode: nonNegative(),
+  gpuType: str.nullable(),
+  constraint: str.nullable(),
+};
+
 export { int, nonNegative, str };

@@ -1,6 +1,6 @@
 /** `dyn plan --json` and plan.json (core's planToJson): `dyn.plan/v1`. */
 import { DeploymentSpec, z } from "@dyn/core";
-import { int, nonNegative, port, str } from "./common.js";
+import { componentResources, int, nonNegative, port, str } from "./common.js";
 
 /** A port: a fixed number, or an offset in the job's window (base + (job id mod slots) × slot). */
 export const Port = z.discriminatedUnion("kind", [
@@ -54,12 +54,7 @@ export const planShape = {
         roles: z.array(WorkerRole),
         firstNode: nonNegative(),
         nodes: int().positive(),
-        partition: str.nullable(),
-        account: str.nullable(),
-        qos: str.nullable(),
-        gpusPerNode: nonNegative(),
-        gpuType: str.nullable(),
-        constraint: str.nullable(),
+        ...componentResources,
         container: DeploymentSpec.shape.container,
       }),
     )

@@ -2,6 +2,7 @@
 import { z } from "@dyn/core";
 import {
   Attribution,
+  componentResources,
   DEPLOYMENT_STATES,
   DeploymentState,
   End,
@@ -27,12 +28,7 @@ export const RoleReadiness = z.strictObject({
 /** A heterogeneous job's component: its resources, roles and nodes. */
 export const ComponentPlacement = z.strictObject({
   index: nonNegative(),
-  partition: str.nullable(),
-  account: str.nullable(),
-  qos: str.nullable(),
-  gpusPerNode: nonNegative(),
-  gpuType: str.nullable(),
-  constraint: str.nullable(),
+  ...componentResources,
   image: str.nullable(),
   roles: z.array(str),
   nodes: z.array(nonNegative()),
