@@ -314,13 +314,16 @@ class Worker:
             log("DYN_STANDIN_SKIP_PREFILL: serving without the prefill workers (prefilling locally)", err=True)
         if at_least(s.version, "0.4.1"):
             self.counter = RequestCounters.add(s.version, s.namespace, s.component, "generate", self.lease)
+        # The SIGUSR1 hook before the instance is visible: a test that signals as soon as /health
+        # lists it must find the handler in place (SIGUSR1's default action ends the process, and its
+        # lease would then outlive it by LEASE_TTL).
+        self.hooks.arm_deregister_after(self.life, log, self._deregister)
         self.store.put(key, json.dumps(value), self.lease)
         self.registered.set()
         log(f"registered {key} -> {self.ip}:{port} model={s.model or '-'} role={s.role}"
             + (f" (forwards to {value['forward_to']})" if s.forward_to else ""))
         threading.Thread(target=self._keepalive, daemon=True).start()
         self.hooks.arm_exit_after(self.life, log)
-        self.hooks.arm_deregister_after(self.life, log, self._deregister)
 
     def _deregister(self):
         """Leave discovery but keep running (the DYN_STANDIN_DEREGISTER_AFTER hook)."""
