@@ -9,7 +9,7 @@
  * field is always present (null where it does not apply); `state` is dyn's lower-case state
  * (snake_case); SLURM's own words keep their case in fields named `slurmState`; ports are numbers.
  */
-import { z } from "@dyn/core";
+import { PHASES, type PhaseId, z } from "@dyn/core";
 
 export const SCHEMA_VERSION = 1 as const;
 
@@ -86,18 +86,7 @@ export const Timeline = z.strictObject({
   outcome: z.enum(["ready", "failed", "starting"]),
   phases: z.array(
     z.strictObject({
-      id: z.enum([
-        "queue",
-        "batch-start",
-        "node-setup",
-        "container",
-        "preflight",
-        "infra",
-        "launch",
-        "register",
-        "smoke",
-        "ready",
-      ]),
+      id: z.enum(Object.keys(PHASES) as [PhaseId, ...PhaseId[]]),
       label: str,
       start: z.number(),
       end: z.number(),
