@@ -6,7 +6,9 @@
  *   for (const c of conformance(backend)) it(c.name, c.run);
  * and helpers to plan and render a backend with a small spec, no cluster.
  */
+
 import type { Backend } from "./backend.js";
+import { DynError } from "./errors.js";
 import { type PlanJson, planToJson } from "./explain.js";
 import { isInfraStep, type Plan } from "./plan.js";
 import { plan } from "./planner.js";
@@ -69,6 +71,13 @@ export function thrownBy(fn: () => unknown): unknown {
     return e;
   }
   throw new Error("expected an error, but nothing was thrown");
+}
+
+/** The DynError `fn` throws; any other error is rethrown, and nothing thrown fails. */
+export function thrownDynError(fn: () => unknown): DynError {
+  const e = thrownBy(fn);
+  if (!DynError.is(e)) throw e;
+  return e;
 }
 
 export { argvProblems, type FlagTables, flagTables, parserOf, type TableFlag } from "./conformance/flags.js";

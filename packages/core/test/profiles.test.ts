@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import {
   checkProfilesFile,
   DeploymentSpec,
-  DynError,
   layerProfile,
   type ProfilesSource,
   planProfile,
@@ -11,6 +10,7 @@ import {
   resolveProfile,
   selectProfile,
 } from "../src/index.js";
+import { thrownDynError } from "../src/testing.js";
 
 /** A source from plain data (validated like a file), positions faked as `file:<dotted key>`. */
 function source(scope: "site" | "user", data: unknown, file = `/${scope}/profiles.yaml`): ProfilesSource {
@@ -20,15 +20,7 @@ function source(scope: "site" | "user", data: unknown, file = `/${scope}/profile
 }
 const missing = (scope: "site" | "user"): ProfilesSource => ({ scope, file: `/${scope}/profiles.yaml` });
 
-function thrown(fn: () => unknown): DynError {
-  try {
-    fn();
-  } catch (e) {
-    if (DynError.is(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a DynError");
-}
+const thrown = thrownDynError;
 
 describe("checkProfilesFile", () => {
   it("accepts the cluster conventions and normalises their forms", () => {

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import {
   applyPoint,
   DeploymentSpec,
-  DynError,
   expandMatrix,
   keyPathProblem,
   MAX_SWEEP_POINTS,
@@ -13,16 +12,9 @@ import {
   sweepDependency,
   sweepErrorCode,
 } from "../src/index.js";
+import { thrownDynError } from "../src/testing.js";
 
-function thrown(fn: () => unknown): DynError {
-  try {
-    fn();
-  } catch (e) {
-    if (DynError.is(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a DynError");
-}
+const thrown = thrownDynError;
 
 describe("keyPathProblem", () => {
   it("accepts spec keys, and any key below a record", () => {
