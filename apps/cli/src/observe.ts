@@ -9,6 +9,7 @@ import { join, relative } from "node:path";
 import {
   type Attribution,
   attributeFailure,
+  type ComponentResourcesJson,
   componentResourcesJson,
   computeTimeline,
   nodeOfStep,
@@ -33,14 +34,8 @@ export interface RoleReadiness {
 }
 
 /** A heterogeneous job's component as `dyn status` shows it: its resources, roles and nodes. */
-export interface ComponentPlacement {
+export interface ComponentPlacement extends ComponentResourcesJson {
   readonly index: number;
-  readonly partition: string | null;
-  readonly account: string | null;
-  readonly qos: string | null;
-  readonly gpusPerNode: number;
-  readonly gpuType: string | null;
-  readonly constraint: string | null;
   /** The pyxis image its processes run in, null without a container. */
   readonly image: string | null;
   /** Worker roles; component 0 also runs the frontend(s) and etcd/NATS. */

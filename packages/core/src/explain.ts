@@ -128,6 +128,8 @@ export function explainPlan(plan: Plan): string {
 }
 
 /** A heterogeneous job component's SLURM resources as JSON (null where unset): plan.json and dyn status. */
+export type ComponentResourcesJson = ReturnType<typeof componentResourcesJson>;
+
 export function componentResourcesJson(c: {
   readonly partition?: string | null | undefined;
   readonly account?: string | null | undefined;
@@ -150,17 +152,11 @@ export function componentResourcesJson(c: {
  * `dyn plan --json` and plan.json: every field is always present (null where it does not apply);
  * ports are numbers ({kind: "fixed", port} or {kind: "offset", offset} in the job's window).
  */
-export interface PlanComponentJson {
+export interface PlanComponentJson extends ComponentResourcesJson {
   readonly index: number;
   readonly roles: PlanComponent["roles"];
   readonly firstNode: number;
   readonly nodes: number;
-  readonly partition: string | null;
-  readonly account: string | null;
-  readonly qos: string | null;
-  readonly gpusPerNode: number;
-  readonly gpuType: string | null;
-  readonly constraint: string | null;
   readonly container: PlanComponent["container"];
 }
 
